@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// The persistent state of every mirror: which directories were listed, which files exist upstream,
+// and how far each one got. Only this library talks to SQLite.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pnsync::store {
+
+// Thrown for start-up failures (cannot open, newer schema, corrupt file) and for SQLite errors,
+// which on a local, exclusively locked database mean a bug or a broken disk. The message names the
+// database file.
+class StoreError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class FileState { Pending, Partial, Verified, Failed };
+std::string_view to_string(FileState state);
+
+// How a verified file was checked. A size check is never reported as a checksum.
+enum class VerifyKind { None, Sha256Manifest, Size };
+std::string_view to_string(VerifyKind kind);
+
+using MirrorId = std::int64_t;
+using FileId = std::int64_t;
+
+// A file as the listing or the manifest describes it upstream.
+struct DiscoveredFile {
+  std::string path;                      // relative to the version root, '/' separated, already safe
+  std::optional<std::int64_t> size;      // exact size in bytes, when the listing gives it
+  std::optional<std::string> sha256;     // lowercase hex, when the manifest lists the file
+  std::optional<std::int64_t> mtime;     // seconds since the epoch, when the listing gives it
+};
+
+struct FileRecord {
+  FileId id = 0;
+  std::string path;
+  std::optional<std::int64_t> size;
+  std::optional<std::string> expected_sha256;
+  std::optional<std::string> actual_sha256;
+  FileState state = FileState::Pending;
+  std::int64_t bytes_done = 0;
+  int attempts = 0;
+  int checksum_mismatches = 0;
+  std::string last_error;
+  VerifyKind verified_by = VerifyKind::None;
+};
+
+struct MirrorCounts {
+  std::int64_t files_total = 0;
+  std::int64_t files_verified = 0;
+  std::int64_t files_failed = 0;
+  std::int64_t files_unknown_size = 0;  // files whose size the listing did not give
+  std::int64_t bytes_total = 0;         // sum of known sizes
+  std::int64_t bytes_verified = 0;
+};
+
+struct VerifiedFile {
+  FileId id = 0;
+  std::int64_t size = 0;
+  std::string sha256;  // computed while downloading
+  VerifyKind kind = VerifyKind::None;
+};
+
+class Store {
+public:
+  // Opens (creating if needed) the database, applies pending migrations, refuses a database
+  // written by a newer pnsync. Throws StoreError naming the file.
+  explicit Store(const std::filesystem::path& db_file);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+
+  // Mirrors are keyed by name ("project/version"); dest may change between runs.
+  MirrorId ensure_mirror(std::string_view name, std::string_view dest);
+
+  // --- the crawl ---------------------------------------------------------------------------------
+  // Directory paths are relative to the version root, "" for the root, else ending in '/'.
+  void add_pending_dirs(MirrorId mirror, std::span<const std::string> dirs);  // ignores known ones
+  // Records one listing in one transaction: its files are upserted and its subdirectories queued,
+  // then the directory is marked listed; a crash in between leaves the directory pending.
+  void record_listing(MirrorId mirror, std::string_view dir, std::span<const DiscoveredFile> files,
+                      std::span<const std::string> subdirs, std::int64_t now);
+  std::vector<std::string> pending_dirs(MirrorId mirror);
+  // Forget which directories were listed, so the next pass lists them again (files stay).
+  void reset_crawl(MirrorId mirror);
+  void set_crawl_complete(MirrorId mirror, std::int64_t when);
+  std::optional<std::int64_t> crawl_completed_at(MirrorId mirror);
+
+  // --- files ---------------------------------------------------------------------------------------
+  // Batched upsert, one transaction. A new size or expected hash for a file that differs from what
+  // is stored sends a verified file back to Pending (upstream changed). Missing fields never erase
+  // known ones (a crawl size does not erase a manifest hash and vice versa).
+  void upsert_files(MirrorId mirror, std::span<const DiscoveredFile> files);
+  std::optional<FileRecord> find_file(MirrorId mirror, std::string_view path);
+  // Every file of the mirror that is not yet Verified (Pending, Partial and Failed), by path.
+  std::vector<FileRecord> unfinished_files(MirrorId mirror);
+  std::vector<FileRecord> failed_files(MirrorId mirror);
+  std::vector<FileRecord> verified_files(MirrorId mirror);
+
+  void mark_partial(FileId file, std::int64_t bytes_done);
+  // Counts an attempt and keeps the error text for the user; state becomes Failed if `give_up`.
+  void record_attempt_error(FileId file, std::string_view error, bool give_up);
+  void record_checksum_mismatch(FileId file, std::string_view error, bool give_up);
+  // Back to Pending with attempts and mismatches cleared (used by retry and when a verified file
+  // is found missing or damaged on disk).
+  void requeue(FileId file);
+  // Batched: marks these files verified in one transaction (durable once it returns).
+  void mark_verified(std::span<const VerifiedFile> files);
+
+  MirrorCounts counts(MirrorId mirror);
+
+  // PRAGMA integrity_check == "ok".
+  bool integrity_ok();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pnsync::store
