@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT
+// YAML -> Config. Each mapping is described by a table of keys and handlers; parse_map() walks
+// a mapping against its table (unknown and duplicate keys, did-you-mean), and each handler turns
+// one value into a field with the pure parsers of values.hpp. Every failure is a ConfigError
+// "FILE:LINE: key.path: reason".
+#include "config/config.hpp"
+
+#include "config/values.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pnsync::config {
+
+namespace {
+
+using detail::quote;
+using std::chrono::milliseconds;
+
+// One node of the document with what a message needs: the file, the key path and the line.
+struct Item {
+  const std::string& file;
+  YAML::Node node;
+  std::string path;   // "transfers", "credentials.username", "mirrors[0].dest"
+  YAML::Mark mark;    // the value's own mark, or its key's when the value is empty
+};
+
+[[noreturn]] void fail_at(const std::string& file, const YAML::Mark& mark, const std::string& path,
+                          const std::string& why) {
+  std::string message = file;
+  if (!mark.is_null()) message += ":" + std::to_string(mark.line + 1);
+  message += ": ";
+  if (!path.empty()) message += path + ": ";
+  throw ConfigError(message + why);
+}
+
+[[noreturn]] void fail(const Item& item, const std::string& why) {
+  fail_at(item.file, item.mark, item.path, why);
+}
+
+std::string line_of(const YAML::Mark& mark) { return std::to_string(mark.line + 1); }
+
+const char* kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a single value";
+    default: return "nothing";
+  }
+}
+
+// The scalar text of `item`, which must be `what` ("an integer", "a path", ...). Values of the
+// wrong shape are never echoed: they might hold a secret someone pasted in the wrong place.
+std::string scalar(const Item& item, const char* what) {
+  if (item.node.IsNull()) fail(item, std::string("missing value (expected ") + what + ")");
+  if (!item.node.IsScalar()) fail(item, std::string("must be ") + what + ", got " + kind(item.node));
+  return item.node.Scalar();
+}
+
+void expect_map(const Item& item) {
+  if (!item.node.IsMap()) fail(item, std::string("must be a mapping of keys, got ") + kind(item.node));
+}
+
+template <class T>
+T value_or_fail(const Item& item, detail::Parsed<T> parsed) {
+  if (!parsed.value) fail(item, parsed.error);
+  return std::move(*parsed.value);
+}
+
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// ---- Walking a mapping against a table of keys ---------------------------------------------
+
+template <class T>
+struct Key {
+  std::string_view name;
+  std::function<void(const Item&, T&)> apply;
+  bool hidden = false;  // not offered in suggestions or key lists (a key that is always an error)
+};
+
+// The keys that were present, with the line of each key.
+using Seen = std::map<std::string, YAML::Mark, std::less<>>;
+
+std::string child_path(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+template <class T>
+std::string unknown_key_message(std::string_view key, const std::vector<Key<T>>& keys) {
+  std::vector<std::string_view> names;
+  for (const Key<T>& k : keys)
+    if (!k.hidden) names.push_back(k.name);
+  if (auto near = detail::suggest(key, names)) return "unknown key (did you mean \"" + std::string(*near) + "\"?)";
+  std::string list;
+  for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+  return "unknown key (expected one of: " + list + ")";
+}
+
+template <class T>
+Seen parse_map(const Item& map, const std::vector<Key<T>>& keys, T& out) {
+  expect_map(map);
+  Seen seen;
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    const YAML::Node key = it->first;  // copies: the iterator hands out a temporary pair
+    if (!key.IsScalar())
+      fail_at(map.file, key.Mark(), map.path, std::string("keys must be plain names, got ") + kind(key));
+    const std::string& name = key.Scalar();
+    const std::string path = child_path(map.path, name);
+    if (const auto first = seen.find(name); first != seen.end())
+      fail_at(map.file, key.Mark(), path, "duplicate key (first set on line " + line_of(first->second) + ")");
+    const auto spec = std::find_if(keys.begin(), keys.end(), [&](const Key<T>& k) { return k.name == name; });
+    if (spec == keys.end()) fail_at(map.file, key.Mark(), path, unknown_key_message(name, keys));
+    seen.emplace(name, key.Mark());
+    const YAML::Node value = it->second;
+    spec->apply(Item{map.file, value, path, value.IsNull() ? key.Mark() : value.Mark()}, out);
+  }
+  return seen;
+}
+
+void require(const Item& map, const Seen& seen, std::string_view name, const std::string& why) {
+  if (!seen.contains(name)) fail_at(map.file, map.mark, child_path(map.path, name), "required key is missing" + why);
+}
+
+// ---- Handlers for kinds of values ----------------------------------------------------------
+
+template <class T>
+auto int_in(int T::*member, int min, int max) {
+  return [=](const Item& item, T& out) {
+    out.*member = static_cast<int>(value_or_fail(item, detail::parse_int(scalar(item, "an integer"), min, max)));
+  };
+}
+
+template <class T, class Rep, class Period>
+auto duration_in(std::chrono::duration<Rep, Period> T::*member, detail::DurationRule rule) {
+  return [=](const Item& item, T& out) {
+    const milliseconds value = value_or_fail(item, detail::parse_duration(scalar(item, "a duration"), rule));
+    out.*member = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(value);
+  };
+}
+
+std::filesystem::path absolute_path(const Item& item) {
+  return value_or_fail(item, detail::parse_absolute_path(scalar(item, "a path")));
+}
+
+bool boolean(const Item& item) {
+  const std::string text = scalar(item, "true or false");
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  fail(item, "must be true or false, got " + quote(text));
+}
+
+void parse_server(const Item& item, Config& config) {
+  const std::string text = scalar(item, "a URL");
+  const detail::Origin origin = value_or_fail(item, detail::parse_origin(text));
+  if (origin.scheme == "http" && !detail::is_loopback_host(origin.host))
+    fail(item, "http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): "
+               "credentials must never travel in clear; use https://, got " + quote(text));
+  config.server = origin.text();
+}
+
+void parse_ca_file(const Item& item, Config& config) {
+  const std::filesystem::path path = absolute_path(item);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) fail(item, "cannot read " + quote(path.string()) + ": " + std::strerror(errno));
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) fail(item, quote(path.string()) + " is not a regular file");
+  config.ca_file = path;
+}
+
+void parse_user_agent(const Item& item, Config& config) {
+  const std::string text = scalar(item, "a string");
+  if (has_control(text)) fail(item, "must not contain control characters, got " + quote(text));
+  if (!text.starts_with("Wget/") && !text.starts_with("libwfdb/"))
+    fail(item, "must start with \"Wget/\" or \"libwfdb/\": physionet.org honours Basic auth only for "
+               "those user agents and answers 403 to any other, got " + quote(text));
+  config.user_agent = text;
+}
+
+// ---- credentials ---------------------------------------------------------------------------
+
+void parse_username(const Item& item, Credentials& out) {
+  const std::string text = scalar(item, "a user name");
+  if (text.empty()) fail(item, "must not be empty");
+  // Not echoed: "user:password" in this field is a classic slip.
+  if (text.find(':') != std::string::npos) fail(item, "must not contain ':' (HTTP Basic auth cannot carry it)");
+  if (has_control(text)) fail(item, "must not contain control characters");
+  out.username = text;
+}
+
+const std::vector<Key<Credentials>>& credential_keys() {
+  static const std::vector<Key<Credentials>> keys = {
+      {"username", parse_username},
+      {"password_file", [](const Item& item, Credentials& out) { out.password_file = absolute_path(item); }},
+      {"netrc", [](const Item& item, Credentials& out) { out.netrc = boolean(item); }},
+      {"password",
+       [](const Item& item, Credentials&) {
+         fail(item, "not allowed: a password never goes in the config file; use password_file, "
+                    "netrc: true, $PNSYNC_PASSWORD or $CREDENTIALS_DIRECTORY/pnsync-password");
+       },
+       true},
+  };
+  return keys;
+}
+
+void parse_credentials(const Item& item, Config& config) {
+  Credentials credentials;
+  const Seen seen = parse_map(item, credential_keys(), credentials);
+  require(item, seen, "username", " (credentials needs a username; drop the section for anonymous access)");
+  if (credentials.password_file && credentials.netrc)
+    fail_at(item.file, seen.at("netrc"), item.path + ".netrc",
+            "cannot be combined with password_file; choose one password source");
+  config.credentials = std::move(credentials);
+}
+
+// ---- mirrors -------------------------------------------------------------------------------
+
+bool valid_project(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool valid_version(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+const std::vector<Key<Mirror>>& mirror_keys() {
+  static const std::vector<Key<Mirror>> keys = {
+      {"project",
+       [](const Item& item, Mirror& out) {
+         out.project = scalar(item, "a project name");
+         if (!valid_project(out.project))
+           fail(item, "must be lower-case letters, digits and dashes ([a-z0-9-]+), got " + quote(out.project));
+       }},
+      {"version",
+       [](const Item& item, Mirror& out) {
+         out.version = scalar(item, "a version");
+         if (!valid_version(out.version))
+           fail(item, "must be digits separated by dots (e.g. 2.1.0), got " + quote(out.version));
+       }},
+      {"dest",
+       [](const Item& item, Mirror& out) {
+         out.dest = absolute_path(item);
+         if (out.dest == "/") fail(item, "must not be the root directory");
+       }},
+  };
+  return keys;
+}
+
+struct ParsedMirror {
+  Mirror mirror;
+  YAML::Mark at;       // the entry
+  YAML::Mark dest_at;  // its dest key
+};
+
+ParsedMirror parse_mirror(const Item& item) {
+  ParsedMirror parsed;
+  parsed.at = item.mark;
+  const Seen seen = parse_map(item, mirror_keys(), parsed.mirror);
+  for (std::string_view name : {"project", "version", "dest"}) require(item, seen, name, "");
+  parsed.dest_at = seen.at("dest");
+  return parsed;
+}
+
+// Two mirrors must differ by name, and their destinations must neither coincide nor nest.
+void check_distinct(const std::string& file, const std::vector<ParsedMirror>& all, std::size_t i) {
+  const ParsedMirror& m = all[i];
+  const std::string path = "mirrors[" + std::to_string(i) + "]";
+  for (std::size_t j = 0; j < i; ++j) {
+    const ParsedMirror& earlier = all[j];
+    const std::string other = "mirrors[" + std::to_string(j) + "] (line " + line_of(earlier.at) + ")";
+    if (earlier.mirror.name() == m.mirror.name())
+      fail_at(file, m.at, path, "duplicate mirror " + m.mirror.name() + ", already listed as " + other);
+    if (detail::paths_overlap(earlier.mirror.dest, m.mirror.dest)) {
+      const char* how = earlier.mirror.dest == m.mirror.dest ? "is the same as"
+                        : m.mirror.dest.string().size() > earlier.mirror.dest.string().size() ? "lies inside"
+                                                                                               : "contains";
+      fail_at(file, m.dest_at, path + ".dest",
+              quote(m.mirror.dest.string()) + " " + how + " the dest of " + other +
+                  "; mirror destinations must not be equal or nested");
+    }
+  }
+}
+
+// The config under construction, plus what cross-key checks need to point at a line.
+struct Document {
+  Config config;
+  std::vector<YAML::Mark> dest_marks;  // per mirror, the line of its dest key
+};
+
+void parse_mirrors(const Item& item, Document& doc) {
+  if (!item.node.IsSequence())
+    fail(item, std::string("must be a list of mirrors (- project: ...), got ") + kind(item.node));
+  if (item.node.size() == 0) fail(item, "must list at least one mirror");
+  std::vector<ParsedMirror> all;
+  for (std::size_t i = 0; i < item.node.size(); ++i) {
+    const YAML::Node entry = item.node[i];
+    all.push_back(parse_mirror(Item{item.file, entry, item.path + "[" + std::to_string(i) + "]",
+                                    entry.IsNull() ? item.mark : entry.Mark()}));
+    check_distinct(item.file, all, i);
+  }
+  doc.config.mirrors.clear();
+  doc.dest_marks.clear();
+  for (ParsedMirror& m : all) {
+    doc.config.mirrors.push_back(std::move(m.mirror));
+    doc.dest_marks.push_back(m.dest_at);
+  }
+}
+
+// ---- The top level -------------------------------------------------------------------------
+
+detail::DurationRule seconds_at_least(std::chrono::seconds min) { return {.min = min}; }
+detail::DurationRule millis_at_least(milliseconds min) { return {.min = min, .allow_ms = true}; }
+
+// Lifts a handler of one Config field to the top-level table.
+std::function<void(const Item&, Document&)> on_config(std::function<void(const Item&, Config&)> handler) {
+  return [handler = std::move(handler)](const Item& item, Document& doc) { handler(item, doc.config); };
+}
+
+const std::vector<Key<Document>>& top_level_keys() {
+  using std::chrono::seconds;
+  static const std::vector<Key<Document>> keys = {
+      {"server", on_config(parse_server)},
+      {"ca_file", on_config(parse_ca_file)},
+      {"state_dir", on_config([](const Item& item, Config& out) { out.state_dir = absolute_path(item); })},
+      {"user_agent", on_config(parse_user_agent)},
+      {"credentials", on_config(parse_credentials)},
+      {"transfers", on_config(int_in(&Config::transfers, 1, 256))},
+      {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
+      {"listing_concurrency", on_config(int_in(&Config::listing_concurrency, 1, 64))},
+      {"stall_timeout", on_config(duration_in(&Config::stall_timeout, seconds_at_least(seconds(1))))},
+      {"connect_timeout", on_config(duration_in(&Config::connect_timeout, seconds_at_least(seconds(1))))},
+      {"max_attempts", on_config(int_in(&Config::max_attempts, 1, 100))},
+      {"retry_base", on_config(duration_in(&Config::retry_base, millis_at_least(milliseconds(1))))},
+      {"retry_max", on_config(duration_in(&Config::retry_max, millis_at_least(milliseconds(1))))},
+      {"relist_after", on_config(duration_in(&Config::relist_after, seconds_at_least(seconds(1))))},
+      {"mirrors", parse_mirrors},
+  };
+  return keys;
+}
+
+// retry_max >= retry_base; blamed on retry_max when it was written, else on retry_base.
+void check_retry(const std::string& file, const Seen& seen, const Config& config) {
+  if (config.retry_max >= config.retry_base) return;
+  const std::string base = detail::format_duration(config.retry_base);
+  const std::string max = detail::format_duration(config.retry_max);
+  if (seen.contains("retry_max"))
+    fail_at(file, seen.at("retry_max"), "retry_max", "must not be less than retry_base (" + base + "), got " + max);
+  fail_at(file, seen.at("retry_base"), "retry_base", "must not exceed retry_max (" + max + "), got " + base);
+}
+
+// The state database must not sit in (or contain) a tree that is mirrored and pruned.
+void check_state_dir(const std::string& file, const Seen& seen, const Document& doc) {
+  const Config& config = doc.config;
+  const std::string state = quote(config.state_dir.string());
+  for (std::size_t i = 0; i < config.mirrors.size(); ++i) {
+    if (!detail::paths_overlap(config.state_dir, config.mirrors[i].dest)) continue;
+    const std::string dest_key = "mirrors[" + std::to_string(i) + "].dest";
+    const std::string dest = quote(config.mirrors[i].dest.string());
+    const std::string advice = "; keep the state directory outside every mirror";
+    if (seen.contains("state_dir"))
+      fail_at(file, seen.at("state_dir"), "state_dir", state + " overlaps " + dest_key + " " + dest + advice);
+    fail_at(file, doc.dest_marks.at(i), dest_key, dest + " overlaps state_dir " + state + " (the default)" + advice);
+  }
+}
+
+YAML::Node single_document(const std::string& text, const std::string& file) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    fail_at(file, e.mark, "", e.msg);
+  }
+  if (documents.size() > 1)
+    fail_at(file, documents[1].Mark(), "", "a config file holds one YAML document, found a second");
+  if (documents.empty() || documents[0].IsNull())
+    fail_at(file, YAML::Mark::null_mark(), "", "the configuration is empty (at least mirrors is required)");
+  return documents[0];
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::filesystem::path& source_name) {
+  const std::string file = source_name.string();
+  const YAML::Node root = single_document(yaml_text, file);
+  if (!root.IsMap())
+    fail_at(file, root.Mark(), "", std::string("the top level must be a mapping of keys, got ") + kind(root));
+  Document doc;
+  doc.config.source_file = source_name;
+  const Item top{file, root, "", root.Mark()};
+  const Seen seen = parse_map(top, top_level_keys(), doc);
+  if (!seen.contains("mirrors"))
+    fail_at(file, YAML::Mark::null_mark(), "mirrors", "required key is missing (list at least one mirror)");
+  check_retry(file, seen, doc.config);
+  check_state_dir(file, seen, doc);
+  return std::move(doc.config);
+}
+
+Config load_config(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ConfigError(file.string() + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      throw ConfigError(file.string() + ": cannot read: " + std::strerror(error));
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return parse_config(text, file);
+}
+
+}  // namespace pnsync::config

@@ -29,7 +29,8 @@ struct Mirror {
 
 struct Credentials {
   std::string username;
-  // Exactly one source is set after parsing; the password itself is read by resolve_password().
+  // At most one of the two is set after parsing; with neither, resolve_password() falls back to
+  // $PNSYNC_PASSWORD and then $CREDENTIALS_DIRECTORY/pnsync-password.
   std::optional<std::filesystem::path> password_file;
   bool netrc = false;
 };
@@ -60,8 +61,9 @@ Config parse_config(const std::string& yaml_text, const std::filesystem::path& s
 
 // Finds the password, in this order: password_file (refused when group- or world-readable),
 // netrc (~/.netrc or $NETRC, machine = server host), $PNSYNC_PASSWORD,
-// $CREDENTIALS_DIRECTORY/pnsync-password. Throws ConfigError naming the source at fault; the
-// message never contains the password.
+// $CREDENTIALS_DIRECTORY/pnsync-password. A configured password_file or netrc is the only source
+// tried. Returns "" when `credentials` is absent (anonymous). Throws ConfigError naming the source
+// at fault; the message never contains the password.
 std::string resolve_password(const Config& config);
 
 }  // namespace pnsync::config

@@ -26,6 +26,10 @@ std::string_view to_string(Verdict verdict);
 // Kept free of curl's headers: the values are the stable numbers from curl/curl.h.
 Verdict classify(int curl_code, long http_status, bool has_retry_after);
 
+// Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form nginx
+// sends in Last-Modified. nullopt for anything else.
+std::optional<std::int64_t> parse_imf_fixdate(std::string_view text);
+
 // Retry-After is either delta-seconds or an HTTP-date. nullopt when unparsable.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+#include "store/migrations.hpp"
+
+#include <iterator>
+#include <string>
+
+#include "schema_sql.hpp"  // generated from store/schema.sql: kSchemaSql
+#include "store/sqlite.hpp"
+
+namespace pnsync::store {
+namespace {
+
+// Append only: a released migration is never edited or removed, because databases in the field
+// have already run it (tests/fixtures/db-vN.sqlite pin each one). To change the schema, add
+// {N+1, "what_it_does", R"sql(...)sql"} and a fixture db-vN.sqlite made before the change.
+//
+// A migration that rebuilds a table (create new, copy, drop old, rename) must not drop `mirror`
+// while foreign_keys is ON: DROP TABLE then runs an implicit DELETE that cascades to every dir and
+// file row. Such a migration needs foreign_keys switched off outside its transaction; add that
+// option here when the first one arrives (https://www.sqlite.org/lang_altertable.html#otheralter).
+constexpr Migration kMigrations[] = {
+    {1, "initial", kSchemaSql},
+};
+
+constexpr bool versions_are_consecutive() {
+  int expected = 1;
+  for (const Migration& m : kMigrations) {
+    if (m.version != expected++) return false;
+  }
+  return true;
+}
+static_assert(versions_are_consecutive(), "kMigrations must be numbered 1, 2, 3, ... in order");
+
+bool has_any_schema_object(sqlite::Database& db) {
+  sqlite::Statement stmt(db, "SELECT EXISTS (SELECT 1 FROM sqlite_master)");
+  auto use = stmt.use();
+  return use.step() && use.int64(0) != 0;
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+int schema_version(sqlite::Database& db) {
+  sqlite::Statement stmt(db, "PRAGMA user_version");
+  auto use = stmt.use();
+  if (!use.step()) db.fail("reading PRAGMA user_version");
+  return static_cast<int>(use.int64(0));
+}
+
+void migrate(sqlite::Database& db, std::span<const Migration> list) {
+  const int known = list.empty() ? 0 : list.back().version;
+  const int found = schema_version(db);
+  if (found > known) {
+    throw StoreError(db.file() + ": database written by a newer pnsync (schema " +
+                     std::to_string(found) + ", this build knows " + std::to_string(known) + ")");
+  }
+  if (found == 0 && has_any_schema_object(db)) {
+    throw StoreError(db.file() +
+                     ": not a pnsync database (it has tables but no schema version); "
+                     "refusing to change it");
+  }
+  for (const Migration& m : list) {
+    if (m.version <= found) continue;
+    sqlite::Transaction txn(db);
+    // Another process may have applied it while we waited for the write lock.
+    if (schema_version(db) >= m.version) continue;
+    const std::string sql(m.sql);
+    if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      db.fail("migration " + std::to_string(m.version) + " (" + std::string(m.name) + ")");
+    }
+    // PRAGMA takes no bound parameters; the version is our own integer.
+    db.exec("PRAGMA user_version = " + std::to_string(m.version));
+    txn.commit();
+  }
+}
+
+}  // namespace pnsync::store

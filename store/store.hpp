@@ -53,6 +53,7 @@ struct FileRecord {
   int checksum_mismatches = 0;
   std::string last_error;
   VerifyKind verified_by = VerifyKind::None;
+  std::optional<std::int64_t> mtime;  // upstream modification time, as last listed
 };
 
 struct MirrorCounts {
@@ -71,6 +72,9 @@ struct VerifiedFile {
   VerifyKind kind = VerifyKind::None;
 };
 
+// One connection to one database file. Not thread-safe: use a Store from one thread at a time
+// (another process or another Store on the same file is fine; SQLite locks, waiting up to
+// busy_timeout). A moved-from Store may only be destroyed or assigned to.
 class Store {
 public:
   // Opens (creating if needed) the database, applies pending migrations, refuses a database
@@ -116,6 +120,9 @@ public:
   // Back to Pending with attempts and mismatches cleared (used by retry and when a verified file
   // is found missing or damaged on disk).
   void requeue(FileId file);
+  // Removes a file row (a name that turned out to be a directory). Its id may be given to a file
+  // inserted later (SQLite reuses the highest rowid once it is deleted).
+  void forget_file(FileId file);
   // Batched: marks these files verified in one transaction (durable once it returns).
   void mark_verified(std::span<const VerifiedFile> files);
 

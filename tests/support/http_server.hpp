@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pnsync::test {
@@ -32,26 +34,39 @@ struct Fault {
   Kind kind = Kind::None;
   std::int64_t bytes = 0;
   int status = 503;
-  std::optional<std::string> retry_after;  // header value, verbatim
-  int times = -1;                          // how many requests it hits; -1 = every request
+  std::optional<std::string> retry_after{};  // header value, verbatim
+  int times = -1;                            // how many requests it hits; -1 = every request
 };
 
 struct RequestRecord {
-  std::string method;
-  std::string target;      // as sent, percent-escaped, e.g. "/files/demo/1.0/a%20b.txt"
-  std::string range;       // Range header or ""
-  std::string user_agent;
-  std::string authorization;
-  std::string cookie;
-  int status = 0;
+  std::string method{};
+  std::string target{};    // as sent, percent-escaped, e.g. "/files/demo/1.0/a%20b.txt"
+  std::string range{};     // Range header or ""
+  std::string user_agent{};
+  std::string authorization{};
+  std::string cookie{};
+  int status = 0;          // the status sent (faults included); 400/431 for unparseable heads
+  std::string path{};      // decoded path without the query, e.g. "/files/demo/1.0/a b.txt"
+  std::uint64_t connection = 0;  // serial number of the TCP connection (1, 2, ...) it came on
+  std::vector<std::pair<std::string, std::string>> headers{};  // all request headers, in order
+
+  // First header of that name (case-insensitive), e.g. header("If-Range").
+  std::optional<std::string> header(std::string_view name) const;
 };
 
 struct ServerOptions {
-  std::filesystem::path root;          // served under url_prefix
+  std::filesystem::path root{};        // served under url_prefix
   std::string url_prefix = "/files/demo/1.0/";
-  std::optional<std::string> username; // when set, Basic auth is required (401 without)
-  std::optional<std::string> password;
+  std::optional<std::string> username{};  // when set, Basic auth is required (401 without)
+  std::optional<std::string> password{};
   ListingStyle listing_style = ListingStyle::Nginx;
+  // Like physionet's Django sessions: after a successful Basic login on a request that carried
+  // any Cookie, answer with "Set-Cookie: sessionid=..."; a request presenting that cookie is then
+  // served without credentials (whatever its User-Agent).
+  bool session_cookies = true;
+  // HTTPS when both are set (PEM files; the certificate file may hold the chain). See test_ca.hpp.
+  std::optional<std::filesystem::path> tls_cert_file{};
+  std::optional<std::filesystem::path> tls_key_file{};
 };
 
 class HttpServer {
@@ -62,9 +77,17 @@ public:
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const;
-  std::string base_url() const;                // "http://127.0.0.1:<port>"
+  std::string base_url() const;                // "http://127.0.0.1:<port>" ("https://" with TLS)
+  // base_url() + url_prefix + relative; `relative` is used as given (escape it yourself).
+  std::string url(std::string_view relative = {}) const;
 
-  // Applies to requests whose target (decoded path, no query) equals url_path.
+  // Applies to requests whose target (decoded path, no query) equals url_path, e.g.
+  // "/files/demo/1.0/a.bin" or, for a listing, "/files/demo/1.0/sub/". A later call for the same
+  // path replaces the fault. `times` counts only requests the fault actually changed:
+  // - Status hits every request for the path (before authentication);
+  // - IgnoreRange and Always416 hit GETs/HEADs of a file that carry a Range header;
+  // - ResetAfter, Stall, Slow, WrongBytes and Truncate hit responses that send a body
+  //   (200/206 file or listing to a GET; a chunked listing counts payload bytes, not framing).
   void set_fault(const std::string& url_path, Fault fault);
   void clear_faults();
 

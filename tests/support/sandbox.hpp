@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // A fresh temporary directory per test, removed afterwards, plus helpers to fill and compare trees.
+// Use it as a Catch2 fixture directly: TEST_CASE_METHOD(pnsync::test::Sandbox, "...").
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,11 @@ void write_file(const std::filesystem::path& file, std::string_view content);  /
 std::string read_file(const std::filesystem::path& file);
 // Deterministic pseudo-random bytes of the given size (seeded by `seed`).
 std::string random_bytes(std::size_t size, std::uint64_t seed);
+// The same bytes as random_bytes(size, seed), streamed to `file` (creates parents): for large
+// files that should not sit in memory.
+void write_random_file(const std::filesystem::path& file, std::uint64_t size, std::uint64_t seed);
 std::string sha256_hex(std::string_view data);
+std::string sha256_file_hex(const std::filesystem::path& file);  // streamed
 // True when both trees hold the same relative paths with identical bytes; `ignore` names a
 // top-level entry to skip (e.g. ".pnsync-partial"). On a difference, `why` says which path.
 bool trees_equal(const std::filesystem::path& a, const std::filesystem::path& b, std::string* why,

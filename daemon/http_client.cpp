@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/http_client.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <stdexcept>
+
+namespace pnsync {
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// One request in flight: the state curl's callbacks write into.
+struct Call {
+  GetRequest request;
+  std::function<void(const HttpOutcome&)> done;
+  HttpOutcome outcome;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  std::string range;
+
+  static size_t on_header(char* data, size_t size, size_t count, void* self) {
+    apply_header_line(static_cast<Call*>(self)->outcome.info, std::string_view(data, size * count));
+    return size * count;
+  }
+
+  static size_t on_body(char* data, size_t size, size_t count, void* self) {
+    auto* call = static_cast<Call*>(self);
+    const size_t bytes = size * count;
+    if (call->request.on_body &&
+        !call->request.on_body(call->outcome.info, std::string_view(data, bytes))) {
+      return 0;  // abort: curl reports CURLE_WRITE_ERROR
+    }
+    call->outcome.body_bytes += static_cast<std::int64_t>(bytes);
+    return bytes;
+  }
+};
+
+}  // namespace
+
+void apply_header_line(ResponseInfo& info, std::string_view line) {
+  line = trim(line);
+  if (line.starts_with("HTTP/")) {
+    info = ResponseInfo{};
+    auto space = line.find(' ');
+    if (space != std::string_view::npos) {
+      auto rest = line.substr(space + 1);
+      long status = 0;
+      std::from_chars(rest.data(), rest.data() + rest.size(), status);
+      info.status = status;
+    }
+    return;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return;
+  auto name = trim(line.substr(0, colon));
+  auto value = std::string(trim(line.substr(colon + 1)));
+  if (iequals(name, "content-length")) {
+    std::int64_t length = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+    if (ec == std::errc{} && end == value.data() + value.size() && length >= 0)
+      info.content_length = length;
+  } else if (iequals(name, "content-range")) {
+    info.content_range = value;
+  } else if (iequals(name, "retry-after")) {
+    info.retry_after = value;
+  } else if (iequals(name, "last-modified")) {
+    info.last_modified = value;
+  } else if (iequals(name, "location")) {
+    info.location = value;
+  }
+}
+
+struct HttpClient::Impl {
+  Impl(boost::asio::io_context& io, HttpSettings http_settings)
+      : settings(std::move(http_settings)), engine(io) {
+    if (!share) throw std::runtime_error("curl_share_init failed");
+    // One DNS cache, TLS session cache, connection pool and cookie jar for every request: the
+    // server then sees one polite client, and its session cookie spares it password checks.
+    curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    engine.set_max_host_connections(settings.max_host_connections);
+  }
+
+  HttpSettings settings;
+  curl::Share share{curl_share_init()};
+  CurlEngine engine;
+
+  curl::Easy make_easy(Call& call) const {
+    curl::Easy easy(curl_easy_init());
+    if (!easy) return easy;
+    CURL* handle = easy.get();
+    const char* protocols = settings.allow_plain_http ? "http,https" : "https";
+    curl_easy_setopt(handle, CURLOPT_URL, call.request.url.c_str());
+    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, protocols);
+    curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+    // Redirects are answers we interpret (a directory's trailing slash), never followed blindly:
+    // credentials must not travel to another host.
+    curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(handle, CURLOPT_USERAGENT, settings.user_agent.c_str());
+    if (settings.username) {
+      // Basic only: curl then sends the credentials with the first request instead of waiting
+      // for a 401, saving a round trip per file.
+      curl_easy_setopt(handle, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_easy_setopt(handle, CURLOPT_USERNAME, settings.username->c_str());
+      curl_easy_setopt(handle, CURLOPT_PASSWORD, settings.password ? settings.password->c_str() : "");
+    }
+    curl_easy_setopt(handle, CURLOPT_SHARE, share.get());
+    curl_easy_setopt(handle, CURLOPT_COOKIEFILE, "");  // in-memory cookie engine
+    if (settings.ca_file) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file->c_str());
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(settings.connect_timeout.count() * 1000));
+    // A stall is "under one byte per second for stall_timeout".
+    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings.stall_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, 256L * 1024L);
+    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, call.error_buffer);
+    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &Call::on_header);
+    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &call);
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &Call::on_body);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &call);
+    if (call.request.compressed) curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
+    if (call.request.range_from && *call.request.range_from > 0) {
+      // CURLOPT_RANGE rather than RESUME_FROM: a server that ignores the range (200) must hand
+      // us the whole body to start over, not fail the transfer with CURLE_RANGE_ERROR.
+      call.range = std::to_string(*call.request.range_from) + "-";
+      curl_easy_setopt(handle, CURLOPT_RANGE, call.range.c_str());
+    }
+    return easy;
+  }
+};
+
+HttpClient::HttpClient(boost::asio::io_context& io, HttpSettings settings)
+    : impl_(std::make_unique<Impl>(io, std::move(settings))) {}
+
+HttpClient::~HttpClient() = default;
+
+HttpClient::RequestId HttpClient::get(GetRequest request,
+                                      std::function<void(const HttpOutcome&)> done) {
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->done = std::move(done);
+  call->outcome.url = call->request.url;
+  curl::Easy easy = impl_->make_easy(*call);
+  if (!easy) throw std::runtime_error("curl_easy_init failed");
+  return impl_->engine.start(std::move(easy), [call](CURL*, CURLcode result) {
+    call->outcome.curl_code = static_cast<int>(result);
+    if (result != CURLE_OK) {
+      call->outcome.curl_error =
+          call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);
+    }
+    call->done(call->outcome);
+  });
+}
+
+void HttpClient::cancel(RequestId id) {
+  impl_->engine.cancel(static_cast<CURL*>(const_cast<void*>(id)));
+}
+
+std::size_t HttpClient::active() const { return impl_->engine.active(); }
+
+void HttpClient::set_max_host_connections(long limit) {
+  impl_->engine.set_max_host_connections(limit);
+}
+
+}  // namespace pnsync

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Authenticated GET requests against one PhysioNet-style server: every request carries the same
+// TLS, credential, cookie and time-out policy, set in exactly one place.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/curl_engine.hpp"
+
+namespace pnsync {
+
+struct HttpSettings {
+  std::string user_agent;
+  std::optional<std::string> username;
+  std::optional<std::string> password;  // kept in memory only; never logged
+  std::optional<std::filesystem::path> ca_file;
+  bool allow_plain_http = false;         // only for loopback servers (checked by config)
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds stall_timeout{60};
+  long max_host_connections = 8;
+};
+
+// What the response said, as far as the engine cares.
+struct ResponseInfo {
+  long status = 0;
+  std::optional<std::int64_t> content_length;
+  std::optional<std::string> content_range;
+  std::optional<std::string> retry_after;
+  std::optional<std::string> last_modified;
+  std::optional<std::string> location;
+};
+
+struct HttpOutcome {
+  std::string url;
+  int curl_code = 0;       // CURLcode
+  std::string curl_error;  // curl's error buffer, when curl_code != 0
+  ResponseInfo info;
+  std::int64_t body_bytes = 0;  // bytes handed to the body handler
+};
+
+struct GetRequest {
+  std::string url;
+  std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
+  bool compressed = false;                 // listings may come gzip'd; file bodies never
+  // Called for each body chunk of the final response; return false to abort the transfer
+  // (it then ends with CURLE_WRITE_ERROR).
+  std::function<bool(const ResponseInfo&, std::string_view chunk)> on_body;
+};
+
+class HttpClient {
+public:
+  HttpClient(boost::asio::io_context& io, HttpSettings settings);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  using RequestId = const void*;
+  RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done);
+  void cancel(RequestId id);
+  std::size_t active() const;
+  void set_max_host_connections(long limit);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "Name: value" header lines case-insensitively into ResponseInfo; a status line resets it
+// (each redirect or 100-continue starts a new response). Exposed for tests.
+void apply_header_line(ResponseInfo& info, std::string_view line);
+
+}  // namespace pnsync

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// pnsyncd: arguments, configuration and start-up checks only; the engine lives in pnsync_core.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "daemon/curl_handles.hpp"
+#include "daemon/exit_codes.hpp"
+#include "daemon/log.hpp"
+#include "daemon/state_lock.hpp"
+#include "daemon/sync_pass.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: pnsyncd --config FILE --once [options]
+
+Mirrors PhysioNet project versions to local storage: parallel, resumable, every file verified
+(SHA-256 against SHA256SUMS.txt where it lists the file, size otherwise) and tracked in SQLite.
+
+Options:
+  -c, --config FILE     configuration file (YAML; see pnsync.yaml(5) / docs/config.md)
+      --once            one pass over every mirror, then exit
+  -v, --verbose         debug logging (state changes of every transfer)
+  -q, --quiet           warnings and errors only
+      --no-progress     no live progress line, even on a terminal
+  -h, --help            this text
+      --version         print the version
+
+Exit status:
+  0  every selected file is present and verified
+  1  some files failed (they are listed in the summary)
+  2  bad configuration or command line
+  3  authentication failed (401): check the username and password
+  4  access denied (403): the account lacks access to a project version
+  5  local storage problem (permission, disk full, state_dir in use)
+)";
+
+struct Arguments {
+  std::string config_file;
+  bool once = false;
+  bool progress = true;
+  pnsync::LogLevel level = pnsync::LogLevel::Info;
+};
+
+std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
+  Arguments args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      exit_now = 0;
+      return std::nullopt;
+    }
+    if (arg == "--version") {
+      std::printf("pnsyncd %s\n", PNSYNC_VERSION);
+      exit_now = 0;
+      return std::nullopt;
+    }
+    if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
+      args.config_file = argv[++i];
+    } else if (arg.starts_with("--config=")) {
+      args.config_file = std::string(arg.substr(9));
+    } else if (arg == "--once") {
+      args.once = true;
+    } else if (arg == "-v" || arg == "--verbose") {
+      args.level = pnsync::LogLevel::Debug;
+    } else if (arg == "-q" || arg == "--quiet") {
+      args.level = pnsync::LogLevel::Warning;
+    } else if (arg == "--no-progress") {
+      args.progress = false;
+    } else {
+      std::fprintf(stderr, "pnsyncd: unknown option '%s' (see pnsyncd --help)\n", argv[i]);
+      exit_now = 2;
+      return std::nullopt;
+    }
+  }
+  if (args.config_file.empty()) {
+    std::fputs("pnsyncd: --config FILE is required (see pnsyncd --help)\n", stderr);
+    exit_now = 2;
+    return std::nullopt;
+  }
+  if (!args.once) {
+    std::fputs("pnsyncd: this build runs single passes only: add --once\n", stderr);
+    exit_now = 2;
+    return std::nullopt;
+  }
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using pnsync::ExitCode;
+  int exit_now = 0;
+  auto args = parse_arguments(argc, argv, exit_now);
+  if (!args) return exit_now;
+
+  pnsync::Log log(args->level);
+  pnsync::config::Config config;
+  std::optional<std::string> password;
+  try {
+    config = pnsync::config::load_config(args->config_file);
+    if (config.credentials) password = pnsync::config::resolve_password(config);
+  } catch (const pnsync::config::ConfigError& error) {
+    std::fprintf(stderr, "pnsyncd: %s\n", error.what());
+    return static_cast<int>(ExitCode::BadUsage);
+  }
+
+  auto lock = pnsync::StateLock::acquire(config.state_dir);
+  if (!lock) {
+    std::fprintf(stderr, "pnsyncd: %s\n", lock.error().message.c_str());
+    return static_cast<int>(ExitCode::LocalStorage);
+  }
+  try {
+    pnsync::store::Store store(config.state_dir / "state.db");
+    pnsync::curl::GlobalInit curl_global;
+    pnsync::PassOptions options;
+    options.live_progress = args->progress && ::isatty(STDERR_FILENO) && args->level != pnsync::LogLevel::Debug;
+    return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
+  } catch (const pnsync::store::StoreError& error) {
+    std::fprintf(stderr, "pnsyncd: %s\n", error.what());
+    return static_cast<int>(ExitCode::LocalStorage);
+  }
+}

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/mirror_job.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <ctime>
+
+#include "daemon/http_policy.hpp"
+#include "daemon/listing.hpp"
+#include "daemon/safe_path.hpp"
+
+namespace pnsync {
+
+namespace {
+
+constexpr std::size_t kManifestLimit = std::size_t{1} << 30;  // MIMIC-CXR-JPG's is 52 MB
+constexpr std::size_t kListingLimit = std::size_t{64} << 20;
+constexpr int kMaxChecksumMismatches = 3;
+constexpr std::size_t kVerifiedBatch = 256;
+constexpr auto kFlushDelay = std::chrono::milliseconds(200);
+constexpr std::size_t kRejectedNamesLogged = 5;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+}  // namespace
+
+std::string_view to_string(JobStatus status) {
+  switch (status) {
+    case JobStatus::Running: return "running";
+    case JobStatus::Done: return "done";
+    case JobStatus::AuthFailed: return "authentication failed";
+    case JobStatus::AccessDenied: return "access denied";
+    case JobStatus::LocalStorage: return "local storage problem";
+    case JobStatus::Stopped: return "stopped";
+    case JobStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+MirrorJob::MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
+                     std::string server_url, std::function<void(MirrorJob&)> on_finished)
+    : services_(services), config_(config), mirror_(mirror), name_(mirror.name()),
+      base_url_(server_url + "/files/" + mirror.project + "/" + mirror.version + "/"),
+      on_finished_(std::move(on_finished)), flush_timer_(services.io),
+      rng_(std::random_device{}()) {}
+
+MirrorJob::~MirrorJob() = default;
+
+std::string MirrorJob::url_for(const std::string& relative) const {
+  return base_url_ + percent_encode_path(relative);
+}
+
+void MirrorJob::start() {
+  mirror_id_ = services_.store.ensure_mirror(name_, mirror_.dest.string());
+  auto tree = LocalTree::open(mirror_.dest);
+  if (!tree) {
+    stop(JobStatus::LocalStorage, tree.error().message);
+    return;
+  }
+  tree_.emplace(std::move(*tree));
+  transfer_context_ = std::make_unique<TransferContext>(TransferContext{
+      services_.io, services_.log, services_.http, *tree_, base_url_,
+      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }});
+  services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
+  // The manifest request goes alone: if the credentials are wrong, it is the only request made.
+  fetch_manifest(1);
+}
+
+template <typename Body>
+HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t limit, Body on_done) {
+  auto body = std::make_shared<std::string>();
+  GetRequest request;
+  request.url = url;
+  request.compressed = true;
+  request.on_body = [body, limit](const ResponseInfo&, std::string_view chunk) {
+    if (body->size() + chunk.size() > limit) return false;
+    body->append(chunk);
+    return true;
+  };
+  auto id = std::make_shared<HttpClient::RequestId>();
+  *id = services_.http.get(std::move(request), [this, body, id, on_done](const HttpOutcome& outcome) {
+    text_requests_.erase(*id);
+    on_done(outcome, *body);
+  });
+  text_requests_.insert(*id);
+  return *id;
+}
+
+void MirrorJob::fetch_manifest(int attempt) {
+  services_.scheduler.submit(Lane::Listing, [this, attempt](Scheduler::Slot slot) {
+    if (status_ != JobStatus::Running) return;
+    auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+    get_text(url_for("SHA256SUMS.txt"), kManifestLimit,
+             [this, held, attempt](const HttpOutcome& outcome, const std::string& body) {
+               held->release();
+               on_manifest(outcome, body, attempt);
+             });
+  });
+}
+
+bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
+  if (status == 401) {
+    stop(JobStatus::AuthFailed,
+         message + " — stopped at once: repeated failed logins can lock a PhysioNet account. Check "
+                   "credentials.username and the password source.");
+    return true;
+  }
+  if (status == 403) {
+    stop(JobStatus::AccessDenied,
+         message + " — log in at physionet.org and check that your account is credentialed, its "
+                   "training is current and the data use agreement for " + name_ + " is signed.");
+    return true;
+  }
+  return false;
+}
+
+void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body, int attempt) {
+  if (status_ != JobStatus::Running) return;
+  const long status = outcome.info.status;
+  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+  const std::string reason =
+      outcome.url + ": " + (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+  if (handle_fatal_verdict(status, reason)) return;
+  if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
+    if (attempt >= config_.max_attempts) {
+      stop(JobStatus::Failed, reason + " (gave up after " + std::to_string(attempt) + " attempts)");
+      return;
+    }
+    services_.log.warning(reason + "; retrying");
+    std::optional<std::chrono::seconds> after;
+    if (outcome.info.retry_after)
+      after = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+    retry_later([this, attempt] { fetch_manifest(attempt + 1); }, attempt, after);
+    return;
+  }
+  if (verdict == Verdict::Fatal) {
+    stop(JobStatus::Failed, reason);
+    return;
+  }
+  if (verdict == Verdict::NotFound) {
+    services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
+  } else {
+    manifest_ = parse_manifest(body);
+    for (std::size_t i = 0; i < manifest_.problems.size() && i < kRejectedNamesLogged; ++i)
+      services_.log.warning(url_for("SHA256SUMS.txt") + ": " + manifest_.problems[i]);
+    std::vector<store::DiscoveredFile> entries;
+    entries.reserve(manifest_.entries.size() + 1);
+    for (const auto& entry : manifest_.entries) {
+      entries.push_back({entry.path, std::nullopt, entry.sha256, std::nullopt});
+      for (std::string dir = parent_of(entry.path); !dir.empty(); dir = parent_of(dir.substr(0, dir.size() - 1)))
+        if (!manifest_dirs_.insert(dir).second) break;
+    }
+    // The manifest is itself a file of the tree; it was just fetched whole, so publish it now.
+    const auto modified = outcome.info.last_modified ? parse_imf_fixdate(*outcome.info.last_modified)
+                                                     : std::nullopt;
+    entries.push_back({"SHA256SUMS.txt", static_cast<std::int64_t>(body.size()), std::nullopt, modified});
+    services_.store.upsert_files(mirror_id_, entries);
+    services_.log.info(name_ + ": SHA256SUMS.txt lists " + std::to_string(manifest_.entries.size()) +
+                       " files");
+    if (auto record = services_.store.find_file(mirror_id_, "SHA256SUMS.txt")) {
+      auto partial = tree_->open_partial("SHA256SUMS.txt");
+      bool published = false;
+      if (partial && ::ftruncate(partial->get(), 0) == 0 &&
+          ::write(partial->get(), body.data(), body.size()) == static_cast<ssize_t>(body.size())) {
+        published = tree_->publish("SHA256SUMS.txt", partial->get(), modified).ok();
+      }
+      if (published) {
+        Sha256 hasher;
+        hasher.update(body);
+        verified_batch_.push_back({record->id, static_cast<std::int64_t>(body.size()), hasher.finish_hex(),
+                                   store::VerifyKind::Size});
+        flush_verified();
+      } else {
+        stop(JobStatus::LocalStorage,
+             partial ? "cannot write " + (mirror_.dest / "SHA256SUMS.txt").string() : partial.error().message);
+        return;
+      }
+    }
+  }
+  manifest_done_ = true;
+  plan_known_files();
+  start_crawl();
+}
+
+void MirrorJob::plan_known_files() {
+  // Verified files are trusted without the network, but not without a look at the disk.
+  for (const auto& file : services_.store.verified_files(mirror_id_)) {
+    auto on_disk = tree_->stat_final(file.path);
+    const bool intact = on_disk && on_disk->has_value() && S_ISREG((*on_disk)->st_mode) &&
+                        (!file.size || (*on_disk)->st_size == *file.size);
+    if (!intact) {
+      services_.log.warning((mirror_.dest / file.path).string() +
+                            ": verified earlier but missing or changed on disk; fetching it again");
+      services_.store.requeue(file.id);
+    }
+  }
+  for (auto& file : services_.store.unfinished_files(mirror_id_)) {
+    if (file.state == store::FileState::Failed) {
+      services_.store.requeue(file.id);  // a new pass gives failed files a fresh start
+      file.attempts = 0;
+      file.checksum_mismatches = 0;
+    }
+    enqueue(file);
+  }
+  refresh_counts(true);
+}
+
+void MirrorJob::start_crawl() {
+  const auto completed = services_.store.crawl_completed_at(mirror_id_);
+  if (completed && unix_now() - *completed < config_.relist_after.count()) {
+    services_.log.info(name_ + ": listing is recent (relist_after " +
+                       std::to_string(config_.relist_after.count()) + "s); not listing again");
+    crawl_started_ = true;
+    check_finished();
+    return;
+  }
+  crawl_started_ = true;
+  auto pending = services_.store.pending_dirs(mirror_id_);
+  if (pending.empty()) {
+    services_.store.reset_crawl(mirror_id_);
+    const std::string root;
+    services_.store.add_pending_dirs(mirror_id_, std::span(&root, 1));
+    pending = services_.store.pending_dirs(mirror_id_);
+  } else {
+    services_.log.info(name_ + ": resuming the listing, " + std::to_string(pending.size()) +
+                       " directories still to list");
+  }
+  for (const auto& dir : pending) queue_dir(dir);
+}
+
+void MirrorJob::queue_dir(const std::string& dir) {
+  ++listings_in_flight_;
+  list_dir(dir, 1);
+}
+
+void MirrorJob::list_dir(const std::string& dir, int attempt) {
+  services_.scheduler.submit(Lane::Listing, [this, dir, attempt](Scheduler::Slot slot) {
+    if (status_ != JobStatus::Running) return;
+    auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+    get_text(url_for(dir), kListingLimit,
+             [this, held, dir, attempt](const HttpOutcome& outcome, const std::string& body) {
+               held->release();
+               on_listing(dir, outcome, body, attempt);
+             });
+  });
+}
+
+void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
+                           int attempt) {
+  if (status_ != JobStatus::Running) return;
+  const long status = outcome.info.status;
+  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+  const std::string reason =
+      outcome.url + ": " + (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+  if (handle_fatal_verdict(status, reason)) return;
+  if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
+    if (attempt < config_.max_attempts) {
+      std::optional<std::chrono::seconds> after;
+      if (outcome.info.retry_after)
+        after = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+      retry_later([this, dir, attempt] { list_dir(dir, attempt + 1); }, attempt, after);
+      return;
+    }
+    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt) + " attempts)");
+    listing_finished(false);
+    return;
+  }
+  if (verdict == Verdict::NotFound) {
+    services_.log.warning(reason + ": directory no longer listed upstream");
+    services_.store.record_listing(mirror_id_, dir, {}, {}, unix_now());
+    listing_finished(true);
+    return;
+  }
+  if (verdict != Verdict::Success || status != 200) {
+    services_.log.error(reason + ": cannot list this directory");
+    listing_finished(false);
+    return;
+  }
+  const Listing listing = parse_listing(body);
+  for (std::size_t i = 0; i < listing.rejected.size() && i < kRejectedNamesLogged; ++i)
+    services_.log.warning(outcome.url + ": refused unsafe entry " + listing.rejected[i]);
+  std::vector<store::DiscoveredFile> files;
+  std::vector<std::string> subdirs;
+  for (const auto& entry : listing.entries) {
+    if (dir.empty() && entry.name == kPartialDirName) continue;
+    const std::string path = dir + entry.name;
+    if (entry.kind == EntryKind::Dir || manifest_dirs_.contains(path + "/")) {
+      // A directory that holds manifest entries is covered by the manifest: no need to list it.
+      if (!manifest_dirs_.contains(path + "/")) subdirs.push_back(path + "/");
+      continue;
+    }
+    files.push_back({path, entry.size, std::nullopt, entry.mtime});
+  }
+  services_.store.record_listing(mirror_id_, dir, files, subdirs, unix_now());
+  for (const auto& file : files) {
+    if (auto record = services_.store.find_file(mirror_id_, file.path);
+        record && record->state != store::FileState::Verified) {
+      enqueue(*record);
+    }
+  }
+  for (const auto& subdir : subdirs) queue_dir(subdir);
+  refresh_counts(false);
+  listing_finished(true);
+}
+
+void MirrorJob::listing_finished(bool ok) {
+  if (!ok) ++listing_failures_;
+  if (listings_in_flight_ > 0) --listings_in_flight_;
+  if (!crawl_done()) return;
+  // Listings can start again after this (a development-server name that turned out to be a
+  // directory); then the crawl completes again when they are done.
+  if (listing_failures_ == 0) {
+    services_.store.set_crawl_complete(mirror_id_, unix_now());
+    services_.log.info(name_ + ": listing complete");
+  }
+  check_finished();
+}
+
+void MirrorJob::enqueue(const store::FileRecord& file) {
+  if (transfers_.contains(file.path)) return;
+  Pending pending;
+  pending.attempts = file.attempts;
+  pending.mismatches = file.checksum_mismatches;
+  pending.transfer = std::make_unique<Transfer>(
+      *transfer_context_, file,
+      [this](Transfer& transfer, AttemptResult result) { on_attempt_done(transfer, std::move(result)); });
+  transfers_.emplace(file.path, std::move(pending));
+  submit(file.path);
+}
+
+void MirrorJob::submit(const std::string& path) {
+  services_.scheduler.submit(Lane::File, [this, path](Scheduler::Slot slot) {
+    auto found = transfers_.find(path);
+    if (status_ != JobStatus::Running || found == transfers_.end()) return;
+    found->second.slot = std::move(slot);
+    found->second.transfer->start();
+  });
+}
+
+void MirrorJob::give_up(const std::string& path, const std::string& message) {
+  services_.log.error("failed: " + message);
+  // Erased on the loop: we may be inside the transfer's own callback.
+  boost::asio::post(services_.io, [this, path] {
+    transfers_.erase(path);
+    check_finished();
+  });
+}
+
+void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
+  const std::string path = transfer.file().path;
+  auto& pending = transfers_.at(path);
+  pending.slot.release();
+  if (status_ != JobStatus::Running) return;
+  const store::FileId id = transfer.file().id;
+  switch (result.outcome) {
+    case AttemptOutcome::Verified:
+      verified_batch_.push_back(result.verified);
+      if (verified_batch_.size() >= kVerifiedBatch) {
+        flush_verified();
+      } else if (!flush_armed_) {
+        flush_armed_ = true;
+        flush_timer_.expires_after(kFlushDelay);
+        flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+          flush_armed_ = false;
+          if (!ec) flush_verified();
+          check_finished();
+        });
+      }
+      boost::asio::post(services_.io, [this, path] {
+        transfers_.erase(path);
+        check_finished();
+      });
+      return;
+    case AttemptOutcome::Retry:
+    case AttemptOutcome::RetryAfter: {
+      ++pending.attempts;
+      const bool last = pending.attempts >= config_.max_attempts;
+      services_.store.record_attempt_error(id, result.message, last);
+      if (last) {
+        give_up(path, result.message + " (after " + std::to_string(pending.attempts) + " attempts)");
+        return;
+      }
+      services_.log.debug(result.message + "; retrying");
+      if (result.outcome == AttemptOutcome::RetryAfter && result.retry_after) {
+        services_.log.warning(result.message + ": the server asked to wait " +
+                              std::to_string(result.retry_after->count()) + "s; holding all requests");
+        services_.scheduler.hold_until(std::chrono::steady_clock::now() + *result.retry_after);
+      }
+      transfer.enter(TransferState::Backoff);
+      retry_later([this, path] { submit(path); }, pending.attempts, result.retry_after);
+      return;
+    }
+    case AttemptOutcome::ChecksumMismatch: {
+      ++pending.mismatches;
+      const bool last = pending.mismatches >= kMaxChecksumMismatches;
+      services_.store.record_checksum_mismatch(id, result.message, last);
+      if (last) {
+        give_up(path, result.message + " (" + std::to_string(pending.mismatches) + " mismatches)");
+        return;
+      }
+      services_.log.warning(result.message + "; fetching it again");
+      submit(path);
+      return;
+    }
+    case AttemptOutcome::NotFound:
+    case AttemptOutcome::Fatal:
+      services_.store.record_attempt_error(id, result.message, true);
+      give_up(path, result.message);
+      return;
+    case AttemptOutcome::IsDirectory:
+      services_.store.forget_file(id);
+      // Queued before the transfer goes, so the job never looks finished in between.
+      queue_dir(path + "/");
+      boost::asio::post(services_.io, [this, path] {
+        transfers_.erase(path);
+        check_finished();
+      });
+      return;
+    case AttemptOutcome::AuthFailed:
+      handle_fatal_verdict(401, result.message);
+      return;
+    case AttemptOutcome::AccessDenied:
+      handle_fatal_verdict(403, result.message);
+      return;
+    case AttemptOutcome::LocalError:
+      services_.store.record_attempt_error(id, result.message, false);
+      stop(JobStatus::LocalStorage, result.message);
+      return;
+  }
+}
+
+void MirrorJob::retry_later(std::function<void()> again, int attempt,
+                            std::optional<std::chrono::seconds> retry_after) {
+  const auto delay = retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
+  auto timer = std::make_unique<boost::asio::steady_timer>(services_.io, delay);
+  auto* raw = timer.get();
+  timers_.push_back(std::move(timer));
+  ++waiting_retries_;
+  raw->async_wait([this, raw, again = std::move(again)](const boost::system::error_code& ec) {
+    --waiting_retries_;
+    std::erase_if(timers_, [raw](const auto& owned) { return owned.get() == raw; });
+    if (!ec && status_ == JobStatus::Running) again();
+    check_finished();
+  });
+}
+
+void MirrorJob::flush_verified() {
+  if (verified_batch_.empty()) return;
+  services_.store.mark_verified(verified_batch_);
+  verified_batch_.clear();
+  refresh_counts(false);
+}
+
+void MirrorJob::refresh_counts(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - counts_refreshed_ < std::chrono::seconds(1)) return;
+  counts_refreshed_ = now;
+  counts_ = services_.store.counts(mirror_id_);
+}
+
+void MirrorJob::check_finished() {
+  if (status_ != JobStatus::Running || finished_reported_) return;
+  if (!manifest_done_ || !crawl_done() || !transfers_.empty() || waiting_retries_ > 0) return;
+  flush_verified();
+  refresh_counts(true);
+  status_ = listing_failures_ > 0 ? JobStatus::Failed : JobStatus::Done;
+  if (listing_failures_ > 0)
+    status_message_ = std::to_string(listing_failures_) + " directories could not be listed";
+  finished_reported_ = true;
+  on_finished_(*this);
+}
+
+void MirrorJob::stop(JobStatus why, std::string message) {
+  if (status_ != JobStatus::Running) return;
+  status_ = why;
+  status_message_ = std::move(message);
+  if (why != JobStatus::Stopped) services_.log.error(name_ + ": " + status_message_);
+  for (auto& [path, pending] : transfers_) {
+    pending.transfer->cancel();
+    pending.slot.release();
+  }
+  for (auto id : std::set(text_requests_)) services_.http.cancel(id);
+  text_requests_.clear();
+  for (auto& timer : timers_) timer->cancel();
+  flush_timer_.cancel();
+  flush_verified();
+  refresh_counts(true);
+  finished_reported_ = true;
+  on_finished_(*this);
+}
+
+JobProgress MirrorJob::progress() const {
+  JobProgress progress;
+  progress.files_total = counts_.files_total;
+  progress.files_verified = counts_.files_verified;
+  progress.files_failed = counts_.files_failed;
+  progress.bytes_total = counts_.bytes_total;
+  progress.bytes_verified = counts_.bytes_verified;
+  progress.unknown_sizes = counts_.files_unknown_size;
+  progress.bytes_fetched = bytes_fetched_;
+  progress.dirs_pending = static_cast<std::int64_t>(listings_in_flight_);
+  progress.crawl_done = crawl_done();
+  progress.in_flight = transfers_.size();
+  return progress;
+}
+
+std::vector<store::FileRecord> MirrorJob::failures() { return services_.store.failed_files(mirror_id_); }
+
+}  // namespace pnsync

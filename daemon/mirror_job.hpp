@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+// One pass over one mirror: fetch the manifest, crawl what it does not cover, and bring every
+// listed file to the verified state. Data flows one way: listing -> plan -> schedule -> transfer
+// -> verify -> store. The job owns its transfers; the scheduler only says when they may start.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/http_client.hpp"
+#include "daemon/local_tree.hpp"
+#include "daemon/log.hpp"
+#include "daemon/manifest.hpp"
+#include "daemon/scheduler.hpp"
+#include "daemon/transfer.hpp"
+#include "store/store.hpp"
+
+namespace pnsync {
+
+enum class JobStatus { Running, Done, AuthFailed, AccessDenied, LocalStorage, Stopped, Failed };
+std::string_view to_string(JobStatus status);
+
+struct JobProgress {
+  std::int64_t files_total = 0;
+  std::int64_t files_verified = 0;
+  std::int64_t files_failed = 0;
+  std::int64_t bytes_total = 0;      // known sizes only
+  std::int64_t bytes_verified = 0;
+  std::int64_t bytes_fetched = 0;    // received over the network during this pass
+  std::int64_t unknown_sizes = 0;
+  std::int64_t dirs_pending = 0;
+  bool crawl_done = false;
+  std::size_t in_flight = 0;
+};
+
+struct JobServices {
+  boost::asio::io_context& io;
+  Log& log;
+  HttpClient& http;
+  Scheduler& scheduler;
+  store::Store& store;
+};
+
+class MirrorJob {
+public:
+  MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
+            std::string server_url, std::function<void(MirrorJob&)> on_finished);
+  ~MirrorJob();
+  MirrorJob(const MirrorJob&) = delete;
+  MirrorJob& operator=(const MirrorJob&) = delete;
+
+  void start();
+  // Stops every request; partial files stay for the next run. on_finished follows.
+  void stop(JobStatus why, std::string message);
+
+  const std::string& name() const { return name_; }
+  JobStatus status() const { return status_; }
+  const std::string& status_message() const { return status_message_; }
+  JobProgress progress() const;
+  std::vector<store::FileRecord> failures();
+
+private:
+  std::string url_for(const std::string& relative) const;
+
+  void fetch_manifest(int attempt);
+  void on_manifest(const HttpOutcome& outcome, const std::string& body, int attempt);
+  void plan_known_files();
+  void start_crawl();
+  void queue_dir(const std::string& dir);
+  void list_dir(const std::string& dir, int attempt);
+  void listing_finished(bool ok);
+  void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body, int attempt);
+  void enqueue(const store::FileRecord& file);
+  void submit(const std::string& path);
+  void give_up(const std::string& path, const std::string& message);
+  void on_attempt_done(Transfer& transfer, AttemptResult result);
+  void retry_later(std::function<void()> again, int attempt, std::optional<std::chrono::seconds> retry_after);
+  bool handle_fatal_verdict(long status, const std::string& message);
+  void flush_verified();
+  void check_finished();
+  void refresh_counts(bool force);
+  bool crawl_done() const { return crawl_started_ && listings_in_flight_ == 0; }
+  template <typename Body>
+  HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);
+
+  JobServices services_;
+  const config::Config& config_;
+  config::Mirror mirror_;
+  std::string name_;
+  std::string base_url_;
+  std::function<void(MirrorJob&)> on_finished_;
+
+  store::MirrorId mirror_id_ = 0;
+  std::optional<LocalTree> tree_;
+  std::unique_ptr<TransferContext> transfer_context_;
+  Manifest manifest_;
+  std::set<std::string> manifest_dirs_;   // every directory that holds a manifest entry
+
+  JobStatus status_ = JobStatus::Running;
+  std::string status_message_;
+  bool manifest_done_ = false;
+  bool crawl_started_ = false;
+  std::size_t listings_in_flight_ = 0;
+  std::size_t waiting_retries_ = 0;
+  struct Pending {
+    std::unique_ptr<Transfer> transfer;
+    Scheduler::Slot slot;  // held while an attempt runs
+    int attempts = 0;
+    int mismatches = 0;
+  };
+  std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
+  std::size_t listing_failures_ = 0;
+  std::set<HttpClient::RequestId> text_requests_;
+  std::chrono::steady_clock::time_point counts_refreshed_{};
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
+  std::vector<store::VerifiedFile> verified_batch_;
+  boost::asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
+  std::mt19937_64 rng_;
+  store::MirrorCounts counts_;
+  std::int64_t bytes_fetched_ = 0;
+  bool finished_reported_ = false;
+};
+
+}  // namespace pnsync

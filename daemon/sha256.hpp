@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Incremental SHA-256 over OpenSSL's EVP interface.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "daemon/result.hpp"
+
+struct evp_md_ctx_st;
+
+namespace pnsync {
+
+class Sha256 {
+public:
+  Sha256();
+  void update(std::string_view data);
+  // Lowercase hex of everything fed since construction or the last reset(); resets the state.
+  std::string finish_hex();
+  void reset();
+
+private:
+  struct CtxDeleter {
+    void operator()(evp_md_ctx_st* ctx) const noexcept;
+  };
+  std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx_;
+};
+
+// Feeds the first `length` bytes of an open file into `hasher` (used to resume: the bytes already
+// on disk are hashed before new ones arrive). `name` is for the error message.
+Result<void> hash_file_prefix(int fd, std::int64_t length, Sha256& hasher, const std::string& name);
+
+}  // namespace pnsync

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// One pass over every configured mirror (`pnsyncd --once`): shares one HTTP client and one
+// scheduler between the mirrors, shows live progress, stops cleanly on SIGINT/SIGTERM, and ends
+// with a summary and an exit status.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "daemon/exit_codes.hpp"
+#include "daemon/log.hpp"
+#include "store/store.hpp"
+
+namespace pnsync {
+
+struct PassOptions {
+  bool live_progress = false;          // redraw one status line (stderr is a terminal)
+  std::FILE* summary_out = stdout;
+};
+
+ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,
+                       store::Store& store, Log& log, const PassOptions& options);
+
+}  // namespace pnsync

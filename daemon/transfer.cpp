@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/transfer.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+
+#include "daemon/http_policy.hpp"
+#include "daemon/safe_path.hpp"
+
+namespace pnsync {
+
+std::string_view to_string(TransferState state) {
+  switch (state) {
+    case TransferState::Queued: return "queued";
+    case TransferState::Connecting: return "connecting";
+    case TransferState::Downloading: return "downloading";
+    case TransferState::Verifying: return "verifying";
+    case TransferState::Publishing: return "publishing";
+    case TransferState::Done: return "done";
+    case TransferState::Backoff: return "backoff";
+    case TransferState::Failed: return "failed";
+  }
+  return "?";
+}
+
+std::string_view to_string(AttemptOutcome outcome) {
+  switch (outcome) {
+    case AttemptOutcome::Verified: return "verified";
+    case AttemptOutcome::Retry: return "retry";
+    case AttemptOutcome::RetryAfter: return "retry-after";
+    case AttemptOutcome::ChecksumMismatch: return "checksum-mismatch";
+    case AttemptOutcome::NotFound: return "not-found";
+    case AttemptOutcome::Fatal: return "fatal";
+    case AttemptOutcome::AuthFailed: return "auth-failed";
+    case AttemptOutcome::AccessDenied: return "access-denied";
+    case AttemptOutcome::LocalError: return "local-error";
+    case AttemptOutcome::IsDirectory: return "is-directory";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string http_reason(long status) {
+  switch (status) {
+    case 401: return "401 Unauthorized: the server refused the username or password";
+    case 403:
+      return "403 Forbidden: this account has no access to this project version (credentialing, "
+             "training or the data use agreement for this version)";
+    case 404: return "404 Not Found";
+    case 410: return "410 Gone";
+    case 416: return "416 Range Not Satisfiable";
+    case 429: return "429 Too Many Requests";
+    default: return "HTTP " + std::to_string(status);
+  }
+}
+
+Result<void> write_all(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    const ssize_t wrote = ::write(fd, data.data(), data.size());
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return local_error("cannot write", name, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(wrote));
+  }
+  return {};
+}
+
+}  // namespace
+
+Transfer::Transfer(TransferContext& context, store::FileRecord file,
+                   std::function<void(Transfer&, AttemptResult)> on_attempt_done)
+    : context_(context), file_(std::move(file)), on_attempt_done_(std::move(on_attempt_done)) {}
+
+Transfer::~Transfer() { cancel(); }
+
+std::string Transfer::url() const { return context_.base_url + percent_encode_path(file_.path); }
+
+void Transfer::enter(TransferState next) {
+  if (next == state_) return;
+  context_.log.debug(file_.path + ": " + std::string(to_string(state_)) + " -> " +
+                     std::string(to_string(next)));
+  state_ = next;
+}
+
+void Transfer::start() {
+  enter(TransferState::Connecting);
+  body_started_ = body_rejected_ = discarding_body_ = oversized_ = false;
+  write_error_.reset();
+  hasher_.reset();
+
+  if (auto done = try_without_network()) {
+    boost::asio::post(context_.io, [this, result = std::move(*done)]() mutable { finish(std::move(result)); });
+    return;
+  }
+  if (!partial_) {
+    auto opened = context_.tree.open_partial(file_.path);
+    if (!opened) {
+      AttemptResult failed{AttemptOutcome::LocalError, opened.error().message, {}, {}, opened.error().errno_value};
+      boost::asio::post(context_.io, [this, failed]() mutable { finish(std::move(failed)); });
+      return;
+    }
+    partial_ = std::move(*opened);
+  }
+  struct stat info {};
+  ::fstat(partial_.get(), &info);
+  written_ = info.st_size;
+  if (file_.size && written_ > *file_.size) {
+    // Longer than the file can be: nothing in it is worth keeping.
+    ::ftruncate(partial_.get(), 0);
+    written_ = 0;
+  }
+  if (written_ > 0) {
+    // Resume: the hash covers the whole file, so the bytes already here go in first.
+    if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_, context_.tree.partial_name(file_.path)); !hashed) {
+      ::ftruncate(partial_.get(), 0);
+      written_ = 0;
+      hasher_.reset();
+    }
+  }
+  ::lseek(partial_.get(), written_, SEEK_SET);
+  resume_from_ = written_;
+
+  GetRequest request;
+  request.url = url();
+  if (resume_from_ > 0) request.range_from = resume_from_;
+  request.on_body = [this](const ResponseInfo& info, std::string_view chunk) {
+    return accept_body(info, chunk);
+  };
+  request_ = context_.http.get(std::move(request), [this](const HttpOutcome& outcome) {
+    request_.reset();
+    on_response(outcome);
+  });
+}
+
+void Transfer::cancel() {
+  if (request_) {
+    context_.http.cancel(*request_);
+    request_.reset();
+  }
+  if (state_ != TransferState::Done && state_ != TransferState::Failed) enter(TransferState::Queued);
+}
+
+std::optional<AttemptResult> Transfer::try_without_network() {
+  // A complete copy may already sit under the final name: a dest filled by wget, or a crash
+  // between the rename and the database commit. Check it once, by the strongest means known.
+  if (!local_copy_checked_) {
+    local_copy_checked_ = true;
+    auto existing = context_.tree.stat_final(file_.path);
+    if (existing && existing->has_value() && S_ISREG((*existing)->st_mode) &&
+        (file_.expected_sha256 || (file_.size && *file_.size == (*existing)->st_size))) {
+      auto fd = context_.tree.open_final(file_.path);
+      Sha256 hasher;
+      if (fd && hash_file_prefix(fd->get(), (*existing)->st_size, hasher, file_.path)) {
+        const std::string actual = hasher.finish_hex();
+        const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
+        if (manifest_ok || !file_.expected_sha256) {
+          context_.tree.remove_partial(file_.path);
+          AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
+          adopted.verified = {file_.id, (*existing)->st_size, actual,
+                              manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
+          return adopted;
+        }
+      }
+    }
+  }
+  // A partial file that already has every byte (killed after the download, before the rename).
+  if (file_.size) {
+    auto opened = context_.tree.open_partial(file_.path);
+    if (opened) {
+      struct stat info {};
+      if (::fstat(opened->get(), &info) == 0 && info.st_size == *file_.size && info.st_size > 0) {
+        partial_ = std::move(*opened);
+        if (hash_file_prefix(partial_.get(), info.st_size, hasher_, file_.path)) {
+          written_ = info.st_size;
+          return verify_and_publish(std::nullopt, std::nullopt);
+        }
+        hasher_.reset();
+      }
+      if (!partial_) partial_ = std::move(*opened);
+    }
+  }
+  return std::nullopt;
+}
+
+bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
+  if (!body_started_) {
+    body_started_ = true;
+    enter(TransferState::Downloading);
+    if (info.status == 200) {
+      if (resume_from_ > 0) {
+        // The server ignored the Range: the body is the whole file.
+        ::ftruncate(partial_.get(), 0);
+        ::lseek(partial_.get(), 0, SEEK_SET);
+        hasher_.reset();
+        written_ = 0;
+      }
+    } else if (info.status == 206) {
+      auto range = info.content_range ? parse_content_range(*info.content_range) : std::nullopt;
+      if (resume_decision(resume_from_, 206, range) != ResumeAction::Append) {
+        body_rejected_ = true;
+        return false;
+      }
+    } else {
+      discarding_body_ = true;  // an error page
+    }
+  }
+  if (discarding_body_) return true;
+  if (file_.size && written_ + static_cast<std::int64_t>(chunk.size()) > *file_.size) {
+    oversized_ = true;
+    return false;
+  }
+  if (auto wrote = write_all(partial_.get(), chunk, context_.tree.partial_name(file_.path)); !wrote) {
+    write_error_ = wrote.error();
+    return false;
+  }
+  hasher_.update(chunk);
+  written_ += static_cast<std::int64_t>(chunk.size());
+  if (context_.on_bytes) context_.on_bytes(static_cast<std::int64_t>(chunk.size()));
+  return true;
+}
+
+void Transfer::on_response(const HttpOutcome& outcome) {
+  const long status = outcome.info.status;
+  const std::string where = outcome.url + ": ";
+  if (write_error_) {
+    finish({AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
+    return;
+  }
+  if (oversized_) {
+    finish(restart_from_scratch(AttemptOutcome::ChecksumMismatch,
+                                where + "server sent more than the " + std::to_string(*file_.size) +
+                                    " bytes the listing gives"));
+    return;
+  }
+  if (body_rejected_) {
+    finish(restart_from_scratch(AttemptOutcome::Retry,
+                                where + "answer to a range request starts at the wrong offset (" +
+                                    outcome.info.content_range.value_or("no Content-Range") + ")"));
+    return;
+  }
+  if (status >= 300 && status < 400) {
+    const std::string expected = url() + "/";
+    if (outcome.info.location &&
+        (*outcome.info.location == expected || outcome.info.location->ends_with(
+             "/" + file_.path.substr(file_.path.rfind('/') + 1) + "/"))) {
+      finish({AttemptOutcome::IsDirectory, where + "is a directory", {}, {}, 0});
+    } else {
+      finish({AttemptOutcome::Fatal, where + "unexpected redirect (" + std::to_string(status) + ") to " +
+                  outcome.info.location.value_or("?"), {}, {}, 0});
+    }
+    return;
+  }
+  if (status == 416) {
+    auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range) : std::nullopt;
+    if (resume_decision(resume_from_, 416, range) == ResumeAction::Complete) {
+      finish(verify_and_publish(range->total, outcome.info.last_modified));
+    } else {
+      finish(restart_from_scratch(AttemptOutcome::Retry,
+                                  where + "416 Range Not Satisfiable for a partial file of " +
+                                      std::to_string(resume_from_) + " bytes; starting over"));
+    }
+    return;
+  }
+  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+  const std::string reason =
+      outcome.curl_code != 0 ? outcome.curl_error : http_reason(status);
+  switch (verdict) {
+    case Verdict::Success: {
+      if (status != 200 && status != 206) {
+        finish({AttemptOutcome::Fatal, where + "unexpected " + http_reason(status), {}, {}, 0});
+        return;
+      }
+      if (status == 200 && !body_started_ && resume_from_ > 0) {
+        // An empty 200 to a range request: the file is now empty.
+        ::ftruncate(partial_.get(), 0);
+        hasher_.reset();
+        written_ = 0;
+      }
+      std::optional<std::int64_t> total = outcome.info.content_length;
+      if (status == 206) {
+        auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range) : std::nullopt;
+        total = range ? range->total : std::nullopt;
+      }
+      finish(verify_and_publish(total, outcome.info.last_modified));
+      return;
+    }
+    case Verdict::Retry:
+      finish({AttemptOutcome::Retry, where + reason, {}, {}, 0});
+      return;
+    case Verdict::RetryAfter: {
+      auto delay = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+      finish({AttemptOutcome::RetryAfter, where + reason + " (Retry-After: " + *outcome.info.retry_after + ")",
+              delay, {}, 0});
+      return;
+    }
+    case Verdict::AuthFailed: finish({AttemptOutcome::AuthFailed, where + reason, {}, {}, 0}); return;
+    case Verdict::AccessDenied: finish({AttemptOutcome::AccessDenied, where + reason, {}, {}, 0}); return;
+    case Verdict::NotFound: finish({AttemptOutcome::NotFound, where + reason, {}, {}, 0}); return;
+    case Verdict::Fatal: finish({AttemptOutcome::Fatal, where + reason, {}, {}, 0}); return;
+  }
+}
+
+AttemptResult Transfer::verify_and_publish(std::optional<std::int64_t> server_total,
+                                           const std::optional<std::string>& last_modified) {
+  enter(TransferState::Verifying);
+  if (server_total && *server_total != written_) {
+    // Keep the bytes: the next attempt asks for the rest.
+    return {AttemptOutcome::Retry,
+            url() + ": body ended after " + std::to_string(written_) + " of " +
+                std::to_string(*server_total) + " bytes",
+            {}, {}, 0};
+  }
+  const std::string actual = hasher_.finish_hex();
+  store::VerifyKind kind = store::VerifyKind::Size;
+  if (file_.expected_sha256) {
+    if (*file_.expected_sha256 != actual) {
+      return restart_from_scratch(AttemptOutcome::ChecksumMismatch,
+                                  url() + ": SHA-256 mismatch (SHA256SUMS.txt says " +
+                                      *file_.expected_sha256 + ", got " + actual + ")");
+    }
+    kind = store::VerifyKind::Sha256Manifest;
+  } else if (file_.size && *file_.size != written_) {
+    return restart_from_scratch(AttemptOutcome::ChecksumMismatch,
+                                url() + ": size " + std::to_string(written_) +
+                                    " differs from the listing's " + std::to_string(*file_.size));
+  }
+  enter(TransferState::Publishing);
+  const auto mtime = last_modified ? parse_imf_fixdate(*last_modified) : std::nullopt;
+  if (auto published = context_.tree.publish(file_.path, partial_.get(), mtime); !published) {
+    return {AttemptOutcome::LocalError, published.error().message, {}, {}, published.error().errno_value};
+  }
+  partial_ = UniqueFd();
+  AttemptResult result{AttemptOutcome::Verified, "", {}, {}, 0};
+  result.verified = {file_.id, written_, actual, kind};
+  return result;
+}
+
+AttemptResult Transfer::restart_from_scratch(AttemptOutcome outcome, std::string message) {
+  partial_ = UniqueFd();
+  context_.tree.remove_partial(file_.path);
+  hasher_.reset();
+  written_ = 0;
+  return {outcome, std::move(message), {}, {}, 0};
+}
+
+void Transfer::finish(AttemptResult result) {
+  enter(result.outcome == AttemptOutcome::Verified ? TransferState::Done : TransferState::Queued);
+  // Last statement: the owner may destroy this transfer in the callback.
+  on_attempt_done_(*this, std::move(result));
+}
+
+}  // namespace pnsync

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// One file's way from the server to its verified place under dest: one enum of states, one
+// transition function, one handler per step. A Transfer makes one attempt at a time; whoever owns
+// it (the mirror job) decides on retries from the outcome it reports.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/http_client.hpp"
+#include "daemon/http_policy.hpp"
+#include "daemon/local_tree.hpp"
+#include "daemon/log.hpp"
+#include "daemon/sha256.hpp"
+#include "store/store.hpp"
+
+namespace pnsync {
+
+enum class TransferState { Queued, Connecting, Downloading, Verifying, Publishing, Done, Backoff, Failed };
+std::string_view to_string(TransferState state);
+
+enum class AttemptOutcome {
+  Verified,          // published and verified; `verified` is filled in
+  Retry,             // transient: try again after a backoff
+  RetryAfter,        // the server asked for a pause (`retry_after`)
+  ChecksumMismatch,  // the bytes were wrong; the partial file is gone
+  NotFound,          // 404/410: the file is gone upstream
+  Fatal,             // retrying will not help (TLS failure, unexpected 4xx)
+  AuthFailed,        // 401: the whole mirror must stop
+  AccessDenied,      // 403: the whole mirror must stop
+  LocalError,        // writing under dest failed (disk full, permission)
+  IsDirectory,       // the server redirected NAME to NAME/ (development server listings)
+};
+std::string_view to_string(AttemptOutcome outcome);
+
+struct AttemptResult {
+  AttemptOutcome outcome = AttemptOutcome::Retry;
+  std::string message;  // names the URL or the local path
+  std::optional<std::chrono::seconds> retry_after;
+  store::VerifiedFile verified;
+  int errno_value = 0;
+};
+
+// What a transfer needs from the outside world, and nothing more.
+struct TransferContext {
+  boost::asio::io_context& io;
+  Log& log;
+  HttpClient& http;
+  const LocalTree& tree;
+  std::string base_url;  // ".../files/<project>/<version>/"
+  std::function<void(std::int64_t)> on_bytes;  // bytes received, for progress
+};
+
+class Transfer {
+public:
+  Transfer(TransferContext& context, store::FileRecord file,
+           std::function<void(Transfer&, AttemptResult)> on_attempt_done);
+  ~Transfer();
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+
+  // Starts one attempt: adopts a complete local copy, finishes a complete partial file, or
+  // requests the missing bytes. on_attempt_done is always called later, never from inside.
+  void start();
+  // Stops an attempt in flight; the partial file is kept for resuming.
+  void cancel();
+  void enter(TransferState next);
+
+  TransferState state() const { return state_; }
+  const store::FileRecord& file() const { return file_; }
+  std::string url() const;
+  std::int64_t bytes_on_disk() const { return written_; }
+
+private:
+  bool accept_body(const ResponseInfo& info, std::string_view chunk);
+  void on_response(const HttpOutcome& outcome);
+  std::optional<AttemptResult> try_without_network();
+  AttemptResult verify_and_publish(std::optional<std::int64_t> server_total,
+                                   const std::optional<std::string>& last_modified);
+  AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
+  void finish(AttemptResult result);
+
+  TransferContext& context_;
+  store::FileRecord file_;
+  std::function<void(Transfer&, AttemptResult)> on_attempt_done_;
+  TransferState state_ = TransferState::Queued;
+  UniqueFd partial_;
+  Sha256 hasher_;
+  std::int64_t resume_from_ = 0;  // partial size when the request was sent
+  std::int64_t written_ = 0;      // bytes in the partial file
+  bool body_started_ = false;
+  bool body_rejected_ = false;    // a 206 from the wrong offset: start over
+  bool discarding_body_ = false;  // an error page, not the file
+  bool oversized_ = false;        // more bytes than the listing promised
+  bool local_copy_checked_ = false;
+  std::optional<Error> write_error_;
+  std::optional<HttpClient::RequestId> request_;
+};
+
+}  // namespace pnsync

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#include "tests/daemon/mirror_fixture.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "daemon/curl_handles.hpp"
+#include "daemon/log.hpp"
+#include "daemon/sync_pass.hpp"
+
+namespace pnsync::test {
+
+namespace {
+
+// One process-wide curl initialisation for the test binary.
+const curl::GlobalInit& curl_once() {
+  static const curl::GlobalInit init;
+  return init;
+}
+
+}  // namespace
+
+MirrorFixture::MirrorFixture(ListingStyle style, bool with_manifest) {
+  curl_once();
+  source = sandbox / "source";
+  dest = sandbox / "dest";
+  files["LICENSE.txt"] = "PhysioNet Credentialed Health Data License 1.5.0\n";
+  files["cxr-record-list.csv.gz"] = random_bytes(5000, 1);
+  files["files/p10/p10000032/s50414267.txt"] = "FINAL REPORT\n no acute process.\n";
+  files["files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm"] = random_bytes(70000, 2);
+  files["files/p10/p10000032/s50414267/174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm"] = random_bytes(300000, 3);
+  files["files/p11/p11000011/s51234567.txt"] = "FINAL REPORT\n normal.\n";
+  files["files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm"] = random_bytes(3 << 20, 4);
+  files["files/p11/p11000011/s51234567/empty file.dcm"] = "";
+  std::string manifest;
+  for (const auto& [path, content] : files) {
+    if (path.find('/') == std::string::npos) manifest += sha256_hex(content) + " " + path + "\n";
+  }
+  if (with_manifest) files["SHA256SUMS.txt"] = manifest;
+  for (const auto& [path, content] : files) write_file(source / path, content);
+
+  ServerOptions options;
+  options.root = source;
+  options.url_prefix = kPrefix;
+  options.username = kUser;
+  options.password = kPassword;
+  options.listing_style = style;
+  server = std::make_unique<HttpServer>(options);
+
+  config.source_file = "test.yaml";
+  config.server = server->base_url();
+  config.state_dir = sandbox / "state";
+  config.credentials = config::Credentials{kUser, std::nullopt, false};
+  config.transfers = 4;
+  config.stall_timeout = std::chrono::seconds(2);
+  config.connect_timeout = std::chrono::seconds(5);
+  config.retry_base = std::chrono::milliseconds(10);
+  config.retry_max = std::chrono::milliseconds(200);
+  config.max_attempts = 5;
+  config.mirrors.push_back({"mimic-cxr", "2.0.0", dest});
+}
+
+ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
+  std::filesystem::create_directories(config.state_dir);
+  store::Store store(config.state_dir / "state.db");
+  // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
+  Log log(std::getenv("PNSYNC_TEST_VERBOSE") ? LogLevel::Debug : LogLevel::Warning, stderr);
+  std::FILE* out = std::tmpfile();
+  PassOptions options;
+  options.summary_out = out;
+  const ExitCode code = run_sync_pass(config, password, store, log, options);
+  std::rewind(out);
+  summary.clear();
+  char buffer[4096];
+  while (size_t got = std::fread(buffer, 1, sizeof buffer, out)) summary.append(buffer, got);
+  std::fclose(out);
+  return code;
+}
+
+bool MirrorFixture::mirrored_exactly(std::string* why) const {
+  return trees_equal(source, dest, why, ".pnsync-partial");
+}
+
+std::optional<store::FileRecord> MirrorFixture::record(const std::string& relative) const {
+  store::Store store(config.state_dir / "state.db");
+  const auto id = store.ensure_mirror("mimic-cxr/2.0.0", dest.string());
+  return store.find_file(id, relative);
+}
+
+}  // namespace pnsync::test

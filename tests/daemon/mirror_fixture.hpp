@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// A small MIMIC-CXR-shaped source tree served by the in-process test server, and a config that
+// mirrors it into the sandbox.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "daemon/exit_codes.hpp"
+#include "store/store.hpp"
+#include "tests/support/http_server.hpp"
+#include "tests/support/sandbox.hpp"
+
+// The mirror equals the source, byte for byte; on failure the message names the first difference.
+#define CHECK_MIRRORED(fixture)                              \
+  do {                                                       \
+    std::string why_;                                        \
+    const bool same_ = (fixture).mirrored_exactly(&why_);    \
+    INFO(why_);                                              \
+    CHECK(same_);                                            \
+  } while (false)
+
+namespace pnsync::test {
+
+inline constexpr const char* kUser = "jdoe";
+inline constexpr const char* kPassword = "s3cret-Pa55";
+inline constexpr const char* kPrefix = "/files/mimic-cxr/2.0.0/";
+
+struct MirrorFixture {
+  explicit MirrorFixture(ListingStyle style = ListingStyle::Nginx, bool with_manifest = true);
+
+  // The relative paths of the generated tree and their contents.
+  std::map<std::string, std::string> files;
+  Sandbox sandbox;
+  std::filesystem::path source;  // what the server serves
+  std::filesystem::path dest;    // where the mirror goes
+  std::unique_ptr<HttpServer> server;
+  config::Config config;
+
+  std::string url_path(const std::string& relative) const { return kPrefix + relative; }
+  // Runs one pass in-process, as `pnsyncd --once` would; the summary goes to a temp file.
+  ExitCode run(const std::optional<std::string>& password = std::string(kPassword));
+  bool mirrored_exactly(std::string* why) const;
+  std::optional<store::FileRecord> record(const std::string& relative) const;
+  std::string summary;  // of the last run
+};
+
+}  // namespace pnsync::test

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/scheduler.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <vector>
+
+using pnsync::Lane;
+using pnsync::Scheduler;
+
+TEST_CASE("the scheduler never runs more tasks than a lane's limit", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 2, 1);
+  std::vector<Scheduler::Slot> held;
+  int started = 0;
+  for (int i = 0; i < 5; ++i)
+    scheduler.submit(Lane::File, [&](Scheduler::Slot slot) {
+      ++started;
+      held.push_back(std::move(slot));
+    });
+  io.restart();
+  io.poll();
+  CHECK(started == 2);
+  CHECK(scheduler.running(Lane::File) == 2);
+  CHECK(scheduler.queued(Lane::File) == 3);
+
+  held.front().release();  // one finishes: exactly one more starts
+  io.restart();
+  io.poll();
+  CHECK(started == 3);
+
+  scheduler.set_limit(Lane::File, 4);  // raised live
+  io.restart();
+  io.poll();
+  CHECK(started == 5);
+}
+
+TEST_CASE("lanes are independent: listings go on while transfers fill their lane", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 1, 1);
+  std::vector<Scheduler::Slot> held;
+  std::vector<Lane> order;
+  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) { order.push_back(Lane::File); held.push_back(std::move(slot)); });
+  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) { order.push_back(Lane::File); held.push_back(std::move(slot)); });
+  scheduler.submit(Lane::Listing, [&](Scheduler::Slot slot) { order.push_back(Lane::Listing); held.push_back(std::move(slot)); });
+  io.restart();
+  io.poll();
+  CHECK(order == std::vector<Lane>{Lane::File, Lane::Listing});
+}
+
+TEST_CASE("a dropped slot frees its place", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 1, 1);
+  int started = 0;
+  for (int i = 0; i < 3; ++i) scheduler.submit(Lane::File, [&](Scheduler::Slot) { ++started; });
+  io.restart();
+  io.poll();
+  CHECK(started == 3);
+  CHECK(scheduler.running(Lane::File) == 0);
+}
+
+TEST_CASE("pause holds new starts; resume releases them", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 4, 1);
+  int started = 0;
+  scheduler.pause();
+  scheduler.submit(Lane::File, [&](Scheduler::Slot) { ++started; });
+  io.restart();
+  io.poll();
+  CHECK(started == 0);
+  scheduler.resume();
+  io.restart();
+  io.poll();
+  CHECK(started == 1);
+}
+
+TEST_CASE("a host hold (Retry-After) delays every new start until it expires", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 4, 4);
+  std::chrono::steady_clock::time_point started_at{};
+  const auto held_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  scheduler.hold_until(held_until);
+  scheduler.submit(Lane::Listing, [&](Scheduler::Slot) { started_at = std::chrono::steady_clock::now(); });
+  io.run();
+  CHECK(started_at >= held_until);
+}
