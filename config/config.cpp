@@ -9,14 +9,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <functional>
 #include <map>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace pnsync::config {
 
@@ -29,8 +29,8 @@ using std::chrono::milliseconds;
 struct Item {
   const std::string& file;
   YAML::Node node;
-  std::string path;   // "transfers", "credentials.username", "mirrors[0].dest"
-  YAML::Mark mark;    // the value's own mark, or its key's when the value is empty
+  std::string path;  // "transfers", "credentials.username", "mirrors[0].dest"
+  YAML::Mark mark;   // the value's own mark, or its key's when the value is empty
 };
 
 [[noreturn]] void fail_at(const std::string& file, const YAML::Mark& mark, const std::string& path,
@@ -46,14 +46,20 @@ struct Item {
   fail_at(item.file, item.mark, item.path, why);
 }
 
-std::string line_of(const YAML::Mark& mark) { return std::to_string(mark.line + 1); }
+std::string line_of(const YAML::Mark& mark) {
+  return std::to_string(mark.line + 1);
+}
 
 const char* kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a single value";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    default:
+      return "nothing";
   }
 }
 
@@ -61,12 +67,14 @@ const char* kind(const YAML::Node& node) {
 // wrong shape are never echoed: they might hold a secret someone pasted in the wrong place.
 std::string scalar(const Item& item, const char* what) {
   if (item.node.IsNull()) fail(item, std::string("missing value (expected ") + what + ")");
-  if (!item.node.IsScalar()) fail(item, std::string("must be ") + what + ", got " + kind(item.node));
+  if (!item.node.IsScalar())
+    fail(item, std::string("must be ") + what + ", got " + kind(item.node));
   return item.node.Scalar();
 }
 
 void expect_map(const Item& item) {
-  if (!item.node.IsMap()) fail(item, std::string("must be a mapping of keys, got ") + kind(item.node));
+  if (!item.node.IsMap())
+    fail(item, std::string("must be a mapping of keys, got ") + kind(item.node));
 }
 
 template <class T>
@@ -100,7 +108,8 @@ std::string unknown_key_message(std::string_view key, const std::vector<Key<T>>&
   std::vector<std::string_view> names;
   for (const Key<T>& k : keys)
     if (!k.hidden) names.push_back(k.name);
-  if (auto near = detail::suggest(key, names)) return "unknown key (did you mean \"" + std::string(*near) + "\"?)";
+  if (auto near = detail::suggest(key, names))
+    return "unknown key (did you mean \"" + std::string(*near) + "\"?)";
   std::string list;
   for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
   return "unknown key (expected one of: " + list + ")";
@@ -113,12 +122,15 @@ Seen parse_map(const Item& map, const std::vector<Key<T>>& keys, T& out) {
   for (auto it = map.node.begin(); it != map.node.end(); ++it) {
     const YAML::Node key = it->first;  // copies: the iterator hands out a temporary pair
     if (!key.IsScalar())
-      fail_at(map.file, key.Mark(), map.path, std::string("keys must be plain names, got ") + kind(key));
+      fail_at(map.file, key.Mark(), map.path,
+              std::string("keys must be plain names, got ") + kind(key));
     const std::string& name = key.Scalar();
     const std::string path = child_path(map.path, name);
     if (const auto first = seen.find(name); first != seen.end())
-      fail_at(map.file, key.Mark(), path, "duplicate key (first set on line " + line_of(first->second) + ")");
-    const auto spec = std::find_if(keys.begin(), keys.end(), [&](const Key<T>& k) { return k.name == name; });
+      fail_at(map.file, key.Mark(), path,
+              "duplicate key (first set on line " + line_of(first->second) + ")");
+    const auto spec =
+        std::find_if(keys.begin(), keys.end(), [&](const Key<T>& k) { return k.name == name; });
     if (spec == keys.end()) fail_at(map.file, key.Mark(), path, unknown_key_message(name, keys));
     seen.emplace(name, key.Mark());
     const YAML::Node value = it->second;
@@ -128,7 +140,8 @@ Seen parse_map(const Item& map, const std::vector<Key<T>>& keys, T& out) {
 }
 
 void require(const Item& map, const Seen& seen, std::string_view name, const std::string& why) {
-  if (!seen.contains(name)) fail_at(map.file, map.mark, child_path(map.path, name), "required key is missing" + why);
+  if (!seen.contains(name))
+    fail_at(map.file, map.mark, child_path(map.path, name), "required key is missing" + why);
 }
 
 // ---- Handlers for kinds of values ----------------------------------------------------------
@@ -136,14 +149,16 @@ void require(const Item& map, const Seen& seen, std::string_view name, const std
 template <class T>
 auto int_in(int T::*member, int min, int max) {
   return [=](const Item& item, T& out) {
-    out.*member = static_cast<int>(value_or_fail(item, detail::parse_int(scalar(item, "an integer"), min, max)));
+    out.*member = static_cast<int>(
+        value_or_fail(item, detail::parse_int(scalar(item, "an integer"), min, max)));
   };
 }
 
 template <class T, class Rep, class Period>
 auto duration_in(std::chrono::duration<Rep, Period> T::*member, detail::DurationRule rule) {
   return [=](const Item& item, T& out) {
-    const milliseconds value = value_or_fail(item, detail::parse_duration(scalar(item, "a duration"), rule));
+    const milliseconds value =
+        value_or_fail(item, detail::parse_duration(scalar(item, "a duration"), rule));
     out.*member = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(value);
   };
 }
@@ -163,8 +178,10 @@ void parse_server(const Item& item, Config& config) {
   const std::string text = scalar(item, "a URL");
   const detail::Origin origin = value_or_fail(item, detail::parse_origin(text));
   if (origin.scheme == "http" && !detail::is_loopback_host(origin.host))
-    fail(item, "http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): "
-               "credentials must never travel in clear; use https://, got " + quote(text));
+    fail(item,
+         "http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): "
+         "credentials must never travel in clear; use https://, got " +
+             quote(text));
   config.server = origin.text();
 }
 
@@ -183,8 +200,10 @@ void parse_user_agent(const Item& item, Config& config) {
   const std::string text = scalar(item, "a string");
   if (has_control(text)) fail(item, "must not contain control characters, got " + quote(text));
   if (!text.starts_with("Wget/") && !text.starts_with("libwfdb/"))
-    fail(item, "must start with \"Wget/\" or \"libwfdb/\": physionet.org honours Basic auth only for "
-               "those user agents and answers 403 to any other, got " + quote(text));
+    fail(item,
+         "must start with \"Wget/\" or \"libwfdb/\": physionet.org honours Basic auth only for "
+         "those user agents and answers 403 to any other, got " +
+             quote(text));
   config.user_agent = text;
 }
 
@@ -194,7 +213,8 @@ void parse_username(const Item& item, Credentials& out) {
   const std::string text = scalar(item, "a user name");
   if (text.empty()) fail(item, "must not be empty");
   // Not echoed: "user:password" in this field is a classic slip.
-  if (text.find(':') != std::string::npos) fail(item, "must not contain ':' (HTTP Basic auth cannot carry it)");
+  if (text.find(':') != std::string::npos)
+    fail(item, "must not contain ':' (HTTP Basic auth cannot carry it)");
   if (has_control(text)) fail(item, "must not contain control characters");
   out.username = text;
 }
@@ -202,12 +222,14 @@ void parse_username(const Item& item, Credentials& out) {
 const std::vector<Key<Credentials>>& credential_keys() {
   static const std::vector<Key<Credentials>> keys = {
       {"username", parse_username},
-      {"password_file", [](const Item& item, Credentials& out) { out.password_file = absolute_path(item); }},
+      {"password_file",
+       [](const Item& item, Credentials& out) { out.password_file = absolute_path(item); }},
       {"netrc", [](const Item& item, Credentials& out) { out.netrc = boolean(item); }},
       {"password",
        [](const Item& item, Credentials&) {
-         fail(item, "not allowed: a password never goes in the config file; use password_file, "
-                    "netrc: true, $PNSYNC_PASSWORD or $CREDENTIALS_DIRECTORY/pnsync-password");
+         fail(item,
+              "not allowed: a password never goes in the config file; use password_file, "
+              "netrc: true, $PNSYNC_PASSWORD or $CREDENTIALS_DIRECTORY/pnsync-password");
        },
        true},
   };
@@ -217,7 +239,8 @@ const std::vector<Key<Credentials>>& credential_keys() {
 void parse_credentials(const Item& item, Config& config) {
   Credentials credentials;
   const Seen seen = parse_map(item, credential_keys(), credentials);
-  require(item, seen, "username", " (credentials needs a username; drop the section for anonymous access)");
+  require(item, seen, "username",
+          " (credentials needs a username; drop the section for anonymous access)");
   if (credentials.password_file && credentials.netrc)
     fail_at(item.file, seen.at("netrc"), item.path + ".netrc",
             "cannot be combined with password_file; choose one password source");
@@ -233,7 +256,8 @@ bool valid_project(std::string_view s) {
 }
 
 bool valid_version(std::string_view s) {
-  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos)
+    return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
@@ -243,7 +267,8 @@ const std::vector<Key<Mirror>>& mirror_keys() {
        [](const Item& item, Mirror& out) {
          out.project = scalar(item, "a project name");
          if (!valid_project(out.project))
-           fail(item, "must be lower-case letters, digits and dashes ([a-z0-9-]+), got " + quote(out.project));
+           fail(item, "must be lower-case letters, digits and dashes ([a-z0-9-]+), got " +
+                          quote(out.project));
        }},
       {"version",
        [](const Item& item, Mirror& out) {
@@ -281,13 +306,16 @@ void check_distinct(const std::string& file, const std::vector<ParsedMirror>& al
   const std::string path = "mirrors[" + std::to_string(i) + "]";
   for (std::size_t j = 0; j < i; ++j) {
     const ParsedMirror& earlier = all[j];
-    const std::string other = "mirrors[" + std::to_string(j) + "] (line " + line_of(earlier.at) + ")";
+    const std::string other =
+        "mirrors[" + std::to_string(j) + "] (line " + line_of(earlier.at) + ")";
     if (earlier.mirror.name() == m.mirror.name())
-      fail_at(file, m.at, path, "duplicate mirror " + m.mirror.name() + ", already listed as " + other);
+      fail_at(file, m.at, path,
+              "duplicate mirror " + m.mirror.name() + ", already listed as " + other);
     if (detail::paths_overlap(earlier.mirror.dest, m.mirror.dest)) {
       const char* how = earlier.mirror.dest == m.mirror.dest ? "is the same as"
-                        : m.mirror.dest.string().size() > earlier.mirror.dest.string().size() ? "lies inside"
-                                                                                               : "contains";
+                        : m.mirror.dest.string().size() > earlier.mirror.dest.string().size()
+                            ? "lies inside"
+                            : "contains";
       fail_at(file, m.dest_at, path + ".dest",
               quote(m.mirror.dest.string()) + " " + how + " the dest of " + other +
                   "; mirror destinations must not be equal or nested");
@@ -322,12 +350,19 @@ void parse_mirrors(const Item& item, Document& doc) {
 
 // ---- The top level -------------------------------------------------------------------------
 
-detail::DurationRule seconds_at_least(std::chrono::seconds min) { return {.min = min}; }
-detail::DurationRule millis_at_least(milliseconds min) { return {.min = min, .allow_ms = true}; }
+detail::DurationRule seconds_at_least(std::chrono::seconds min) {
+  return {.min = min};
+}
+detail::DurationRule millis_at_least(milliseconds min) {
+  return {.min = min, .allow_ms = true};
+}
 
 // Lifts a handler of one Config field to the top-level table.
-std::function<void(const Item&, Document&)> on_config(std::function<void(const Item&, Config&)> handler) {
-  return [handler = std::move(handler)](const Item& item, Document& doc) { handler(item, doc.config); };
+std::function<void(const Item&, Document&)> on_config(
+    std::function<void(const Item&, Config&)> handler) {
+  return [handler = std::move(handler)](const Item& item, Document& doc) {
+    handler(item, doc.config);
+  };
 }
 
 const std::vector<Key<Document>>& top_level_keys() {
@@ -335,14 +370,17 @@ const std::vector<Key<Document>>& top_level_keys() {
   static const std::vector<Key<Document>> keys = {
       {"server", on_config(parse_server)},
       {"ca_file", on_config(parse_ca_file)},
-      {"state_dir", on_config([](const Item& item, Config& out) { out.state_dir = absolute_path(item); })},
+      {"state_dir",
+       on_config([](const Item& item, Config& out) { out.state_dir = absolute_path(item); })},
       {"user_agent", on_config(parse_user_agent)},
       {"credentials", on_config(parse_credentials)},
       {"transfers", on_config(int_in(&Config::transfers, 1, 256))},
       {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
       {"listing_concurrency", on_config(int_in(&Config::listing_concurrency, 1, 64))},
-      {"stall_timeout", on_config(duration_in(&Config::stall_timeout, seconds_at_least(seconds(1))))},
-      {"connect_timeout", on_config(duration_in(&Config::connect_timeout, seconds_at_least(seconds(1))))},
+      {"stall_timeout",
+       on_config(duration_in(&Config::stall_timeout, seconds_at_least(seconds(1))))},
+      {"connect_timeout",
+       on_config(duration_in(&Config::connect_timeout, seconds_at_least(seconds(1))))},
       {"max_attempts", on_config(int_in(&Config::max_attempts, 1, 100))},
       {"retry_base", on_config(duration_in(&Config::retry_base, millis_at_least(milliseconds(1))))},
       {"retry_max", on_config(duration_in(&Config::retry_max, millis_at_least(milliseconds(1))))},
@@ -358,8 +396,10 @@ void check_retry(const std::string& file, const Seen& seen, const Config& config
   const std::string base = detail::format_duration(config.retry_base);
   const std::string max = detail::format_duration(config.retry_max);
   if (seen.contains("retry_max"))
-    fail_at(file, seen.at("retry_max"), "retry_max", "must not be less than retry_base (" + base + "), got " + max);
-  fail_at(file, seen.at("retry_base"), "retry_base", "must not exceed retry_max (" + max + "), got " + base);
+    fail_at(file, seen.at("retry_max"), "retry_max",
+            "must not be less than retry_base (" + base + "), got " + max);
+  fail_at(file, seen.at("retry_base"), "retry_base",
+          "must not exceed retry_max (" + max + "), got " + base);
 }
 
 // The state database must not sit in (or contain) a tree that is mirrored and pruned.
@@ -372,8 +412,10 @@ void check_state_dir(const std::string& file, const Seen& seen, const Document& 
     const std::string dest = quote(config.mirrors[i].dest.string());
     const std::string advice = "; keep the state directory outside every mirror";
     if (seen.contains("state_dir"))
-      fail_at(file, seen.at("state_dir"), "state_dir", state + " overlaps " + dest_key + " " + dest + advice);
-    fail_at(file, doc.dest_marks.at(i), dest_key, dest + " overlaps state_dir " + state + " (the default)" + advice);
+      fail_at(file, seen.at("state_dir"), "state_dir",
+              state + " overlaps " + dest_key + " " + dest + advice);
+    fail_at(file, doc.dest_marks.at(i), dest_key,
+            dest + " overlaps state_dir " + state + " (the default)" + advice);
   }
 }
 
@@ -387,7 +429,8 @@ YAML::Node single_document(const std::string& text, const std::string& file) {
   if (documents.size() > 1)
     fail_at(file, documents[1].Mark(), "", "a config file holds one YAML document, found a second");
   if (documents.empty() || documents[0].IsNull())
-    fail_at(file, YAML::Mark::null_mark(), "", "the configuration is empty (at least mirrors is required)");
+    fail_at(file, YAML::Mark::null_mark(), "",
+            "the configuration is empty (at least mirrors is required)");
   return documents[0];
 }
 
@@ -397,13 +440,15 @@ Config parse_config(const std::string& yaml_text, const std::filesystem::path& s
   const std::string file = source_name.string();
   const YAML::Node root = single_document(yaml_text, file);
   if (!root.IsMap())
-    fail_at(file, root.Mark(), "", std::string("the top level must be a mapping of keys, got ") + kind(root));
+    fail_at(file, root.Mark(), "",
+            std::string("the top level must be a mapping of keys, got ") + kind(root));
   Document doc;
   doc.config.source_file = source_name;
   const Item top{file, root, "", root.Mark()};
   const Seen seen = parse_map(top, top_level_keys(), doc);
   if (!seen.contains("mirrors"))
-    fail_at(file, YAML::Mark::null_mark(), "mirrors", "required key is missing (list at least one mirror)");
+    fail_at(file, YAML::Mark::null_mark(), "mirrors",
+            "required key is missing (list at least one mirror)");
   check_retry(file, seen, doc.config);
   check_state_dir(file, seen, doc);
   return std::move(doc.config);

@@ -21,9 +21,9 @@ public:
 };
 
 struct Mirror {
-  std::string project;                 // [a-z0-9-]+
-  std::string version;                 // digits and dots
-  std::filesystem::path dest;          // absolute
+  std::string project;         // [a-z0-9-]+
+  std::string version;         // digits and dots
+  std::filesystem::path dest;  // absolute
   std::string name() const { return project + "/" + version; }
 };
 
@@ -36,22 +36,22 @@ struct Credentials {
 };
 
 struct Config {
-  std::filesystem::path source_file;   // the file this was read from, for messages
+  std::filesystem::path source_file;             // the file this was read from, for messages
   std::string server = "https://physionet.org";  // scheme://host[:port], no trailing slash
   std::optional<std::filesystem::path> ca_file;
   std::filesystem::path state_dir = "/var/lib/pnsync";
   std::string user_agent = "Wget/1.21.3 (compatible; pnsync/0.1)";
   std::optional<Credentials> credentials;  // absent: anonymous (open projects, tests)
-  int transfers = 8;                   // 1..256 files in flight
-  int max_host_connections = 8;        // 1..256
-  int listing_concurrency = 4;         // 1..64 directory listings in flight
-  std::chrono::seconds stall_timeout{60};    // no bytes for this long: retry
+  int transfers = 8;                       // 1..256 files in flight
+  int max_host_connections = 8;            // 1..256
+  int listing_concurrency = 4;             // 1..64 directory listings in flight
+  std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
   std::chrono::seconds connect_timeout{30};
-  int max_attempts = 8;                // transient failures before a file is marked failed
+  int max_attempts = 8;  // transient failures before a file is marked failed
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_max{300000};
   std::chrono::seconds relist_after{86400};  // a complete crawl older than this is redone
-  std::vector<Mirror> mirrors;         // at least one, unique names, non-overlapping dests
+  std::vector<Mirror> mirrors;               // at least one, unique names, non-overlapping dests
 };
 
 // Reads and validates a config file. Throws ConfigError.

@@ -6,14 +6,14 @@
 #include "config/netrc.hpp"
 #include "config/values.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace pnsync::config {
 
@@ -50,11 +50,14 @@ std::string read_secret_file(const std::string& prefix, const std::string& what,
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) throw ConfigError(prefix + what + ": cannot read: " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw ConfigError(prefix + what + ": cannot stat: " + std::strerror(errno));
+  if (::fstat(fd.get(), &st) != 0)
+    throw ConfigError(prefix + what + ": cannot stat: " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw ConfigError(prefix + what + " is not a regular file");
   if (private_only && (st.st_mode & 077) != 0) {
-    const char* how = (st.st_mode & 044) != 0 ? "readable by others" : "accessible by group or others";
-    throw ConfigError(prefix + what + " is " + how + " (mode " + octal_mode(st.st_mode) + "); run chmod 600");
+    const char* how =
+        (st.st_mode & 044) != 0 ? "readable by others" : "accessible by group or others";
+    throw ConfigError(prefix + what + " is " + how + " (mode " + octal_mode(st.st_mode) +
+                      "); run chmod 600");
   }
   if (static_cast<std::size_t>(st.st_size) > kMaxSecretFile)
     throw ConfigError(prefix + what + " is too large (over 64 KiB) to be a credential file");
@@ -91,8 +94,10 @@ std::string from_password_file(const std::string& prefix, const std::filesystem:
 
 std::filesystem::path netrc_path() {
   if (const char* env = std::getenv("NETRC"); env && *env) return env;
-  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".netrc";
-  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir) return std::filesystem::path(pw->pw_dir) / ".netrc";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".netrc";
+  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir)
+    return std::filesystem::path(pw->pw_dir) / ".netrc";
   return ".netrc";
 }
 
@@ -116,12 +121,15 @@ std::string from_netrc(const std::string& prefix, const Config& config, const st
   bool other_logins = false;
   const detail::NetrcEntry* entry = detail::find_netrc_entry(entries, host, user, &other_logins);
   if (!entry) {
-    throw ConfigError(prefix + what + ": " +
-                      (other_logins ? "the entries for machine " + host + " are for another login than " + user
-                                    : "no entry for machine " + host + " (and no default entry)"));
+    throw ConfigError(
+        prefix + what + ": " +
+        (other_logins ? "the entries for machine " + host + " are for another login than " + user
+                      : "no entry for machine " + host + " (and no default entry)"));
   }
-  const std::string where = prefix + "netrc " + path.string() + ":" + std::to_string(entry->line) + ": ";
-  const std::string name = entry->is_default ? "the default entry" : "the entry for machine " + host;
+  const std::string where =
+      prefix + "netrc " + path.string() + ":" + std::to_string(entry->line) + ": ";
+  const std::string name =
+      entry->is_default ? "the default entry" : "the entry for machine " + host;
   if (!entry->password) throw ConfigError(where + name + " has no password");
   if (entry->password->empty()) throw ConfigError(where + name + " has an empty password");
   return *entry->password;
@@ -151,9 +159,11 @@ std::string resolve_password(const Config& config) {
     }
     systemd = path.string() + " does not exist";
   }
-  throw ConfigError(prefix + "credentials: no password found for user " + credentials.username +
-                    "; tried password_file (not set), netrc (not enabled), $PNSYNC_PASSWORD (not set), "
-                    "$CREDENTIALS_DIRECTORY/pnsync-password (" + systemd + ")");
+  throw ConfigError(
+      prefix + "credentials: no password found for user " + credentials.username +
+      "; tried password_file (not set), netrc (not enabled), $PNSYNC_PASSWORD (not set), "
+      "$CREDENTIALS_DIRECTORY/pnsync-password (" +
+      systemd + ")");
 }
 
 }  // namespace pnsync::config

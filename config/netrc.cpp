@@ -9,11 +9,15 @@ namespace pnsync::config::detail {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto low = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+           auto low = [](char c) {
+             return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+           };
            return low(x) == low(y);
          });
 }
@@ -39,7 +43,9 @@ public:
   // The value that must follow `keyword` (named in the message; the value never is).
   std::string value_after(const Token& keyword) {
     const std::optional<Token> value = next();
-    if (!value) fail(keyword.line, "\"" + std::string(keyword.text) + "\" has no value at the end of the file");
+    if (!value)
+      fail(keyword.line,
+           "\"" + std::string(keyword.text) + "\" has no value at the end of the file");
     return std::string(value->text);
   }
 
@@ -88,16 +94,18 @@ std::vector<NetrcEntry> parse_netrc(std::string_view text, const std::string& na
     } else if (word == "login" || word == "password" || word == "account") {
       std::string value = tokens.value_after(*token);
       if (entries.empty())
-        tokens.fail(token->line, "\"" + std::string(word) + "\" comes before any machine or default entry");
+        tokens.fail(token->line,
+                    "\"" + std::string(word) + "\" comes before any machine or default entry");
       if (word == "login")
         entries.back().login = std::move(value);
       else if (word == "password")
         entries.back().password = std::move(value);
     } else {
       // Not echoed: a stray token is often the second half of a password with a space in it.
-      tokens.fail(token->line,
-                  "unexpected token (expected machine, default, login, password, account or macdef; "
-                  "values with spaces are not supported)");
+      tokens.fail(
+          token->line,
+          "unexpected token (expected machine, default, login, password, account or macdef; "
+          "values with spaces are not supported)");
     }
   }
   return entries;

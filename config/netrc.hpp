@@ -13,11 +13,11 @@
 namespace pnsync::config::detail {
 
 struct NetrcEntry {
-  std::string machine;   // empty for the `default` entry
+  std::string machine;  // empty for the `default` entry
   bool is_default = false;
   std::optional<std::string> login;
   std::optional<std::string> password;
-  int line = 0;          // 1-based line of `machine` / `default`
+  int line = 0;  // 1-based line of `machine` / `default`
 };
 
 // Throws ConfigError "NAME:LINE: reason" on a malformed file; `name` is used for messages only.

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "config/values.hpp"
 
-#include <algorithm>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
-#include <netinet/in.h>
 #include <vector>
 
 namespace pnsync::config::detail {
@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::size_t kQuoteLimit = 120;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -62,8 +64,8 @@ std::string duration_shape(const DurationRule& rule, std::string_view text) {
 
 bool valid_hostname(std::string_view host) {
   return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
   });
 }
 
@@ -117,17 +119,19 @@ std::optional<std::string_view> suggest(std::string_view word,
 Parsed<std::int64_t> parse_int(std::string_view text, std::int64_t min, std::int64_t max) {
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
-  const bool digits = !text.empty() && (all_digits(text) || (text[0] == '-' && all_digits(text.substr(1))));
+  const bool digits =
+      !text.empty() && (all_digits(text) || (text[0] == '-' && all_digits(text.substr(1))));
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (!digits || ec != std::errc{} || ptr != end || value < min || value > max)
-    return Parsed<std::int64_t>::fail("must be " + std::to_string(min) + ".." + std::to_string(max) +
-                                      ", got " + quote(text));
+    return Parsed<std::int64_t>::fail("must be " + std::to_string(min) + ".." +
+                                      std::to_string(max) + ", got " + quote(text));
   return {value, {}};
 }
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const DurationRule& rule) {
   using Result = Parsed<std::chrono::milliseconds>;
-  if (!text.empty() && text[0] == '-') return Result::fail("must not be negative, got " + quote(text));
+  if (!text.empty() && text[0] == '-')
+    return Result::fail("must not be negative, got " + quote(text));
   const std::size_t digits_end = std::min(text.find_first_not_of("0123456789"), text.size());
   const std::string_view number = text.substr(0, digits_end);
   const std::string_view suffix = text.substr(digits_end);
@@ -137,7 +141,8 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const Du
                                  [&](const Unit& u) { return u.suffix == suffix; });
     if (it == kUnits.end() || number.empty()) return Result::fail(duration_shape(rule, text));
     if (it->suffix == "ms" && !rule.allow_ms)
-      return Result::fail("milliseconds are not allowed here (use s, m, h or d), got " + quote(text));
+      return Result::fail("milliseconds are not allowed here (use s, m, h or d), got " +
+                          quote(text));
     unit = it->size;
   }
   if (number.empty()) return Result::fail(duration_shape(rule, text));
@@ -175,11 +180,13 @@ Parsed<Origin> parse_origin(std::string_view text) {
   Origin origin;
   origin.scheme = to_lower(text.substr(0, sep));
   if (origin.scheme != "https" && origin.scheme != "http")
-    return Result::fail("must start with https:// (or http:// for a loopback host), got " + quote(text));
+    return Result::fail("must start with https:// (or http:// for a loopback host), got " +
+                        quote(text));
   std::string_view rest = text.substr(sep + 3);
   if (rest.find('@') != std::string_view::npos)  // never echoed: it may hold a password
-    return Result::fail("must not contain user info (user@ or user:password@); "
-                        "put the user name under credentials");
+    return Result::fail(
+        "must not contain user info (user@ or user:password@); "
+        "put the user name under credentials");
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find_first_of("/?#") != std::string_view::npos)
     return Result::fail("must be an origin without a path, query or fragment, got " + quote(text));

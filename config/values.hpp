@@ -44,9 +44,9 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const Du
 std::string format_duration(std::chrono::milliseconds d);
 
 struct Origin {
-  std::string scheme;   // "https" or "http", lower case
-  std::string host;     // lower case; an IPv6 literal without its brackets
-  std::string port;     // digits, or "" for the scheme's default
+  std::string scheme;  // "https" or "http", lower case
+  std::string host;    // lower case; an IPv6 literal without its brackets
+  std::string port;    // digits, or "" for the scheme's default
   bool ipv6 = false;
   std::string text() const;  // "scheme://host[:port]" with brackets around IPv6
 };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/curl_engine.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <stdexcept>
@@ -160,7 +160,8 @@ struct CurlEngine::Impl : std::enable_shared_from_this<CurlEngine::Impl> {
     std::vector<std::pair<CURL*, CURLcode>> done;
     int queued = 0;
     while (CURLMsg* message = curl_multi_info_read(multi.get(), &queued)) {
-      if (message->msg == CURLMSG_DONE) done.emplace_back(message->easy_handle, message->data.result);
+      if (message->msg == CURLMSG_DONE)
+        done.emplace_back(message->easy_handle, message->data.result);
     }
     for (auto [easy, result] : done) {
       auto found = active.find(easy);
@@ -201,7 +202,9 @@ void CurlEngine::cancel(CURL* easy) {
   impl_->active.erase(found);
 }
 
-std::size_t CurlEngine::active() const { return impl_->active.size(); }
+std::size_t CurlEngine::active() const {
+  return impl_->active.size();
+}
 
 void CurlEngine::set_max_host_connections(long limit) {
   curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, limit);

@@ -11,8 +11,10 @@ namespace pnsync {
 namespace {
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -116,7 +118,8 @@ struct HttpClient::Impl {
       // for a 401, saving a round trip per file.
       curl_easy_setopt(handle, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
       curl_easy_setopt(handle, CURLOPT_USERNAME, settings.username->c_str());
-      curl_easy_setopt(handle, CURLOPT_PASSWORD, settings.password ? settings.password->c_str() : "");
+      curl_easy_setopt(handle, CURLOPT_PASSWORD,
+                       settings.password ? settings.password->c_str() : "");
     }
     curl_easy_setopt(handle, CURLOPT_SHARE, share.get());
     curl_easy_setopt(handle, CURLOPT_COOKIEFILE, "");  // in-memory cookie engine
@@ -130,7 +133,8 @@ struct HttpClient::Impl {
                      static_cast<long>(settings.connect_timeout.count() * 1000));
     // A stall is "under one byte per second for stall_timeout".
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings.stall_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(settings.stall_timeout.count()));
     curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, 256L * 1024L);
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, call.error_buffer);
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &Call::on_header);
@@ -175,7 +179,9 @@ void HttpClient::cancel(RequestId id) {
   impl_->engine.cancel(static_cast<CURL*>(const_cast<void*>(id)));
 }
 
-std::size_t HttpClient::active() const { return impl_->engine.active(); }
+std::size_t HttpClient::active() const {
+  return impl_->engine.active();
+}
 
 void HttpClient::set_max_host_connections(long limit) {
   impl_->engine.set_max_host_connections(limit);

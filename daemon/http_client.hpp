@@ -21,7 +21,7 @@ struct HttpSettings {
   std::optional<std::string> username;
   std::optional<std::string> password;  // kept in memory only; never logged
   std::optional<std::filesystem::path> ca_file;
-  bool allow_plain_http = false;         // only for loopback servers (checked by config)
+  bool allow_plain_http = false;  // only for loopback servers (checked by config)
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds stall_timeout{60};
   long max_host_connections = 8;

@@ -16,11 +16,11 @@ namespace {
 
 // What a CURLcode says about the transfer, before looking at the HTTP status.
 enum class CurlClass {
-  Ok,          // the transfer completed; the status decides
-  HttpError,   // CURLOPT_FAILONERROR turned a status >= 400 into an error; the status decides
-  Transient,   // the network or the server hiccupped: try again
-  Fatal,       // TLS verification, local failures, misuse: retrying cannot help
-  Auth,        // the server refused the login: never retry, the account may lock
+  Ok,         // the transfer completed; the status decides
+  HttpError,  // CURLOPT_FAILONERROR turned a status >= 400 into an error; the status decides
+  Transient,  // the network or the server hiccupped: try again
+  Fatal,      // TLS verification, local failures, misuse: retrying cannot help
+  Auth,       // the server refused the login: never retry, the account may lock
 };
 
 struct CurlCodeInfo {
@@ -33,62 +33,62 @@ struct CurlCodeInfo {
 // Codes not listed here (FTP, LDAP, TFTP, SSH, RTSP, obsolete) are Fatal: they cannot come
 // out of an HTTPS transfer, and failing closed is the safe reading of the unexpected.
 constexpr std::array<CurlCodeInfo, 56> kCurlCodes{{
-    {0, CurlClass::Ok},                  // CURLE_OK
-    {1, CurlClass::Fatal},               // CURLE_UNSUPPORTED_PROTOCOL
-    {2, CurlClass::Fatal},               // CURLE_FAILED_INIT
-    {3, CurlClass::Fatal},               // CURLE_URL_MALFORMAT
-    {4, CurlClass::Fatal},               // CURLE_NOT_BUILT_IN
-    {5, CurlClass::Transient},           // CURLE_COULDNT_RESOLVE_PROXY
-    {6, CurlClass::Transient},           // CURLE_COULDNT_RESOLVE_HOST (DNS hiccups happen)
-    {7, CurlClass::Transient},           // CURLE_COULDNT_CONNECT
-    {8, CurlClass::Transient},           // CURLE_WEIRD_SERVER_REPLY
-    {16, CurlClass::Transient},          // CURLE_HTTP2
-    {18, CurlClass::Transient},          // CURLE_PARTIAL_FILE (short body)
-    {22, CurlClass::HttpError},          // CURLE_HTTP_RETURNED_ERROR
-    {23, CurlClass::Fatal},              // CURLE_WRITE_ERROR (local disk: the engine's business)
-    {26, CurlClass::Fatal},              // CURLE_READ_ERROR (local)
-    {27, CurlClass::Fatal},              // CURLE_OUT_OF_MEMORY
-    {28, CurlClass::Transient},          // CURLE_OPERATION_TIMEDOUT (also the low-speed stall cut)
-    {33, CurlClass::Transient},          // CURLE_RANGE_ERROR (next attempt re-plans the resume)
-    {35, CurlClass::Transient},          // CURLE_SSL_CONNECT_ERROR (handshake reset, not verify)
-    {36, CurlClass::Fatal},              // CURLE_BAD_DOWNLOAD_RESUME
-    {42, CurlClass::Transient},          // CURLE_ABORTED_BY_CALLBACK (the engine cut a stall)
-    {43, CurlClass::Fatal},              // CURLE_BAD_FUNCTION_ARGUMENT
-    {45, CurlClass::Fatal},              // CURLE_INTERFACE_FAILED
-    {47, CurlClass::Fatal},              // CURLE_TOO_MANY_REDIRECTS
-    {48, CurlClass::Fatal},              // CURLE_UNKNOWN_OPTION
-    {49, CurlClass::Fatal},              // CURLE_SETOPT_OPTION_SYNTAX
-    {52, CurlClass::Transient},          // CURLE_GOT_NOTHING
-    {53, CurlClass::Fatal},              // CURLE_SSL_ENGINE_NOTFOUND
-    {54, CurlClass::Fatal},              // CURLE_SSL_ENGINE_SETFAILED
-    {55, CurlClass::Transient},          // CURLE_SEND_ERROR
-    {56, CurlClass::Transient},          // CURLE_RECV_ERROR (connection reset)
-    {58, CurlClass::Fatal},              // CURLE_SSL_CERTPROBLEM (local client certificate)
-    {59, CurlClass::Fatal},              // CURLE_SSL_CIPHER
-    {60, CurlClass::Fatal},              // CURLE_PEER_FAILED_VERIFICATION (fail closed)
-    {61, CurlClass::Fatal},              // CURLE_BAD_CONTENT_ENCODING
-    {63, CurlClass::Fatal},              // CURLE_FILESIZE_EXCEEDED
-    {64, CurlClass::Fatal},              // CURLE_USE_SSL_FAILED
-    {65, CurlClass::Fatal},              // CURLE_SEND_FAIL_REWIND
-    {66, CurlClass::Fatal},              // CURLE_SSL_ENGINE_INITFAILED
-    {67, CurlClass::Auth},               // CURLE_LOGIN_DENIED
-    {77, CurlClass::Fatal},              // CURLE_SSL_CACERT_BADFILE (cannot verify: fail closed)
-    {80, CurlClass::Transient},          // CURLE_SSL_SHUTDOWN_FAILED
-    {81, CurlClass::Transient},          // CURLE_AGAIN
-    {82, CurlClass::Fatal},              // CURLE_SSL_CRL_BADFILE
-    {83, CurlClass::Fatal},              // CURLE_SSL_ISSUER_ERROR
-    {88, CurlClass::Fatal},              // CURLE_CHUNK_FAILED
-    {89, CurlClass::Transient},          // CURLE_NO_CONNECTION_AVAILABLE
-    {90, CurlClass::Fatal},              // CURLE_SSL_PINNEDPUBKEYNOTMATCH
-    {91, CurlClass::Fatal},              // CURLE_SSL_INVALIDCERTSTATUS
-    {92, CurlClass::Transient},          // CURLE_HTTP2_STREAM
-    {93, CurlClass::Fatal},              // CURLE_RECURSIVE_API_CALL
-    {94, CurlClass::Fatal},              // CURLE_AUTH_ERROR (a local auth function failed)
-    {95, CurlClass::Transient},          // CURLE_HTTP3
-    {96, CurlClass::Transient},          // CURLE_QUIC_CONNECT_ERROR
-    {97, CurlClass::Fatal},              // CURLE_PROXY
-    {98, CurlClass::Fatal},              // CURLE_SSL_CLIENTCERT
-    {99, CurlClass::Fatal},              // CURLE_UNRECOVERABLE_POLL
+    {0, CurlClass::Ok},          // CURLE_OK
+    {1, CurlClass::Fatal},       // CURLE_UNSUPPORTED_PROTOCOL
+    {2, CurlClass::Fatal},       // CURLE_FAILED_INIT
+    {3, CurlClass::Fatal},       // CURLE_URL_MALFORMAT
+    {4, CurlClass::Fatal},       // CURLE_NOT_BUILT_IN
+    {5, CurlClass::Transient},   // CURLE_COULDNT_RESOLVE_PROXY
+    {6, CurlClass::Transient},   // CURLE_COULDNT_RESOLVE_HOST (DNS hiccups happen)
+    {7, CurlClass::Transient},   // CURLE_COULDNT_CONNECT
+    {8, CurlClass::Transient},   // CURLE_WEIRD_SERVER_REPLY
+    {16, CurlClass::Transient},  // CURLE_HTTP2
+    {18, CurlClass::Transient},  // CURLE_PARTIAL_FILE (short body)
+    {22, CurlClass::HttpError},  // CURLE_HTTP_RETURNED_ERROR
+    {23, CurlClass::Fatal},      // CURLE_WRITE_ERROR (local disk: the engine's business)
+    {26, CurlClass::Fatal},      // CURLE_READ_ERROR (local)
+    {27, CurlClass::Fatal},      // CURLE_OUT_OF_MEMORY
+    {28, CurlClass::Transient},  // CURLE_OPERATION_TIMEDOUT (also the low-speed stall cut)
+    {33, CurlClass::Transient},  // CURLE_RANGE_ERROR (next attempt re-plans the resume)
+    {35, CurlClass::Transient},  // CURLE_SSL_CONNECT_ERROR (handshake reset, not verify)
+    {36, CurlClass::Fatal},      // CURLE_BAD_DOWNLOAD_RESUME
+    {42, CurlClass::Transient},  // CURLE_ABORTED_BY_CALLBACK (the engine cut a stall)
+    {43, CurlClass::Fatal},      // CURLE_BAD_FUNCTION_ARGUMENT
+    {45, CurlClass::Fatal},      // CURLE_INTERFACE_FAILED
+    {47, CurlClass::Fatal},      // CURLE_TOO_MANY_REDIRECTS
+    {48, CurlClass::Fatal},      // CURLE_UNKNOWN_OPTION
+    {49, CurlClass::Fatal},      // CURLE_SETOPT_OPTION_SYNTAX
+    {52, CurlClass::Transient},  // CURLE_GOT_NOTHING
+    {53, CurlClass::Fatal},      // CURLE_SSL_ENGINE_NOTFOUND
+    {54, CurlClass::Fatal},      // CURLE_SSL_ENGINE_SETFAILED
+    {55, CurlClass::Transient},  // CURLE_SEND_ERROR
+    {56, CurlClass::Transient},  // CURLE_RECV_ERROR (connection reset)
+    {58, CurlClass::Fatal},      // CURLE_SSL_CERTPROBLEM (local client certificate)
+    {59, CurlClass::Fatal},      // CURLE_SSL_CIPHER
+    {60, CurlClass::Fatal},      // CURLE_PEER_FAILED_VERIFICATION (fail closed)
+    {61, CurlClass::Fatal},      // CURLE_BAD_CONTENT_ENCODING
+    {63, CurlClass::Fatal},      // CURLE_FILESIZE_EXCEEDED
+    {64, CurlClass::Fatal},      // CURLE_USE_SSL_FAILED
+    {65, CurlClass::Fatal},      // CURLE_SEND_FAIL_REWIND
+    {66, CurlClass::Fatal},      // CURLE_SSL_ENGINE_INITFAILED
+    {67, CurlClass::Auth},       // CURLE_LOGIN_DENIED
+    {77, CurlClass::Fatal},      // CURLE_SSL_CACERT_BADFILE (cannot verify: fail closed)
+    {80, CurlClass::Transient},  // CURLE_SSL_SHUTDOWN_FAILED
+    {81, CurlClass::Transient},  // CURLE_AGAIN
+    {82, CurlClass::Fatal},      // CURLE_SSL_CRL_BADFILE
+    {83, CurlClass::Fatal},      // CURLE_SSL_ISSUER_ERROR
+    {88, CurlClass::Fatal},      // CURLE_CHUNK_FAILED
+    {89, CurlClass::Transient},  // CURLE_NO_CONNECTION_AVAILABLE
+    {90, CurlClass::Fatal},      // CURLE_SSL_PINNEDPUBKEYNOTMATCH
+    {91, CurlClass::Fatal},      // CURLE_SSL_INVALIDCERTSTATUS
+    {92, CurlClass::Transient},  // CURLE_HTTP2_STREAM
+    {93, CurlClass::Fatal},      // CURLE_RECURSIVE_API_CALL
+    {94, CurlClass::Fatal},      // CURLE_AUTH_ERROR (a local auth function failed)
+    {95, CurlClass::Transient},  // CURLE_HTTP3
+    {96, CurlClass::Transient},  // CURLE_QUIC_CONNECT_ERROR
+    {97, CurlClass::Fatal},      // CURLE_PROXY
+    {98, CurlClass::Fatal},      // CURLE_SSL_CLIENTCERT
+    {99, CurlClass::Fatal},      // CURLE_UNRECOVERABLE_POLL
 }};
 
 constexpr bool codes_are_sorted() {
@@ -145,12 +145,14 @@ constexpr std::array<std::string_view, 7> kShortDays{"Mon", "Tue", "Wed", "Thu",
 constexpr std::array<std::string_view, 7> kLongDays{"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                     "Friday", "Saturday", "Sunday"};
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
 }
 
 template <std::size_t N>
@@ -166,7 +168,9 @@ int month_number(std::string_view word) {
   return 0;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Exactly `text.size()` digits, nothing else.
 std::optional<int> fixed_digits(std::string_view text) {
@@ -223,7 +227,8 @@ std::vector<std::string_view> split_spaces(std::string_view text) {
 // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
 std::optional<std::int64_t> imf_fixdate_seconds(std::string_view text) {
   const auto f = split_spaces(text);
-  if (f.size() != 6 || f[0].size() != 4 || f[0][3] != ',' || !in_names(f[0].substr(0, 3), kShortDays))
+  if (f.size() != 6 || f[0].size() != 4 || f[0][3] != ',' ||
+      !in_names(f[0].substr(0, 3), kShortDays))
     return std::nullopt;
   const auto day = f[1].size() == 2 ? fixed_digits(f[1]) : std::nullopt;
   const int month = month_number(f[2]);
@@ -301,13 +306,20 @@ std::optional<std::int64_t> parse_imf_fixdate(std::string_view text) {
 
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::Success: return "success";
-    case Verdict::Retry: return "retry";
-    case Verdict::RetryAfter: return "retry-after";
-    case Verdict::AuthFailed: return "auth-failed";
-    case Verdict::AccessDenied: return "access-denied";
-    case Verdict::NotFound: return "not-found";
-    case Verdict::Fatal: return "fatal";
+    case Verdict::Success:
+      return "success";
+    case Verdict::Retry:
+      return "retry";
+    case Verdict::RetryAfter:
+      return "retry-after";
+    case Verdict::AuthFailed:
+      return "auth-failed";
+    case Verdict::AccessDenied:
+      return "access-denied";
+    case Verdict::NotFound:
+      return "not-found";
+    case Verdict::Fatal:
+      return "fatal";
   }
   return "unknown";
 }

@@ -12,13 +12,13 @@
 namespace pnsync {
 
 enum class Verdict {
-  Success,      // 2xx
-  Retry,        // transient: 5xx, resets, time-outs, stalls, short bodies
-  RetryAfter,   // 429 or 503 with a Retry-After the host must honour
-  AuthFailed,   // 401: stop the mirror at once, never retry (accounts get locked)
-  AccessDenied, // 403: stop the mirror, the user lacks access to this project version
-  NotFound,     // 404/410: this file failed, go on
-  Fatal,        // anything else that will not get better by retrying (TLS verify failure, 4xx)
+  Success,       // 2xx
+  Retry,         // transient: 5xx, resets, time-outs, stalls, short bodies
+  RetryAfter,    // 429 or 503 with a Retry-After the host must honour
+  AuthFailed,    // 401: stop the mirror at once, never retry (accounts get locked)
+  AccessDenied,  // 403: stop the mirror, the user lacks access to this project version
+  NotFound,      // 404/410: this file failed, go on
+  Fatal,         // anything else that will not get better by retrying (TLS verify failure, 4xx)
 };
 std::string_view to_string(Verdict verdict);
 
@@ -47,16 +47,16 @@ std::chrono::milliseconds retry_delay(int attempt, const BackoffParams& params,
 
 // What a server's answer to "Range: bytes=<local_size>-" means for the partial file.
 enum class ResumeAction {
-  Append,     // 206 starting exactly at local_size: keep the prefix, append
-  Restart,    // 200 (range ignored) or a 206 that starts elsewhere: truncate and take the body
-  Complete,   // 416 and the server's total (Content-Range: bytes */N) equals local_size
-  Discard,    // 416 and the sizes disagree: the partial file is wrong, start over
+  Append,    // 206 starting exactly at local_size: keep the prefix, append
+  Restart,   // 200 (range ignored) or a 206 that starts elsewhere: truncate and take the body
+  Complete,  // 416 and the server's total (Content-Range: bytes */N) equals local_size
+  Discard,   // 416 and the sizes disagree: the partial file is wrong, start over
 };
 
 struct ContentRange {
   std::int64_t first = 0;
-  std::int64_t last = 0;                 // inclusive
-  std::optional<std::int64_t> total;     // nullopt for "/*"
+  std::int64_t last = 0;              // inclusive
+  std::optional<std::int64_t> total;  // nullopt for "/*"
 };
 // "bytes 100-199/1000", "bytes 100-199/*" or (416) "bytes */1000" (first=last=-1).
 std::optional<ContentRange> parse_content_range(std::string_view value);

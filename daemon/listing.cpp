@@ -37,7 +37,9 @@ constexpr auto npos = std::string_view::npos;
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -47,9 +49,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
@@ -91,8 +99,16 @@ struct NamedEntity {
   std::string_view text;
 };
 constexpr std::array<NamedEntity, 10> kEntities{{
-    {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"},
-    {"AMP", "&"}, {"LT", "<"}, {"GT", ">"}, {"QUOT", "\""}, {"nbsp", "\xC2\xA0"},
+    {"amp", "&"},
+    {"lt", "<"},
+    {"gt", ">"},
+    {"quot", "\""},
+    {"apos", "'"},
+    {"AMP", "&"},
+    {"LT", "<"},
+    {"GT", ">"},
+    {"QUOT", "\""},
+    {"nbsp", "\xC2\xA0"},
 }};
 
 // Decodes the references a server may put in an attribute. An '&' that starts no known
@@ -124,11 +140,16 @@ std::optional<std::string> decode_entities(std::string_view text) {
       for (const char d : digits) {
         if (!ok) break;
         int v = -1;
-        if (is_digit(d)) v = d - '0';
-        else if (hex && d >= 'a' && d <= 'f') v = d - 'a' + 10;
-        else if (hex && d >= 'A' && d <= 'F') v = d - 'A' + 10;
-        if (v < 0) ok = false;
-        else cp = cp * (hex ? 16u : 10u) + static_cast<std::uint32_t>(v);
+        if (is_digit(d))
+          v = d - '0';
+        else if (hex && d >= 'a' && d <= 'f')
+          v = d - 'a' + 10;
+        else if (hex && d >= 'A' && d <= 'F')
+          v = d - 'A' + 10;
+        if (v < 0)
+          ok = false;
+        else
+          cp = cp * (hex ? 16u : 10u) + static_cast<std::uint32_t>(v);
       }
       if (!ok) {
         out.push_back('&');
@@ -160,11 +181,11 @@ struct Tag {
   std::string_view name;   // as written; compare with iequals
   std::string_view attrs;  // raw text between the name and the closing '>'
   bool closing = false;
-  std::size_t end = 0;     // offset just past '>'
+  std::size_t end = 0;  // offset just past '>'
 };
 
 class TagScanner {
- public:
+public:
   explicit TagScanner(std::string_view html) : html_(html) {}
 
   // The next tag at or after the current position; false at the end of the page (or at a tag
@@ -172,7 +193,7 @@ class TagScanner {
   bool next(Tag& tag);
   void seek(std::size_t pos) { pos_ = std::min(pos, html_.size()); }
 
- private:
+private:
   bool finish() {
     pos_ = html_.size();
     return false;
@@ -235,8 +256,10 @@ bool TagScanner::next(Tag& tag) {
         after_equals = false;
         continue;
       }
-      if (c == '=') after_equals = true;
-      else if (!is_space(c)) after_equals = false;
+      if (c == '=')
+        after_equals = true;
+      else if (!is_space(c))
+        after_equals = false;
       ++p;
     }
     if (p >= n) return finish();
@@ -309,10 +332,10 @@ enum class Context {
 
 struct RawAnchor {
   std::optional<std::string_view> href;
-  std::string_view text;                   // between <a> and </a>
+  std::string_view text;  // between <a> and </a>
   Context context = Context::Other;
-  std::string_view line_rest;              // Pre: the text after </a>, up to the line end
-  std::array<std::string_view, 4> cells{}; // TableRow: cells after the link's own cell
+  std::string_view line_rest;               // Pre: the text after </a>, up to the line end
+  std::array<std::string_view, 4> cells{};  // TableRow: cells after the link's own cell
   std::size_t cell_count = 0;
 };
 

@@ -20,7 +20,7 @@ enum class EntryKind {
 };
 
 struct ListingEntry {
-  std::string name;                   // one decoded, safe path segment (never "." or "..")
+  std::string name;  // one decoded, safe path segment (never "." or "..")
   EntryKind kind = EntryKind::File;
   std::optional<std::int64_t> size;   // exact bytes; only when the listing states it exactly
   std::optional<std::int64_t> mtime;  // seconds since the epoch (UTC), when given

@@ -50,22 +50,34 @@ int open_or_make_dir(int parent, const std::string& name, mode_t mode, bool crea
 
 LocalTree::LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd,
                      TreeModes modes)
-    : root_(std::move(root)), root_fd_(std::move(root_fd)), partial_fd_(std::move(partial_fd)),
+    : root_(std::move(root)),
+      root_fd_(std::move(root_fd)),
+      partial_fd_(std::move(partial_fd)),
       modes_(modes) {}
 
 Result<LocalTree> LocalTree::open(const std::filesystem::path& dest, TreeModes modes) {
-  std::error_code ec;
-  std::filesystem::create_directories(dest, ec);
-  if (ec) return local_error("cannot create", dest.string(), ec.value());
+  // Directories pnsync creates get the closed mode, dest and its missing parents included; an
+  // existing dest keeps whatever its owner chose.
+  std::vector<std::filesystem::path> missing;
+  for (auto dir = dest; !dir.empty() && !std::filesystem::exists(dir); dir = dir.parent_path()) {
+    missing.push_back(dir);
+    if (dir == dir.parent_path()) break;
+  }
+  for (auto created = missing.rbegin(); created != missing.rend(); ++created) {
+    if (::mkdir(created->c_str(), 0700) != 0 && errno != EEXIST)
+      return local_error("cannot create", created->string(), errno);
+    ::chmod(created->c_str(), modes.dir_mode);
+  }
   UniqueFd root_fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) return local_error("cannot open", dest.string(), errno);
   UniqueFd partial_fd(open_or_make_dir(root_fd.get(), std::string(kPartialDirName), 0700, true));
-  if (!partial_fd)
-    return local_error("cannot open", (dest / kPartialDirName).string(), errno);
+  if (!partial_fd) return local_error("cannot open", (dest / kPartialDirName).string(), errno);
   return LocalTree(dest, std::move(root_fd), std::move(partial_fd), modes);
 }
 
-std::string LocalTree::describe(std::string_view rel) const { return (root_ / rel).string(); }
+std::string LocalTree::describe(std::string_view rel) const {
+  return (root_ / rel).string();
+}
 
 std::string LocalTree::partial_name(std::string_view rel) const {
   // Flat and fixed-length: no directories to create or clean up under the partial folder, and no
@@ -77,9 +89,11 @@ std::string LocalTree::partial_name(std::string_view rel) const {
 
 Result<UniqueFd> LocalTree::open_partial(std::string_view rel) const {
   const std::string name = partial_name(rel);
-  UniqueFd fd(::openat(partial_fd_.get(), name.c_str(),
-                       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return local_error("cannot open partial file", (root_ / kPartialDirName / name).string(), errno);
+  UniqueFd fd(
+      ::openat(partial_fd_.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd)
+    return local_error("cannot open partial file", (root_ / kPartialDirName / name).string(),
+                       errno);
   return fd;
 }
 
@@ -87,7 +101,8 @@ void LocalTree::remove_partial(std::string_view rel) const {
   ::unlinkat(partial_fd_.get(), partial_name(rel).c_str(), 0);
 }
 
-Result<UniqueFd> LocalTree::open_parent(std::string_view rel, bool create, std::string& leaf) const {
+Result<UniqueFd> LocalTree::open_parent(std::string_view rel, bool create,
+                                        std::string& leaf) const {
   std::vector<std::string> parts;
   size_t start = 0;
   while (true) {
@@ -116,7 +131,8 @@ Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
     return local_error("cannot set mode of", describe(rel), errno);
   if (mtime) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(*mtime), 0}};
-    if (::futimens(partial_fd, times) != 0) return local_error("cannot set mtime of", describe(rel), errno);
+    if (::futimens(partial_fd, times) != 0)
+      return local_error("cannot set mtime of", describe(rel), errno);
   }
   if (::fsync(partial_fd) != 0) return local_error("cannot sync", describe(rel), errno);
   std::string leaf;
@@ -124,7 +140,8 @@ Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
   if (!parent) return parent.error();
   if (::renameat(partial_fd_.get(), partial_name(rel).c_str(), parent->get(), leaf.c_str()) != 0)
     return local_error("cannot rename partial file to", describe(rel), errno);
-  if (::fsync(parent->get()) != 0) return local_error("cannot sync directory of", describe(rel), errno);
+  if (::fsync(parent->get()) != 0)
+    return local_error("cannot sync directory of", describe(rel), errno);
   return {};
 }
 

@@ -57,7 +57,8 @@ public:
 
   // fsync the partial, set mode and mtime, create parent directories, rename it to `rel`, then
   // fsync the parent directory. On return the file is durable under its final name.
-  Result<void> publish(std::string_view rel, int partial_fd, std::optional<std::int64_t> mtime) const;
+  Result<void> publish(std::string_view rel, int partial_fd,
+                       std::optional<std::int64_t> mtime) const;
 
   // lstat of the final file; nullopt when it does not exist.
   Result<std::optional<struct stat>> stat_final(std::string_view rel) const;

@@ -23,7 +23,8 @@ void Log::write(LogLevel level, std::string_view message) {
     std::tm local{};
     localtime_r(&now, &local);
     std::strftime(stamp, sizeof stamp, "%H:%M:%S", &local);
-    static constexpr const char* kNames[] = {"", "", "", "error", "warning", "notice", "info", "debug"};
+    static constexpr const char* kNames[] = {"",        "",       "",     "error",
+                                             "warning", "notice", "info", "debug"};
     std::fprintf(sink_, "%s %s: %.*s\n", stamp, kNames[static_cast<int>(level)],
                  static_cast<int>(message.size()), message.data());
   }

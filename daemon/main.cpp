@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
     pnsync::store::Store store(config.state_dir / "state.db");
     pnsync::curl::GlobalInit curl_global;
     pnsync::PassOptions options;
-    options.live_progress = args->progress && ::isatty(STDERR_FILENO) && args->level != pnsync::LogLevel::Debug;
+    options.live_progress =
+        args->progress && ::isatty(STDERR_FILENO) && args->level != pnsync::LogLevel::Debug;
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());

@@ -18,7 +18,9 @@ bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t") == std::string_view::npos;
@@ -90,8 +92,9 @@ bool Manifest::covers_dir(std::string_view dir) const {
   }
   const std::string_view key = dir;
   if (!covered_dirs.empty()) {
-    const auto it = std::lower_bound(covered_dirs.begin(), covered_dirs.end(), key,
-                                     [](const std::string& a, std::string_view b) { return a < b; });
+    const auto it =
+        std::lower_bound(covered_dirs.begin(), covered_dirs.end(), key,
+                         [](const std::string& a, std::string_view b) { return a < b; });
     return it != covered_dirs.end() && *it == key;
   }
   return std::any_of(entries.begin(), entries.end(), [&](const ManifestEntry& entry) {
@@ -110,8 +113,8 @@ Manifest parse_manifest(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     const std::size_t newline = text.find('\n', pos);
-    std::string_view line =
-        text.substr(pos, newline == std::string_view::npos ? std::string_view::npos : newline - pos);
+    std::string_view line = text.substr(
+        pos, newline == std::string_view::npos ? std::string_view::npos : newline - pos);
     pos = newline == std::string_view::npos ? text.size() : newline + 1;
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -122,8 +125,7 @@ Manifest parse_manifest(std::string_view text) {
       add_problem(manifest, line_number, "escaped file name (backslash or newline in the path)");
       continue;
     }
-    if (line.size() < kHexDigits ||
-        !std::all_of(line.begin(), line.begin() + kHexDigits, is_hex)) {
+    if (line.size() < kHexDigits || !std::all_of(line.begin(), line.begin() + kHexDigits, is_hex)) {
       add_problem(manifest, line_number, "not \"<64 hex digits> <path>\"");
       continue;
     }
@@ -170,8 +172,8 @@ Manifest parse_manifest(std::string_view text) {
     manifest.entries.push_back(ManifestEntry{std::move(*safe), std::move(sha256)});
   }
 
-  const bool any_conflict =
-      std::any_of(seen.begin(), seen.end(), [](const auto& item) { return item.second.conflicting; });
+  const bool any_conflict = std::any_of(seen.begin(), seen.end(),
+                                        [](const auto& item) { return item.second.conflicting; });
   if (any_conflict) {
     std::vector<bool> drop(manifest.entries.size(), false);
     for (const auto& [path, info] : seen) {

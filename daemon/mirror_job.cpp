@@ -22,7 +22,9 @@ constexpr std::size_t kVerifiedBatch = 256;
 constexpr auto kFlushDelay = std::chrono::milliseconds(200);
 constexpr std::size_t kRejectedNamesLogged = 5;
 
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -33,22 +35,34 @@ std::string parent_of(const std::string& path) {
 
 std::string_view to_string(JobStatus status) {
   switch (status) {
-    case JobStatus::Running: return "running";
-    case JobStatus::Done: return "done";
-    case JobStatus::AuthFailed: return "authentication failed";
-    case JobStatus::AccessDenied: return "access denied";
-    case JobStatus::LocalStorage: return "local storage problem";
-    case JobStatus::Stopped: return "stopped";
-    case JobStatus::Failed: return "failed";
+    case JobStatus::Running:
+      return "running";
+    case JobStatus::Done:
+      return "done";
+    case JobStatus::AuthFailed:
+      return "authentication failed";
+    case JobStatus::AccessDenied:
+      return "access denied";
+    case JobStatus::LocalStorage:
+      return "local storage problem";
+    case JobStatus::Stopped:
+      return "stopped";
+    case JobStatus::Failed:
+      return "failed";
   }
   return "?";
 }
 
-MirrorJob::MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
-                     std::string server_url, std::function<void(MirrorJob&)> on_finished)
-    : services_(services), config_(config), mirror_(mirror), name_(mirror.name()),
+MirrorJob::MirrorJob(JobServices services, const config::Config& config,
+                     const config::Mirror& mirror, std::string server_url,
+                     std::function<void(MirrorJob&)> on_finished)
+    : services_(services),
+      config_(config),
+      mirror_(mirror),
+      name_(mirror.name()),
       base_url_(server_url + "/files/" + mirror.project + "/" + mirror.version + "/"),
-      on_finished_(std::move(on_finished)), flush_timer_(services.io),
+      on_finished_(std::move(on_finished)),
+      flush_timer_(services.io),
       rng_(std::random_device{}()) {}
 
 MirrorJob::~MirrorJob() = default;
@@ -65,9 +79,9 @@ void MirrorJob::start() {
     return;
   }
   tree_.emplace(std::move(*tree));
-  transfer_context_ = std::make_unique<TransferContext>(TransferContext{
-      services_.io, services_.log, services_.http, *tree_, base_url_,
-      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }});
+  transfer_context_ = std::make_unique<TransferContext>(
+      TransferContext{services_.io, services_.log, services_.http, *tree_, base_url_,
+                      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }});
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
   fetch_manifest(1);
@@ -85,10 +99,11 @@ HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t li
     return true;
   };
   auto id = std::make_shared<HttpClient::RequestId>();
-  *id = services_.http.get(std::move(request), [this, body, id, on_done](const HttpOutcome& outcome) {
-    text_requests_.erase(*id);
-    on_done(outcome, *body);
-  });
+  *id =
+      services_.http.get(std::move(request), [this, body, id, on_done](const HttpOutcome& outcome) {
+        text_requests_.erase(*id);
+        on_done(outcome, *body);
+      });
   text_requests_.insert(*id);
   return *id;
 }
@@ -108,14 +123,17 @@ void MirrorJob::fetch_manifest(int attempt) {
 bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
   if (status == 401) {
     stop(JobStatus::AuthFailed,
-         message + " — stopped at once: repeated failed logins can lock a PhysioNet account. Check "
-                   "credentials.username and the password source.");
+         message +
+             " — stopped at once: repeated failed logins can lock a PhysioNet account. Check "
+             "credentials.username and the password source.");
     return true;
   }
   if (status == 403) {
     stop(JobStatus::AccessDenied,
-         message + " — log in at physionet.org and check that your account is credentialed, its "
-                   "training is current and the data use agreement for " + name_ + " is signed.");
+         message +
+             " — log in at physionet.org and check that your account is credentialed, its "
+             "training is current and the data use agreement for " +
+             name_ + " is signed.");
     return true;
   }
   return false;
@@ -126,7 +144,8 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   const std::string reason =
-      outcome.url + ": " + (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+      outcome.url + ": " +
+      (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
     if (attempt >= config_.max_attempts) {
@@ -154,16 +173,18 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
     entries.reserve(manifest_.entries.size() + 1);
     for (const auto& entry : manifest_.entries) {
       entries.push_back({entry.path, std::nullopt, entry.sha256, std::nullopt});
-      for (std::string dir = parent_of(entry.path); !dir.empty(); dir = parent_of(dir.substr(0, dir.size() - 1)))
+      for (std::string dir = parent_of(entry.path); !dir.empty();
+           dir = parent_of(dir.substr(0, dir.size() - 1)))
         if (!manifest_dirs_.insert(dir).second) break;
     }
     // The manifest is itself a file of the tree; it was just fetched whole, so publish it now.
-    const auto modified = outcome.info.last_modified ? parse_imf_fixdate(*outcome.info.last_modified)
-                                                     : std::nullopt;
-    entries.push_back({"SHA256SUMS.txt", static_cast<std::int64_t>(body.size()), std::nullopt, modified});
+    const auto modified =
+        outcome.info.last_modified ? parse_imf_fixdate(*outcome.info.last_modified) : std::nullopt;
+    entries.push_back(
+        {"SHA256SUMS.txt", static_cast<std::int64_t>(body.size()), std::nullopt, modified});
     services_.store.upsert_files(mirror_id_, entries);
-    services_.log.info(name_ + ": SHA256SUMS.txt lists " + std::to_string(manifest_.entries.size()) +
-                       " files");
+    services_.log.info(name_ + ": SHA256SUMS.txt lists " +
+                       std::to_string(manifest_.entries.size()) + " files");
     if (auto record = services_.store.find_file(mirror_id_, "SHA256SUMS.txt")) {
       auto partial = tree_->open_partial("SHA256SUMS.txt");
       bool published = false;
@@ -174,12 +195,13 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
       if (published) {
         Sha256 hasher;
         hasher.update(body);
-        verified_batch_.push_back({record->id, static_cast<std::int64_t>(body.size()), hasher.finish_hex(),
-                                   store::VerifyKind::Size});
+        verified_batch_.push_back({record->id, static_cast<std::int64_t>(body.size()),
+                                   hasher.finish_hex(), store::VerifyKind::Size});
         flush_verified();
       } else {
         stop(JobStatus::LocalStorage,
-             partial ? "cannot write " + (mirror_.dest / "SHA256SUMS.txt").string() : partial.error().message);
+             partial ? "cannot write " + (mirror_.dest / "SHA256SUMS.txt").string()
+                     : partial.error().message);
         return;
       }
     }
@@ -252,13 +274,14 @@ void MirrorJob::list_dir(const std::string& dir, int attempt) {
   });
 }
 
-void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
-                           int attempt) {
+void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
+                           const std::string& body, int attempt) {
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   const std::string reason =
-      outcome.url + ": " + (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+      outcome.url + ": " +
+      (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
     if (attempt < config_.max_attempts) {
@@ -268,7 +291,8 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, c
       retry_later([this, dir, attempt] { list_dir(dir, attempt + 1); }, attempt, after);
       return;
     }
-    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt) + " attempts)");
+    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt) +
+                        " attempts)");
     listing_finished(false);
     return;
   }
@@ -328,9 +352,10 @@ void MirrorJob::enqueue(const store::FileRecord& file) {
   Pending pending;
   pending.attempts = file.attempts;
   pending.mismatches = file.checksum_mismatches;
-  pending.transfer = std::make_unique<Transfer>(
-      *transfer_context_, file,
-      [this](Transfer& transfer, AttemptResult result) { on_attempt_done(transfer, std::move(result)); });
+  pending.transfer = std::make_unique<Transfer>(*transfer_context_, file,
+                                                [this](Transfer& transfer, AttemptResult result) {
+                                                  on_attempt_done(transfer, std::move(result));
+                                                });
   transfers_.emplace(file.path, std::move(pending));
   submit(file.path);
 }
@@ -384,13 +409,15 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
       const bool last = pending.attempts >= config_.max_attempts;
       services_.store.record_attempt_error(id, result.message, last);
       if (last) {
-        give_up(path, result.message + " (after " + std::to_string(pending.attempts) + " attempts)");
+        give_up(path,
+                result.message + " (after " + std::to_string(pending.attempts) + " attempts)");
         return;
       }
       services_.log.debug(result.message + "; retrying");
       if (result.outcome == AttemptOutcome::RetryAfter && result.retry_after) {
         services_.log.warning(result.message + ": the server asked to wait " +
-                              std::to_string(result.retry_after->count()) + "s; holding all requests");
+                              std::to_string(result.retry_after->count()) +
+                              "s; holding all requests");
         services_.scheduler.hold_until(std::chrono::steady_clock::now() + *result.retry_after);
       }
       transfer.enter(TransferState::Backoff);
@@ -438,7 +465,8 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
 
 void MirrorJob::retry_later(std::function<void()> again, int attempt,
                             std::optional<std::chrono::seconds> retry_after) {
-  const auto delay = retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
+  const auto delay =
+      retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
   auto timer = std::make_unique<boost::asio::steady_timer>(services_.io, delay);
   auto* raw = timer.get();
   timers_.push_back(std::move(timer));
@@ -511,6 +539,8 @@ JobProgress MirrorJob::progress() const {
   return progress;
 }
 
-std::vector<store::FileRecord> MirrorJob::failures() { return services_.store.failed_files(mirror_id_); }
+std::vector<store::FileRecord> MirrorJob::failures() {
+  return services_.store.failed_files(mirror_id_);
+}
 
 }  // namespace pnsync

@@ -35,9 +35,9 @@ struct JobProgress {
   std::int64_t files_total = 0;
   std::int64_t files_verified = 0;
   std::int64_t files_failed = 0;
-  std::int64_t bytes_total = 0;      // known sizes only
+  std::int64_t bytes_total = 0;  // known sizes only
   std::int64_t bytes_verified = 0;
-  std::int64_t bytes_fetched = 0;    // received over the network during this pass
+  std::int64_t bytes_fetched = 0;  // received over the network during this pass
   std::int64_t unknown_sizes = 0;
   std::int64_t dirs_pending = 0;
   bool crawl_done = false;
@@ -80,12 +80,14 @@ private:
   void queue_dir(const std::string& dir);
   void list_dir(const std::string& dir, int attempt);
   void listing_finished(bool ok);
-  void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body, int attempt);
+  void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
+                  int attempt);
   void enqueue(const store::FileRecord& file);
   void submit(const std::string& path);
   void give_up(const std::string& path, const std::string& message);
   void on_attempt_done(Transfer& transfer, AttemptResult result);
-  void retry_later(std::function<void()> again, int attempt, std::optional<std::chrono::seconds> retry_after);
+  void retry_later(std::function<void()> again, int attempt,
+                   std::optional<std::chrono::seconds> retry_after);
   bool handle_fatal_verdict(long status, const std::string& message);
   void flush_verified();
   void check_finished();
@@ -105,7 +107,7 @@ private:
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
   Manifest manifest_;
-  std::set<std::string> manifest_dirs_;   // every directory that holds a manifest entry
+  std::set<std::string> manifest_dirs_;  // every directory that holds a manifest entry
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;

@@ -56,7 +56,8 @@ double RateMeter::bytes_per_second() const {
 
 std::optional<std::chrono::seconds> eta(std::int64_t remaining_bytes, double bytes_per_second) {
   if (bytes_per_second <= 0 || remaining_bytes < 0) return std::nullopt;
-  return std::chrono::seconds(static_cast<long long>(static_cast<double>(remaining_bytes) / bytes_per_second));
+  return std::chrono::seconds(
+      static_cast<long long>(static_cast<double>(remaining_bytes) / bytes_per_second));
 }
 
 }  // namespace pnsync

@@ -25,7 +25,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-  Result(T value) : value_(std::move(value)) {}       // NOLINT: implicit on purpose
+  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit on purpose
   Result(Error error) : value_(std::move(error)) {}  // NOLINT
   bool ok() const { return std::holds_alternative<T>(value_); }
   explicit operator bool() const { return ok(); }

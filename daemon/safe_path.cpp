@@ -6,15 +6,17 @@
 namespace pnsync {
 namespace {
 
-constexpr std::size_t kMaxSegmentBytes = 255;   // NAME_MAX on Linux file systems
+constexpr std::size_t kMaxSegmentBytes = 255;  // NAME_MAX on Linux file systems
 constexpr std::size_t kMaxSegments = 64;
-constexpr std::size_t kMaxPathBytes = 4096;     // PATH_MAX
+constexpr std::size_t kMaxPathBytes = 4096;  // PATH_MAX
 
 bool is_forbidden_byte(unsigned char c) {
   return c < 0x20 || c == 0x7f || c == '/' || c == '\\';
 }
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view text) {
@@ -61,8 +63,8 @@ int hex_value(char c) {
 }
 
 bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 }  // namespace
@@ -85,8 +87,8 @@ std::optional<std::string> safe_relative_path(std::string_view path) {
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = path.find('/', start);
-    const std::string_view segment =
-        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view segment = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (++segments > kMaxSegments || !is_safe_segment(segment)) return std::nullopt;
     if (slash == std::string_view::npos) break;
     start = slash + 1;

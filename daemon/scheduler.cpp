@@ -19,7 +19,9 @@ Scheduler::Slot& Scheduler::Slot::operator=(Slot&& other) noexcept {
   return *this;
 }
 
-Scheduler::Slot::~Slot() { release(); }
+Scheduler::Slot::~Slot() {
+  release();
+}
 
 void Scheduler::Slot::release() {
   if (auto* owner = std::exchange(owner_, nullptr)) owner->release(lane_);
@@ -50,7 +52,9 @@ void Scheduler::hold_until(std::chrono::steady_clock::time_point until) {
   });
 }
 
-void Scheduler::pause() { paused_ = true; }
+void Scheduler::pause() {
+  paused_ = true;
+}
 
 void Scheduler::resume() {
   paused_ = false;

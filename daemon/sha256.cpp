@@ -11,7 +11,9 @@
 
 namespace pnsync {
 
-void Sha256::CtxDeleter::operator()(evp_md_ctx_st* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+void Sha256::CtxDeleter::operator()(evp_md_ctx_st* ctx) const noexcept {
+  EVP_MD_CTX_free(ctx);
+}
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   if (!ctx_) throw std::bad_alloc();
@@ -42,7 +44,8 @@ std::string Sha256::finish_hex() {
   return hex;
 }
 
-Result<void> hash_file_prefix(int fd, std::int64_t length, Sha256& hasher, const std::string& name) {
+Result<void> hash_file_prefix(int fd, std::int64_t length, Sha256& hasher,
+                              const std::string& name) {
   std::vector<char> buffer(1 << 20);
   std::int64_t offset = 0;
   while (offset < length) {

@@ -24,8 +24,10 @@ Result<StateLock> StateLock::acquire(const std::filesystem::path& state_dir) {
       const ssize_t got = ::pread(fd.get(), pid, sizeof pid - 1, 0);
       std::string holder = got > 0 ? std::string(pid, static_cast<size_t>(got)) : "unknown";
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      return Error{ErrorKind::LocalStorage,
-                   "state_dir " + state_dir.string() + " is in use by another pnsyncd (pid " + holder + ")", EWOULDBLOCK};
+      return Error{
+          ErrorKind::LocalStorage,
+          "state_dir " + state_dir.string() + " is in use by another pnsyncd (pid " + holder + ")",
+          EWOULDBLOCK};
     }
     return local_error("cannot lock", lock_file.string(), errno);
   }

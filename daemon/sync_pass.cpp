@@ -27,28 +27,36 @@ bool is_loopback_url(const std::string& server) {
 }
 
 std::string progress_text(const JobProgress& progress, double rate) {
-  std::string text = std::to_string(progress.files_verified) + "/" + std::to_string(progress.files_total) +
-                     " files, " + format_bytes(progress.bytes_verified) + "/" + format_bytes(progress.bytes_total);
-  if (!progress.crawl_done) text += " (listing: " + std::to_string(progress.dirs_pending) + " dirs to go)";
+  std::string text =
+      std::to_string(progress.files_verified) + "/" + std::to_string(progress.files_total) +
+      " files, " + format_bytes(progress.bytes_verified) + "/" + format_bytes(progress.bytes_total);
+  if (!progress.crawl_done)
+    text += " (listing: " + std::to_string(progress.dirs_pending) + " dirs to go)";
   if (progress.files_failed > 0) text += ", " + std::to_string(progress.files_failed) + " failed";
   text += ", " + format_rate(rate);
   const auto remaining = progress.bytes_total - progress.bytes_verified;
-  if (auto left = eta(remaining, rate); left && progress.crawl_done) text += ", ETA " + format_duration(*left);
+  if (auto left = eta(remaining, rate); left && progress.crawl_done)
+    text += ", ETA " + format_duration(*left);
   return text;
 }
 
 class Pass {
 public:
-  Pass(const config::Config& config, const std::optional<std::string>& password, store::Store& store,
-       Log& log, const PassOptions& options)
-      : config_(config), log_(log), options_(options),
-        http_(io_, HttpSettings{config.user_agent,
-                                config.credentials ? std::optional(config.credentials->username) : std::nullopt,
-                                password, config.ca_file, is_loopback_url(config.server),
-                                config.connect_timeout, config.stall_timeout,
-                                config.max_host_connections}),
+  Pass(const config::Config& config, const std::optional<std::string>& password,
+       store::Store& store, Log& log, const PassOptions& options)
+      : config_(config),
+        log_(log),
+        options_(options),
+        http_(io_,
+              HttpSettings{
+                  config.user_agent,
+                  config.credentials ? std::optional(config.credentials->username) : std::nullopt,
+                  password, config.ca_file, is_loopback_url(config.server), config.connect_timeout,
+                  config.stall_timeout, config.max_host_connections}),
         scheduler_(io_, config.transfers, config.listing_concurrency),
-        signals_(io_, SIGINT, SIGTERM), ticker_(io_), store_(store) {}
+        signals_(io_, SIGINT, SIGTERM),
+        ticker_(io_),
+        store_(store) {}
 
   ExitCode run() {
     started_ = std::chrono::steady_clock::now();
@@ -80,7 +88,8 @@ private:
     }
     if (job.status() == JobStatus::AuthFailed) {
       // Every mirror uses the same credentials: do not let the others fail a login too.
-      for (auto& other : jobs_) other->stop(JobStatus::Stopped, "stopped after an authentication failure");
+      for (auto& other : jobs_)
+        other->stop(JobStatus::Stopped, "stopped after an authentication failure");
     }
     if (finished_ == jobs_.size()) {
       // Let the loop run dry: no io_context::stop(), so no handler is left behind half-done.
@@ -124,7 +133,8 @@ private:
   }
 
   ExitCode summarise() {
-    const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const auto elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     ExitCode code = ExitCode::Ok;
     auto worse = [&code](ExitCode candidate) {
       // Most specific first: a login problem explains everything else.
@@ -145,18 +155,30 @@ private:
       const double rate = elapsed > 0 ? static_cast<double>(progress.bytes_fetched) / elapsed : 0.0;
       std::fprintf(out, "  %-28s %s: %lld/%lld files verified, %s of %s, fetched %s at %s\n",
                    job->name().c_str(), std::string(to_string(job->status())).c_str(),
-                   static_cast<long long>(progress.files_verified), static_cast<long long>(progress.files_total),
-                   format_bytes(progress.bytes_verified).c_str(), format_bytes(progress.bytes_total).c_str(),
+                   static_cast<long long>(progress.files_verified),
+                   static_cast<long long>(progress.files_total),
+                   format_bytes(progress.bytes_verified).c_str(),
+                   format_bytes(progress.bytes_total).c_str(),
                    format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
-      if (!job->status_message().empty()) std::fprintf(out, "    %s\n", job->status_message().c_str());
+      if (!job->status_message().empty())
+        std::fprintf(out, "    %s\n", job->status_message().c_str());
       switch (job->status()) {
-        case JobStatus::AuthFailed: worse(ExitCode::AuthFailed); break;
-        case JobStatus::AccessDenied: worse(ExitCode::AccessDenied); break;
-        case JobStatus::LocalStorage: worse(ExitCode::LocalStorage); break;
+        case JobStatus::AuthFailed:
+          worse(ExitCode::AuthFailed);
+          break;
+        case JobStatus::AccessDenied:
+          worse(ExitCode::AccessDenied);
+          break;
+        case JobStatus::LocalStorage:
+          worse(ExitCode::LocalStorage);
+          break;
         case JobStatus::Failed:
-        case JobStatus::Stopped: worse(ExitCode::FilesFailed); break;
+        case JobStatus::Stopped:
+          worse(ExitCode::FilesFailed);
+          break;
         case JobStatus::Done:
-        case JobStatus::Running: break;
+        case JobStatus::Running:
+          break;
       }
       const auto failed = job->failures();
       if (!failed.empty()) {
@@ -166,7 +188,8 @@ private:
           std::fprintf(out, "      %s: %s\n", failed[i].path.c_str(), failed[i].last_error.c_str());
         if (failed.size() > kFailuresShown)
           std::fprintf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
-      } else if (job->status() == JobStatus::Done && progress.files_verified < progress.files_total) {
+      } else if (job->status() == JobStatus::Done &&
+                 progress.files_verified < progress.files_total) {
         worse(ExitCode::FilesFailed);
       }
     }

@@ -16,7 +16,7 @@
 namespace pnsync {
 
 struct PassOptions {
-  bool live_progress = false;          // redraw one status line (stderr is a terminal)
+  bool live_progress = false;  // redraw one status line (stderr is a terminal)
   std::FILE* summary_out = stdout;
 };
 

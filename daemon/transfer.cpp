@@ -13,30 +13,48 @@ namespace pnsync {
 
 std::string_view to_string(TransferState state) {
   switch (state) {
-    case TransferState::Queued: return "queued";
-    case TransferState::Connecting: return "connecting";
-    case TransferState::Downloading: return "downloading";
-    case TransferState::Verifying: return "verifying";
-    case TransferState::Publishing: return "publishing";
-    case TransferState::Done: return "done";
-    case TransferState::Backoff: return "backoff";
-    case TransferState::Failed: return "failed";
+    case TransferState::Queued:
+      return "queued";
+    case TransferState::Connecting:
+      return "connecting";
+    case TransferState::Downloading:
+      return "downloading";
+    case TransferState::Verifying:
+      return "verifying";
+    case TransferState::Publishing:
+      return "publishing";
+    case TransferState::Done:
+      return "done";
+    case TransferState::Backoff:
+      return "backoff";
+    case TransferState::Failed:
+      return "failed";
   }
   return "?";
 }
 
 std::string_view to_string(AttemptOutcome outcome) {
   switch (outcome) {
-    case AttemptOutcome::Verified: return "verified";
-    case AttemptOutcome::Retry: return "retry";
-    case AttemptOutcome::RetryAfter: return "retry-after";
-    case AttemptOutcome::ChecksumMismatch: return "checksum-mismatch";
-    case AttemptOutcome::NotFound: return "not-found";
-    case AttemptOutcome::Fatal: return "fatal";
-    case AttemptOutcome::AuthFailed: return "auth-failed";
-    case AttemptOutcome::AccessDenied: return "access-denied";
-    case AttemptOutcome::LocalError: return "local-error";
-    case AttemptOutcome::IsDirectory: return "is-directory";
+    case AttemptOutcome::Verified:
+      return "verified";
+    case AttemptOutcome::Retry:
+      return "retry";
+    case AttemptOutcome::RetryAfter:
+      return "retry-after";
+    case AttemptOutcome::ChecksumMismatch:
+      return "checksum-mismatch";
+    case AttemptOutcome::NotFound:
+      return "not-found";
+    case AttemptOutcome::Fatal:
+      return "fatal";
+    case AttemptOutcome::AuthFailed:
+      return "auth-failed";
+    case AttemptOutcome::AccessDenied:
+      return "access-denied";
+    case AttemptOutcome::LocalError:
+      return "local-error";
+    case AttemptOutcome::IsDirectory:
+      return "is-directory";
   }
   return "?";
 }
@@ -45,15 +63,21 @@ namespace {
 
 std::string http_reason(long status) {
   switch (status) {
-    case 401: return "401 Unauthorized: the server refused the username or password";
+    case 401:
+      return "401 Unauthorized: the server refused the username or password";
     case 403:
       return "403 Forbidden: this account has no access to this project version (credentialing, "
              "training or the data use agreement for this version)";
-    case 404: return "404 Not Found";
-    case 410: return "410 Gone";
-    case 416: return "416 Range Not Satisfiable";
-    case 429: return "429 Too Many Requests";
-    default: return "HTTP " + std::to_string(status);
+    case 404:
+      return "404 Not Found";
+    case 410:
+      return "410 Gone";
+    case 416:
+      return "416 Range Not Satisfiable";
+    case 429:
+      return "429 Too Many Requests";
+    default:
+      return "HTTP " + std::to_string(status);
   }
 }
 
@@ -75,9 +99,13 @@ Transfer::Transfer(TransferContext& context, store::FileRecord file,
                    std::function<void(Transfer&, AttemptResult)> on_attempt_done)
     : context_(context), file_(std::move(file)), on_attempt_done_(std::move(on_attempt_done)) {}
 
-Transfer::~Transfer() { cancel(); }
+Transfer::~Transfer() {
+  cancel();
+}
 
-std::string Transfer::url() const { return context_.base_url + percent_encode_path(file_.path); }
+std::string Transfer::url() const {
+  return context_.base_url + percent_encode_path(file_.path);
+}
 
 void Transfer::enter(TransferState next) {
   if (next == state_) return;
@@ -93,13 +121,15 @@ void Transfer::start() {
   hasher_.reset();
 
   if (auto done = try_without_network()) {
-    boost::asio::post(context_.io, [this, result = std::move(*done)]() mutable { finish(std::move(result)); });
+    boost::asio::post(context_.io,
+                      [this, result = std::move(*done)]() mutable { finish(std::move(result)); });
     return;
   }
   if (!partial_) {
     auto opened = context_.tree.open_partial(file_.path);
     if (!opened) {
-      AttemptResult failed{AttemptOutcome::LocalError, opened.error().message, {}, {}, opened.error().errno_value};
+      AttemptResult failed{
+          AttemptOutcome::LocalError, opened.error().message, {}, {}, opened.error().errno_value};
       boost::asio::post(context_.io, [this, failed]() mutable { finish(std::move(failed)); });
       return;
     }
@@ -115,7 +145,9 @@ void Transfer::start() {
   }
   if (written_ > 0) {
     // Resume: the hash covers the whole file, so the bytes already here go in first.
-    if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_, context_.tree.partial_name(file_.path)); !hashed) {
+    if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_,
+                                       context_.tree.partial_name(file_.path));
+        !hashed) {
       ::ftruncate(partial_.get(), 0);
       written_ = 0;
       hasher_.reset();
@@ -141,7 +173,8 @@ void Transfer::cancel() {
     context_.http.cancel(*request_);
     request_.reset();
   }
-  if (state_ != TransferState::Done && state_ != TransferState::Failed) enter(TransferState::Queued);
+  if (state_ != TransferState::Done && state_ != TransferState::Failed)
+    enter(TransferState::Queued);
 }
 
 std::optional<AttemptResult> Transfer::try_without_network() {
@@ -160,8 +193,9 @@ std::optional<AttemptResult> Transfer::try_without_network() {
         if (manifest_ok || !file_.expected_sha256) {
           context_.tree.remove_partial(file_.path);
           AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
-          adopted.verified = {file_.id, (*existing)->st_size, actual,
-                              manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
+          adopted.verified = {
+              file_.id, (*existing)->st_size, actual,
+              manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
           return adopted;
         }
       }
@@ -213,7 +247,8 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
     oversized_ = true;
     return false;
   }
-  if (auto wrote = write_all(partial_.get(), chunk, context_.tree.partial_name(file_.path)); !wrote) {
+  if (auto wrote = write_all(partial_.get(), chunk, context_.tree.partial_name(file_.path));
+      !wrote) {
     write_error_ = wrote.error();
     return false;
   }
@@ -244,18 +279,23 @@ void Transfer::on_response(const HttpOutcome& outcome) {
   }
   if (status >= 300 && status < 400) {
     const std::string expected = url() + "/";
-    if (outcome.info.location &&
-        (*outcome.info.location == expected || outcome.info.location->ends_with(
-             "/" + file_.path.substr(file_.path.rfind('/') + 1) + "/"))) {
+    if (outcome.info.location && (*outcome.info.location == expected ||
+                                  outcome.info.location->ends_with(
+                                      "/" + file_.path.substr(file_.path.rfind('/') + 1) + "/"))) {
       finish({AttemptOutcome::IsDirectory, where + "is a directory", {}, {}, 0});
     } else {
-      finish({AttemptOutcome::Fatal, where + "unexpected redirect (" + std::to_string(status) + ") to " +
-                  outcome.info.location.value_or("?"), {}, {}, 0});
+      finish({AttemptOutcome::Fatal,
+              where + "unexpected redirect (" + std::to_string(status) + ") to " +
+                  outcome.info.location.value_or("?"),
+              {},
+              {},
+              0});
     }
     return;
   }
   if (status == 416) {
-    auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range) : std::nullopt;
+    auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range)
+                                            : std::nullopt;
     if (resume_decision(resume_from_, 416, range) == ResumeAction::Complete) {
       finish(verify_and_publish(range->total, outcome.info.last_modified));
     } else {
@@ -266,8 +306,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
     return;
   }
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason =
-      outcome.curl_code != 0 ? outcome.curl_error : http_reason(status);
+  const std::string reason = outcome.curl_code != 0 ? outcome.curl_error : http_reason(status);
   switch (verdict) {
     case Verdict::Success: {
       if (status != 200 && status != 206) {
@@ -282,7 +321,8 @@ void Transfer::on_response(const HttpOutcome& outcome) {
       }
       std::optional<std::int64_t> total = outcome.info.content_length;
       if (status == 206) {
-        auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range) : std::nullopt;
+        auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range)
+                                                : std::nullopt;
         total = range ? range->total : std::nullopt;
       }
       finish(verify_and_publish(total, outcome.info.last_modified));
@@ -293,14 +333,25 @@ void Transfer::on_response(const HttpOutcome& outcome) {
       return;
     case Verdict::RetryAfter: {
       auto delay = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
-      finish({AttemptOutcome::RetryAfter, where + reason + " (Retry-After: " + *outcome.info.retry_after + ")",
-              delay, {}, 0});
+      finish({AttemptOutcome::RetryAfter,
+              where + reason + " (Retry-After: " + *outcome.info.retry_after + ")",
+              delay,
+              {},
+              0});
       return;
     }
-    case Verdict::AuthFailed: finish({AttemptOutcome::AuthFailed, where + reason, {}, {}, 0}); return;
-    case Verdict::AccessDenied: finish({AttemptOutcome::AccessDenied, where + reason, {}, {}, 0}); return;
-    case Verdict::NotFound: finish({AttemptOutcome::NotFound, where + reason, {}, {}, 0}); return;
-    case Verdict::Fatal: finish({AttemptOutcome::Fatal, where + reason, {}, {}, 0}); return;
+    case Verdict::AuthFailed:
+      finish({AttemptOutcome::AuthFailed, where + reason, {}, {}, 0});
+      return;
+    case Verdict::AccessDenied:
+      finish({AttemptOutcome::AccessDenied, where + reason, {}, {}, 0});
+      return;
+    case Verdict::NotFound:
+      finish({AttemptOutcome::NotFound, where + reason, {}, {}, 0});
+      return;
+    case Verdict::Fatal:
+      finish({AttemptOutcome::Fatal, where + reason, {}, {}, 0});
+      return;
   }
 }
 
@@ -312,7 +363,9 @@ AttemptResult Transfer::verify_and_publish(std::optional<std::int64_t> server_to
     return {AttemptOutcome::Retry,
             url() + ": body ended after " + std::to_string(written_) + " of " +
                 std::to_string(*server_total) + " bytes",
-            {}, {}, 0};
+            {},
+            {},
+            0};
   }
   const std::string actual = hasher_.finish_hex();
   store::VerifyKind kind = store::VerifyKind::Size;
@@ -331,7 +384,11 @@ AttemptResult Transfer::verify_and_publish(std::optional<std::int64_t> server_to
   enter(TransferState::Publishing);
   const auto mtime = last_modified ? parse_imf_fixdate(*last_modified) : std::nullopt;
   if (auto published = context_.tree.publish(file_.path, partial_.get(), mtime); !published) {
-    return {AttemptOutcome::LocalError, published.error().message, {}, {}, published.error().errno_value};
+    return {AttemptOutcome::LocalError,
+            published.error().message,
+            {},
+            {},
+            published.error().errno_value};
   }
   partial_ = UniqueFd();
   AttemptResult result{AttemptOutcome::Verified, "", {}, {}, 0};

@@ -20,7 +20,16 @@
 
 namespace pnsync {
 
-enum class TransferState { Queued, Connecting, Downloading, Verifying, Publishing, Done, Backoff, Failed };
+enum class TransferState {
+  Queued,
+  Connecting,
+  Downloading,
+  Verifying,
+  Publishing,
+  Done,
+  Backoff,
+  Failed
+};
 std::string_view to_string(TransferState state);
 
 enum class AttemptOutcome {
@@ -51,7 +60,7 @@ struct TransferContext {
   Log& log;
   HttpClient& http;
   const LocalTree& tree;
-  std::string base_url;  // ".../files/<project>/<version>/"
+  std::string base_url;                        // ".../files/<project>/<version>/"
   std::function<void(std::int64_t)> on_bytes;  // bytes received, for progress
 };
 

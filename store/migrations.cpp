@@ -39,9 +39,13 @@ bool has_any_schema_object(sqlite::Database& db) {
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
+std::span<const Migration> migrations() {
+  return kMigrations;
+}
 
-int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+int latest_schema_version() {
+  return kMigrations[std::size(kMigrations) - 1].version;
+}
 
 int schema_version(sqlite::Database& db) {
   sqlite::Statement stmt(db, "PRAGMA user_version");

@@ -11,19 +11,26 @@ namespace pnsync::store {
 
 std::string_view to_string(FileState state) {
   switch (state) {
-    case FileState::Pending: return "pending";
-    case FileState::Partial: return "partial";
-    case FileState::Verified: return "verified";
-    case FileState::Failed: return "failed";
+    case FileState::Pending:
+      return "pending";
+    case FileState::Partial:
+      return "partial";
+    case FileState::Verified:
+      return "verified";
+    case FileState::Failed:
+      return "failed";
   }
   return "?";
 }
 
 std::string_view to_string(VerifyKind kind) {
   switch (kind) {
-    case VerifyKind::None: return "none";
-    case VerifyKind::Sha256Manifest: return "sha256-manifest";
-    case VerifyKind::Size: return "size";
+    case VerifyKind::None:
+      return "none";
+    case VerifyKind::Sha256Manifest:
+      return "sha256-manifest";
+    case VerifyKind::Size:
+      return "size";
   }
   return "?";
 }
@@ -336,7 +343,9 @@ std::vector<std::string> Store::pending_dirs(MirrorId mirror) {
   return out;
 }
 
-void Store::reset_crawl(MirrorId mirror) { impl_->stmt.reset_crawl.use().bind(mirror).exec(); }
+void Store::reset_crawl(MirrorId mirror) {
+  impl_->stmt.reset_crawl.use().bind(mirror).exec();
+}
 
 void Store::set_crawl_complete(MirrorId mirror, std::int64_t when) {
   impl_->stmt.set_crawl_complete.use().bind(mirror).bind(when).exec();

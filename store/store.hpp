@@ -35,10 +35,10 @@ using FileId = std::int64_t;
 
 // A file as the listing or the manifest describes it upstream.
 struct DiscoveredFile {
-  std::string path;                      // relative to the version root, '/' separated, already safe
-  std::optional<std::int64_t> size;      // exact size in bytes, when the listing gives it
-  std::optional<std::string> sha256;     // lowercase hex, when the manifest lists the file
-  std::optional<std::int64_t> mtime;     // seconds since the epoch, when the listing gives it
+  std::string path;                   // relative to the version root, '/' separated, already safe
+  std::optional<std::int64_t> size;   // exact size in bytes, when the listing gives it
+  std::optional<std::string> sha256;  // lowercase hex, when the manifest lists the file
+  std::optional<std::int64_t> mtime;  // seconds since the epoch, when the listing gives it
 };
 
 struct FileRecord {
@@ -102,9 +102,10 @@ public:
   void set_crawl_complete(MirrorId mirror, std::int64_t when);
   std::optional<std::int64_t> crawl_completed_at(MirrorId mirror);
 
-  // --- files ---------------------------------------------------------------------------------------
-  // Batched upsert, one transaction. A new size or expected hash for a file that differs from what
-  // is stored sends a verified file back to Pending (upstream changed). Missing fields never erase
+  // --- files
+  // --------------------------------------------------------------------------------------- Batched
+  // upsert, one transaction. A new size or expected hash for a file that differs from what is
+  // stored sends a verified file back to Pending (upstream changed). Missing fields never erase
   // known ones (a crawl size does not erase a manifest hash and vice versa).
   void upsert_files(MirrorId mirror, std::span<const DiscoveredFile> files);
   std::optional<FileRecord> find_file(MirrorId mirror, std::string_view path);

@@ -36,7 +36,8 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"", "t.yaml: the configuration is empty"},
       {"# only a comment\n", "t.yaml: the configuration is empty"},
       {"~\n", "t.yaml: the configuration is empty"},
-      {"transfers: 4\n" + M + "---\ntransfers: 5\n", "t.yaml:5: a config file holds one YAML document, found a second"},
+      {"transfers: 4\n" + M + "---\ntransfers: 5\n",
+       "t.yaml:5: a config file holds one YAML document, found a second"},
       {"- a\n- b\n", "t.yaml:1: the top level must be a mapping of keys, got a list"},
       {"just text\n", "t.yaml:1: the top level must be a mapping of keys, got a single value"},
       {"transfers: 8\n", "t.yaml: mirrors: required key is missing (list at least one mirror)"},
@@ -45,20 +46,28 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"x: *nope\n", "t.yaml:1: the referenced anchor is not defined"},
       // Keys.
       {"tranfers: 8\n" + M, "t.yaml:1: tranfers: unknown key (did you mean \"transfers\"?)"},
-      {"\nbanana: 1\n" + M, "t.yaml:2: banana: unknown key (expected one of: server, ca_file, state_dir, "},
-      {"transfers: 4\ntransfers: 5\n" + M, "t.yaml:2: transfers: duplicate key (first set on line 1)"},
+      {"\nbanana: 1\n" + M,
+       "t.yaml:2: banana: unknown key (expected one of: server, ca_file, state_dir, "},
+      {"transfers: 4\ntransfers: 5\n" + M,
+       "t.yaml:2: transfers: duplicate key (first set on line 1)"},
       {"[a]: 1\n" + M, "t.yaml:1: keys must be plain names, got a list"},
       {"<<: {transfers: 4}\n" + M, "t.yaml:1: <<: unknown key"},
       // server
       {"server: http://physionet.org\n" + M,
-       "t.yaml:1: server: http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): "
+       "t.yaml:1: server: http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, "
+       "localhost): "
        "credentials must never travel in clear"},
-      {"server: http://10.0.0.1:8080\n" + M, "t.yaml:1: server: http:// is allowed only for loopback hosts"},
-      {"server: http://localhost.example\n" + M, "t.yaml:1: server: http:// is allowed only for loopback"},
+      {"server: http://10.0.0.1:8080\n" + M,
+       "t.yaml:1: server: http:// is allowed only for loopback hosts"},
+      {"server: http://localhost.example\n" + M,
+       "t.yaml:1: server: http:// is allowed only for loopback"},
       {"server: ftp://physionet.org\n" + M, "t.yaml:1: server: must start with https://"},
-      {"server: physionet.org\n" + M, "t.yaml:1: server: must be an origin such as https://physionet.org"},
-      {"server: https://physionet.org/files/\n" + M, "t.yaml:1: server: must be an origin without a path"},
-      {"server: https://jdoe:pw@physionet.org\n" + M, "t.yaml:1: server: must not contain user info"},
+      {"server: physionet.org\n" + M,
+       "t.yaml:1: server: must be an origin such as https://physionet.org"},
+      {"server: https://physionet.org/files/\n" + M,
+       "t.yaml:1: server: must be an origin without a path"},
+      {"server: https://jdoe:pw@physionet.org\n" + M,
+       "t.yaml:1: server: must not contain user info"},
       {"server: https://physionet.org:99999\n" + M, "t.yaml:1: server: has an invalid port"},
       {"server: [a, b]\n" + M, "t.yaml:1: server: must be a URL, got a list"},
       {"server:\n" + M, "t.yaml:1: server: missing value (expected a URL)"},
@@ -67,22 +76,28 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
        "t.yaml:1: ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
       {"ca_file: ca.pem\n" + M, "t.yaml:1: ca_file: must be an absolute path, got \"ca.pem\""},
       {"ca_file: /\n" + M, "t.yaml:1: ca_file: \"/\" is not a regular file"},
-      {"state_dir: var/lib/pnsync\n" + M, "t.yaml:1: state_dir: must be an absolute path, got \"var/lib/pnsync\""},
+      {"state_dir: var/lib/pnsync\n" + M,
+       "t.yaml:1: state_dir: must be an absolute path, got \"var/lib/pnsync\""},
       {"state_dir: ''\n" + M, "t.yaml:1: state_dir: must not be empty"},
       {"state_dir: {a: 1}\n" + M, "t.yaml:1: state_dir: must be a path, got a mapping"},
       {"state_dir: /data\n" + M,
-       "t.yaml:1: state_dir: \"/data\" overlaps mirrors[0].dest \"/data/demo\"; keep the state directory outside"},
+       "t.yaml:1: state_dir: \"/data\" overlaps mirrors[0].dest \"/data/demo\"; keep the state "
+       "directory outside"},
       {"mirrors:\n  - {project: demo, version: 1.0.0, dest: /var/lib/pnsync/demo}\n",
-       "t.yaml:2: mirrors[0].dest: \"/var/lib/pnsync/demo\" overlaps state_dir \"/var/lib/pnsync\" (the default)"},
+       "t.yaml:2: mirrors[0].dest: \"/var/lib/pnsync/demo\" overlaps state_dir \"/var/lib/pnsync\" "
+       "(the default)"},
       // user_agent
       {"user_agent: curl/8.0\n" + M,
-       "t.yaml:1: user_agent: must start with \"Wget/\" or \"libwfdb/\": physionet.org honours Basic auth only "
+       "t.yaml:1: user_agent: must start with \"Wget/\" or \"libwfdb/\": physionet.org honours "
+       "Basic auth only "
        "for those user agents and answers 403 to any other, got \"curl/8.0\""},
       {"user_agent: wget/1.0\n" + M, "t.yaml:1: user_agent: must start with \"Wget/\""},
       {"user_agent: ''\n" + M, "t.yaml:1: user_agent: must start with \"Wget/\""},
-      {"user_agent: \"Wget/1\\r\\nX-Evil: 1\"\n" + M, "t.yaml:1: user_agent: must not contain control characters"},
+      {"user_agent: \"Wget/1\\r\\nX-Evil: 1\"\n" + M,
+       "t.yaml:1: user_agent: must not contain control characters"},
       // credentials
-      {"credentials: jdoe\n" + M, "t.yaml:1: credentials: must be a mapping of keys, got a single value"},
+      {"credentials: jdoe\n" + M,
+       "t.yaml:1: credentials: must be a mapping of keys, got a single value"},
       {"credentials:\n" + M, "t.yaml:1: credentials: must be a mapping of keys, got nothing"},
       {"credentials:\n  password_file: /etc/pw\n" + M,
        "t.yaml:2: credentials.username: required key is missing (credentials needs a username"},
@@ -91,14 +106,18 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"credentials:\n  username: jdoe\n  password: hunter2\n" + M,
        "t.yaml:3: credentials.password: not allowed: a password never goes in the config file"},
       {"credentials:\n  username: jdoe\n  token: x\n" + M,
-       "t.yaml:3: credentials.token: unknown key (expected one of: username, password_file, netrc)"},
+       "t.yaml:3: credentials.token: unknown key (expected one of: username, password_file, "
+       "netrc)"},
       {"credentials:\n  username: jdoe\n  password_file: /etc/pw\n  netrc: true\n" + M,
-       "t.yaml:4: credentials.netrc: cannot be combined with password_file; choose one password source"},
+       "t.yaml:4: credentials.netrc: cannot be combined with password_file; choose one password "
+       "source"},
       {"credentials:\n  username: jdoe\n  netrc: yes\n" + M,
        "t.yaml:3: credentials.netrc: must be true or false, got \"yes\""},
-      {"credentials:\n  username: jdoe:pw\n" + M, "t.yaml:2: credentials.username: must not contain ':'"},
+      {"credentials:\n  username: jdoe:pw\n" + M,
+       "t.yaml:2: credentials.username: must not contain ':'"},
       {"credentials:\n  username: ''\n" + M, "t.yaml:2: credentials.username: must not be empty"},
-      {"credentials:\n  username: [a]\n" + M, "t.yaml:2: credentials.username: must be a user name, got a list"},
+      {"credentials:\n  username: [a]\n" + M,
+       "t.yaml:2: credentials.username: must be a user name, got a list"},
       {"credentials:\n  username: jdoe\n  password_file: pw\n" + M,
        "t.yaml:3: credentials.password_file: must be an absolute path, got \"pw\""},
       {"credentials:\n  username: jdoe\n  username: jane\n" + M,
@@ -112,7 +131,8 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"transfers: 0x10\n" + M, "t.yaml:1: transfers: must be 1..256, got \"0x10\""},
       {"transfers: [8]\n" + M, "t.yaml:1: transfers: must be an integer, got a list"},
       {"transfers:\n" + M, "t.yaml:1: transfers: missing value (expected an integer)"},
-      {"max_host_connections: 300\n" + M, "t.yaml:1: max_host_connections: must be 1..256, got \"300\""},
+      {"max_host_connections: 300\n" + M,
+       "t.yaml:1: max_host_connections: must be 1..256, got \"300\""},
       {"listing_concurrency: 65\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"65\""},
       {"listing_concurrency: 0\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"0\""},
       {"max_attempts: 0\n" + M, "t.yaml:1: max_attempts: must be 1..100, got \"0\""},
@@ -123,45 +143,63 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"stall_timeout: 500ms\n" + M, "t.yaml:1: stall_timeout: milliseconds are not allowed here"},
       {"stall_timeout: fast\n" + M,
        "t.yaml:1: stall_timeout: must be a duration such as 90s, 15m, 24h or 7d, got \"fast\""},
-      {"connect_timeout: -5s\n" + M, "t.yaml:1: connect_timeout: must not be negative, got \"-5s\""},
+      {"connect_timeout: -5s\n" + M,
+       "t.yaml:1: connect_timeout: must not be negative, got \"-5s\""},
       {"connect_timeout: 0s\n" + M, "t.yaml:1: connect_timeout: must be at least 1s"},
-      {"connect_timeout: {s: 1}\n" + M, "t.yaml:1: connect_timeout: must be a duration, got a mapping"},
+      {"connect_timeout: {s: 1}\n" + M,
+       "t.yaml:1: connect_timeout: must be a duration, got a mapping"},
       {"relist_after: 1.5h\n" + M, "t.yaml:1: relist_after: must be a duration such as"},
       {"relist_after: 0h\n" + M, "t.yaml:1: relist_after: must be at least 1s"},
       {"relist_after: 400d\n" + M, "t.yaml:1: relist_after: must be at most 365d, got \"400d\""},
       {"retry_base: 0ms\n" + M, "t.yaml:1: retry_base: must be at least 1ms, got \"0ms\""},
-      {"retry_base: 1sec\n" + M, "t.yaml:1: retry_base: must be a duration such as 90s, 15m, 24h or 7d (or 500ms)"},
+      {"retry_base: 1sec\n" + M,
+       "t.yaml:1: retry_base: must be a duration such as 90s, 15m, 24h or 7d (or 500ms)"},
       {"retry_max: 99999999999999999999999\n" + M, "t.yaml:1: retry_max: must be at most 365d"},
       {"retry_base: 10s\nretry_max: 5s\n" + M,
        "t.yaml:2: retry_max: must not be less than retry_base (10s), got 5s"},
       {"retry_max: 5s\nretry_base: 10s\n" + M,
        "t.yaml:1: retry_max: must not be less than retry_base (10s), got 5s"},
       {"retry_base: 10m\n" + M, "t.yaml:1: retry_base: must not exceed retry_max (5m), got 10m"},
-      {"retry_max: 500ms\n" + M, "t.yaml:1: retry_max: must not be less than retry_base (1s), got 500ms"},
+      {"retry_max: 500ms\n" + M,
+       "t.yaml:1: retry_max: must not be less than retry_base (1s), got 500ms"},
       // mirrors
       {"mirrors: []\n", "t.yaml:1: mirrors: must list at least one mirror"},
       {"mirrors:\n", "t.yaml:1: mirrors: must be a list of mirrors (- project: ...), got nothing"},
-      {"mirrors: {project: demo}\n", "t.yaml:1: mirrors: must be a list of mirrors (- project: ...), got a mapping"},
-      {"mirrors:\n  - demo\n", "t.yaml:2: mirrors[0]: must be a mapping of keys, got a single value"},
-      {"mirrors:\n  - project: demo\n    version: 1.0\n", "t.yaml:2: mirrors[0].dest: required key is missing"},
-      {"mirrors:\n  - version: 1.0\n    dest: /d\n", "t.yaml:2: mirrors[0].project: required key is missing"},
-      {"mirrors:\n  - project: demo\n    dest: /d\n", "t.yaml:2: mirrors[0].version: required key is missing"},
+      {"mirrors: {project: demo}\n",
+       "t.yaml:1: mirrors: must be a list of mirrors (- project: ...), got a mapping"},
+      {"mirrors:\n  - demo\n",
+       "t.yaml:2: mirrors[0]: must be a mapping of keys, got a single value"},
+      {"mirrors:\n  - project: demo\n    version: 1.0\n",
+       "t.yaml:2: mirrors[0].dest: required key is missing"},
+      {"mirrors:\n  - version: 1.0\n    dest: /d\n",
+       "t.yaml:2: mirrors[0].project: required key is missing"},
+      {"mirrors:\n  - project: demo\n    dest: /d\n",
+       "t.yaml:2: mirrors[0].version: required key is missing"},
       {"mirrors:\n  - project: demo\n    versoin: 1\n",
        "t.yaml:3: mirrors[0].versoin: unknown key (did you mean \"version\"?)"},
       {"mirrors:\n  - project: Demo\n    version: 1\n    dest: /d\n",
-       "t.yaml:2: mirrors[0].project: must be lower-case letters, digits and dashes ([a-z0-9-]+), got \"Demo\""},
-      {"mirrors:\n  - project: my_db\n    version: 1\n    dest: /d\n", "t.yaml:2: mirrors[0].project: must be lower-case"},
-      {"mirrors:\n  - project: ../etc\n    version: 1\n    dest: /d\n", "t.yaml:2: mirrors[0].project: must be lower-case"},
-      {"mirrors:\n  - project: ''\n    version: 1\n    dest: /d\n", "t.yaml:2: mirrors[0].project: must be lower-case"},
+       "t.yaml:2: mirrors[0].project: must be lower-case letters, digits and dashes ([a-z0-9-]+), "
+       "got \"Demo\""},
+      {"mirrors:\n  - project: my_db\n    version: 1\n    dest: /d\n",
+       "t.yaml:2: mirrors[0].project: must be lower-case"},
+      {"mirrors:\n  - project: ../etc\n    version: 1\n    dest: /d\n",
+       "t.yaml:2: mirrors[0].project: must be lower-case"},
+      {"mirrors:\n  - project: ''\n    version: 1\n    dest: /d\n",
+       "t.yaml:2: mirrors[0].project: must be lower-case"},
       {"mirrors:\n  - project: demo\n    version: v1\n    dest: /d\n",
        "t.yaml:3: mirrors[0].version: must be digits separated by dots (e.g. 2.1.0), got \"v1\""},
-      {"mirrors:\n  - project: demo\n    version: 1..2\n    dest: /d\n", "t.yaml:3: mirrors[0].version: must be digits"},
-      {"mirrors:\n  - project: demo\n    version: 1.\n    dest: /d\n", "t.yaml:3: mirrors[0].version: must be digits"},
-      {"mirrors:\n  - project: demo\n    version: .1\n    dest: /d\n", "t.yaml:3: mirrors[0].version: must be digits"},
+      {"mirrors:\n  - project: demo\n    version: 1..2\n    dest: /d\n",
+       "t.yaml:3: mirrors[0].version: must be digits"},
+      {"mirrors:\n  - project: demo\n    version: 1.\n    dest: /d\n",
+       "t.yaml:3: mirrors[0].version: must be digits"},
+      {"mirrors:\n  - project: demo\n    version: .1\n    dest: /d\n",
+       "t.yaml:3: mirrors[0].version: must be digits"},
       {"mirrors:\n  - project: demo\n    version: 1\n    dest: rel/x\n",
        "t.yaml:4: mirrors[0].dest: must be an absolute path, got \"rel/x\""},
-      {"mirrors:\n  - project: demo\n    version: 1\n    dest: /\n", "t.yaml:4: mirrors[0].dest: must not be the root"},
-      {"mirrors:\n  - project: demo\n    version: 1\n    dest: /a/..\n", "t.yaml:4: mirrors[0].dest: must not be the root"},
+      {"mirrors:\n  - project: demo\n    version: 1\n    dest: /\n",
+       "t.yaml:4: mirrors[0].dest: must not be the root"},
+      {"mirrors:\n  - project: demo\n    version: 1\n    dest: /a/..\n",
+       "t.yaml:4: mirrors[0].dest: must not be the root"},
       {M + "  - project: demo\n    version: 1.0.0\n    dest: /data/other\n",
        "t.yaml:3: mirrors[1]: duplicate mirror demo/1.0.0, already listed as mirrors[0] (line 2)"},
       {M + "  - project: other\n    version: 1\n    dest: /data/demo/\n",
@@ -181,10 +219,10 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
 }
 
 TEST_CASE("a config value is never echoed from the wrong place", "[config]") {
-  for (const std::string& yaml : {"credentials:\n  username: jdoe\n  password: hunter2\n" + M,
-                                 "credentials:\n  username: jdoe:hunter2\n" + M,
-                                 "credentials: hunter2\n" + M,
-                                 "server: https://jdoe:hunter2@physionet.org\n" + M}) {
+  for (const std::string& yaml :
+       {"credentials:\n  username: jdoe\n  password: hunter2\n" + M,
+        "credentials:\n  username: jdoe:hunter2\n" + M, "credentials: hunter2\n" + M,
+        "server: https://jdoe:hunter2@physionet.org\n" + M}) {
     INFO(yaml);
     const std::string message = error_of(yaml);
     CHECK_THAT(message, StartsWith("t.yaml:"));
@@ -266,7 +304,8 @@ TEST_CASE("parse_config and load_config agree (text round trip)", "[config]") {
 }
 
 TEST_CASE("loopback servers may use http", "[config]") {
-  for (const char* server : {"http://127.0.0.1:8080", "http://localhost:1234", "http://[::1]:80", "http://127.9.9.9"}) {
+  for (const char* server :
+       {"http://127.0.0.1:8080", "http://localhost:1234", "http://[::1]:80", "http://127.9.9.9"}) {
     INFO(server);
     const Config config = parse_config(std::string("server: ") + server + "\n" + M, "t.yaml");
     CHECK(config.server == server);
@@ -275,7 +314,9 @@ TEST_CASE("loopback servers may use http", "[config]") {
 
 TEST_CASE("quoted scalars and YAML anchors are plain values", "[config]") {
   const Config config = parse_config(
-      "transfers: \"12\"\nmax_host_connections: &n 5\nlisting_concurrency: *n\nretry_max: '2m'\n" + M, "t.yaml");
+      "transfers: \"12\"\nmax_host_connections: &n 5\nlisting_concurrency: *n\nretry_max: '2m'\n" +
+          M,
+      "t.yaml");
   CHECK(config.transfers == 12);
   CHECK(config.max_host_connections == 5);
   CHECK(config.listing_concurrency == 5);
@@ -287,7 +328,8 @@ TEST_CASE("ca_file must exist and be a readable file", "[config]") {
   const auto ca = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n", 0644);
   const Config config = parse_config("ca_file: " + ca.string() + "\n" + M, "t.yaml");
   CHECK(config.ca_file == ca);
-  CHECK_THAT(error_of("ca_file: " + dir.path().string() + "\n" + M), Contains("is not a regular file"));
+  CHECK_THAT(error_of("ca_file: " + dir.path().string() + "\n" + M),
+             Contains("is not a regular file"));
   CHECK_THAT(error_of("ca_file: " + (dir.path() / "missing.pem").string() + "\n" + M),
              Contains("t.yaml:1: ca_file: cannot read \"" + (dir.path() / "missing.pem").string() +
                       "\": No such file or directory"));
@@ -305,7 +347,8 @@ TEST_CASE("load_config messages use the file name as given", "[config]") {
   }
   SECTION("YAML syntax errors carry the line") {
     const auto file = kFixtures / "bad_syntax.yaml";
-    CHECK_THROWS_WITH(load_config(file), StartsWith(file.string() + ":5: ") && Contains("end of sequence flow"));
+    CHECK_THROWS_WITH(load_config(file),
+                      StartsWith(file.string() + ":5: ") && Contains("end of sequence flow"));
   }
   SECTION("a missing file") {
     CHECK_THROWS_WITH(load_config("no/such/pnsync.yaml"),
@@ -313,12 +356,15 @@ TEST_CASE("load_config messages use the file name as given", "[config]") {
   }
   SECTION("a directory") {
     pnsync::config::test::TempDir dir;
-    CHECK_THROWS_WITH(load_config(dir.path()), dir.path().string() + ": cannot read: Is a directory");
+    CHECK_THROWS_WITH(load_config(dir.path()),
+                      dir.path().string() + ": cannot read: Is a directory");
   }
   SECTION("an empty file") {
     pnsync::config::test::TempDir dir;
     const auto file = dir.write("empty.yaml", "");
-    CHECK_THROWS_WITH(load_config(file), file.string() + ": the configuration is empty (at least mirrors is required)");
+    CHECK_THROWS_WITH(
+        load_config(file),
+        file.string() + ": the configuration is empty (at least mirrors is required)");
   }
 }
 

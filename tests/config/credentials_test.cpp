@@ -8,18 +8,20 @@
 #include <catch2/catch.hpp>
 
 using namespace pnsync::config;
-using pnsync::config::test::EnvGuard;
-using pnsync::config::test::TempDir;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using pnsync::config::test::EnvGuard;
+using pnsync::config::test::TempDir;
 
 namespace {
 
 const std::string kMirror = "mirrors:\n  - {project: demo, version: 1.0.0, dest: /data/demo}\n";
 constexpr const char* kSecret = "s3cr3t-Pa55";
 
-Config with_credentials(const std::string& credentials_yaml, const std::string& server = "https://physionet.org") {
-  return parse_config("server: " + server + "\ncredentials:\n" + credentials_yaml + kMirror, "t.yaml");
+Config with_credentials(const std::string& credentials_yaml,
+                        const std::string& server = "https://physionet.org") {
+  return parse_config("server: " + server + "\ncredentials:\n" + credentials_yaml + kMirror,
+                      "t.yaml");
 }
 
 Config with_password_file(const std::filesystem::path& file) {
@@ -57,7 +59,8 @@ TEST_CASE("password_file: one line, one trailing newline dropped", "[config][cre
   CHECK(resolve_password(with_password_file(dir.write("password", content, 0600))) == expected);
 }
 
-TEST_CASE("password_file: refused when group or others have any permission", "[config][credentials]") {
+TEST_CASE("password_file: refused when group or others have any permission",
+          "[config][credentials]") {
   CleanEnv env;
   TempDir dir;
   auto [mode, how] = GENERATE(table<int, std::string>({
@@ -86,7 +89,8 @@ TEST_CASE("password_file: other refusals never show the content", "[config][cred
   TempDir dir;
   SECTION("empty") {
     const auto file = dir.write("password", "", 0600);
-    CHECK(error_of(with_password_file(file)) == "t.yaml: password_file " + file.string() + " is empty");
+    CHECK(error_of(with_password_file(file)) ==
+          "t.yaml: password_file " + file.string() + " is empty");
   }
   SECTION("only a newline") {
     const auto file = dir.write("password", "\r\n", 0600);
@@ -100,7 +104,8 @@ TEST_CASE("password_file: other refusals never show the content", "[config][cred
   }
   SECTION("two newlines") {
     const auto file = dir.write("password", std::string(kSecret) + "\n\n", 0600);
-    CHECK_THAT(error_of(with_password_file(file)), Contains("holds more than one line") && !Contains(kSecret));
+    CHECK_THAT(error_of(with_password_file(file)),
+               Contains("holds more than one line") && !Contains(kSecret));
   }
   SECTION("missing") {
     const auto file = dir.path() / "absent";
@@ -113,7 +118,8 @@ TEST_CASE("password_file: other refusals never show the content", "[config][cred
   SECTION("a FIFO is refused, not waited on") {
     const auto fifo = dir.path() / "fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-    CHECK(error_of(with_password_file(fifo)) == "t.yaml: password_file " + fifo.string() + " is not a regular file");
+    CHECK(error_of(with_password_file(fifo)) ==
+          "t.yaml: password_file " + fifo.string() + " is not a regular file");
   }
 }
 
@@ -167,11 +173,15 @@ TEST_CASE("netrc: the grammar", "[config][credentials][netrc]") {
   SECTION("malformed files: line numbers, never a token") {
     auto [text, expected] = GENERATE(table<std::string, std::string>({
         {"machine physionet.org login jdoe password s3cr3t-Pa55 tail-Pa55",
-         "netrc:1: unexpected token (expected machine, default, login, password, account or macdef"},
-        {"machine physionet.org\nlogin jdoe\npassword two s3cr3t-Pa55\n", "netrc:3: unexpected token"},
-        {"\nmachine physionet.org login jdoe password", "netrc:2: \"password\" has no value at the end of the file"},
+         "netrc:1: unexpected token (expected machine, default, login, password, account or "
+         "macdef"},
+        {"machine physionet.org\nlogin jdoe\npassword two s3cr3t-Pa55\n",
+         "netrc:3: unexpected token"},
+        {"\nmachine physionet.org login jdoe password",
+         "netrc:2: \"password\" has no value at the end of the file"},
         {"machine", "netrc:1: \"machine\" has no value"},
-        {"password s3cr3t-Pa55\nmachine physionet.org", "netrc:1: \"password\" comes before any machine or default"},
+        {"password s3cr3t-Pa55\nmachine physionet.org",
+         "netrc:1: \"password\" comes before any machine or default"},
         {"s3cr3t-Pa55", "netrc:1: unexpected token"},
     }));
     INFO(text);
@@ -195,7 +205,8 @@ TEST_CASE("netrc: resolve from $NETRC and $HOME/.netrc", "[config][credentials][
   SECTION("$NETRC, machine = host of server") {
     const auto file = dir.write("my-netrc",
                                 "machine other.org login jdoe password wrong\n"
-                                "machine physionet.org login jdoe password " + std::string(kSecret) + "\n",
+                                "machine physionet.org login jdoe password " +
+                                    std::string(kSecret) + "\n",
                                 0600);
     EnvGuard netrc("NETRC", file.string());
     CHECK(resolve_password(with_credentials(netrc_creds)) == kSecret);
@@ -211,7 +222,8 @@ TEST_CASE("netrc: resolve from $NETRC and $HOME/.netrc", "[config][credentials][
     CHECK(resolve_password(with_credentials(netrc_creds, "http://[::1]:8080")) == "six");
   }
   SECTION("the default entry") {
-    const auto file = dir.write("netrc", "machine other.org password x\ndefault login jdoe password dflt\n", 0600);
+    const auto file = dir.write(
+        "netrc", "machine other.org password x\ndefault login jdoe password dflt\n", 0600);
     EnvGuard netrc("NETRC", file.string());
     CHECK(resolve_password(with_credentials(netrc_creds)) == "dflt");
   }
@@ -232,13 +244,15 @@ TEST_CASE("netrc: refusals", "[config][credentials][netrc]") {
   CleanEnv env;
   TempDir dir;
   const std::string netrc_creds = "  username: jdoe\n  netrc: true\n";
-  const std::string good = "machine physionet.org login jdoe password " + std::string(kSecret) + "\n";
+  const std::string good =
+      "machine physionet.org login jdoe password " + std::string(kSecret) + "\n";
 
   SECTION("readable by others") {
     const auto file = dir.write("netrc", good, 0644);
     EnvGuard netrc("NETRC", file.string());
     const std::string message = error_of(with_credentials(netrc_creds));
-    CHECK(message == "t.yaml: netrc " + file.string() + " is readable by others (mode 0644); run chmod 600");
+    CHECK(message ==
+          "t.yaml: netrc " + file.string() + " is readable by others (mode 0644); run chmod 600");
   }
   SECTION("missing") {
     const auto file = dir.path() / "absent";
@@ -247,27 +261,33 @@ TEST_CASE("netrc: refusals", "[config][credentials][netrc]") {
           "t.yaml: netrc " + file.string() + ": cannot read: No such file or directory");
   }
   SECTION("no entry for the host") {
-    const auto file = dir.write("netrc", "machine example.org login jdoe password " + std::string(kSecret), 0600);
+    const auto file =
+        dir.write("netrc", "machine example.org login jdoe password " + std::string(kSecret), 0600);
     EnvGuard netrc("NETRC", file.string());
     const std::string message = error_of(with_credentials(netrc_creds));
-    CHECK(message == "t.yaml: netrc " + file.string() + ": no entry for machine physionet.org (and no default entry)");
+    CHECK(message == "t.yaml: netrc " + file.string() +
+                         ": no entry for machine physionet.org (and no default entry)");
   }
   SECTION("entries only for another login") {
-    const auto file = dir.write("netrc", "machine physionet.org login jane password " + std::string(kSecret), 0600);
+    const auto file = dir.write(
+        "netrc", "machine physionet.org login jane password " + std::string(kSecret), 0600);
     EnvGuard netrc("NETRC", file.string());
     const std::string message = error_of(with_credentials(netrc_creds));
-    CHECK_THAT(message, Contains("the entries for machine physionet.org are for another login than jdoe"));
+    CHECK_THAT(message,
+               Contains("the entries for machine physionet.org are for another login than jdoe"));
     CHECK_THAT(message, !Contains(kSecret));
   }
   SECTION("an entry without a password") {
     const auto file = dir.write("netrc", "\nmachine physionet.org login jdoe\n", 0600);
     EnvGuard netrc("NETRC", file.string());
     CHECK(error_of(with_credentials(netrc_creds)) ==
-          "t.yaml: netrc " + file.string() + ":2: the entry for machine physionet.org has no password");
+          "t.yaml: netrc " + file.string() +
+              ":2: the entry for machine physionet.org has no password");
   }
   SECTION("malformed: the password is never echoed") {
     // A password with a space: its second half is a stray token.
-    const auto file = dir.write("netrc", "machine physionet.org login jdoe\npassword s3cr3t Pa55word\n", 0600);
+    const auto file =
+        dir.write("netrc", "machine physionet.org login jdoe\npassword s3cr3t Pa55word\n", 0600);
     EnvGuard netrc("NETRC", file.string());
     const std::string message = error_of(with_credentials(netrc_creds));
     CHECK_THAT(message, StartsWith("t.yaml: netrc: " + file.string() + ":2: unexpected token"));
@@ -299,7 +319,8 @@ TEST_CASE("$PNSYNC_PASSWORD when no source is configured", "[config][credentials
   }
 }
 
-TEST_CASE("$CREDENTIALS_DIRECTORY/pnsync-password (systemd LoadCredential)", "[config][credentials]") {
+TEST_CASE("$CREDENTIALS_DIRECTORY/pnsync-password (systemd LoadCredential)",
+          "[config][credentials]") {
   CleanEnv env;
   TempDir dir;
   const Config config = with_credentials("  username: jdoe\n");
@@ -310,21 +331,25 @@ TEST_CASE("$CREDENTIALS_DIRECTORY/pnsync-password (systemd LoadCredential)", "[c
   }
   SECTION("empty") {
     dir.write("pnsync-password", "\n", 0400);
-    CHECK(error_of(config) == "t.yaml: credential " + (dir.path() / "pnsync-password").string() + " is empty");
+    CHECK(error_of(config) ==
+          "t.yaml: credential " + (dir.path() / "pnsync-password").string() + " is empty");
   }
   SECTION("absent: listed among the sources tried") {
-    CHECK(error_of(config) == "t.yaml: credentials: no password found for user jdoe; tried password_file (not set), "
-                              "netrc (not enabled), $PNSYNC_PASSWORD (not set), "
-                              "$CREDENTIALS_DIRECTORY/pnsync-password (" +
-                                  (dir.path() / "pnsync-password").string() + " does not exist)");
+    CHECK(error_of(config) ==
+          "t.yaml: credentials: no password found for user jdoe; tried password_file (not set), "
+          "netrc (not enabled), $PNSYNC_PASSWORD (not set), "
+          "$CREDENTIALS_DIRECTORY/pnsync-password (" +
+              (dir.path() / "pnsync-password").string() + " does not exist)");
   }
 }
 
 TEST_CASE("no source at all: the message lists every source tried", "[config][credentials]") {
   CleanEnv env;
   CHECK(error_of(with_credentials("  username: jdoe\n")) ==
-        "t.yaml: credentials: no password found for user jdoe; tried password_file (not set), netrc (not enabled), "
-        "$PNSYNC_PASSWORD (not set), $CREDENTIALS_DIRECTORY/pnsync-password ($CREDENTIALS_DIRECTORY not set)");
+        "t.yaml: credentials: no password found for user jdoe; tried password_file (not set), "
+        "netrc (not enabled), "
+        "$PNSYNC_PASSWORD (not set), $CREDENTIALS_DIRECTORY/pnsync-password "
+        "($CREDENTIALS_DIRECTORY not set)");
 }
 
 TEST_CASE("no credentials section: anonymous, no password", "[config][credentials]") {

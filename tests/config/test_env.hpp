@@ -3,6 +3,7 @@
 // environment variables (restored, or unset again, when the test ends).
 #pragma once
 
+#include <sys/stat.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +11,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
 
 namespace pnsync::config::test {
 
@@ -31,7 +31,8 @@ public:
   const std::filesystem::path& path() const { return path_; }
 
   // Writes `content` to path()/name with permission bits `mode` (chmod, so the umask is moot).
-  std::filesystem::path write(std::string_view name, std::string_view content, mode_t mode = 0600) const {
+  std::filesystem::path write(std::string_view name, std::string_view content,
+                              mode_t mode = 0600) const {
     const std::filesystem::path file = path_ / name;
     std::filesystem::create_directories(file.parent_path());
     {

@@ -136,8 +136,8 @@ TEST_CASE("loopback hosts", "[config][values]") {
     INFO(host);
     CHECK(is_loopback_host(host));
   }
-  for (const char* host : {"physionet.org", "128.0.0.1", "10.0.0.1", "::2", "::ffff:10.0.0.1", "127.1",
-                           "localhost.example", "", "0.0.0.0"}) {
+  for (const char* host : {"physionet.org", "128.0.0.1", "10.0.0.1", "::2", "::ffff:10.0.0.1",
+                           "127.1", "localhost.example", "", "0.0.0.0"}) {
     INFO(host);
     CHECK_FALSE(is_loopback_host(host));
   }
@@ -147,7 +147,8 @@ TEST_CASE("absolute paths are normalised; overlap is by whole components", "[con
   CHECK(parse_absolute_path("/data/./x/../y/").value == std::filesystem::path("/data/y"));
   CHECK(parse_absolute_path("/data//y").value == std::filesystem::path("/data/y"));
   CHECK(parse_absolute_path("/").value == std::filesystem::path("/"));
-  CHECK_THAT(parse_absolute_path("rel/x").error, Contains("must be an absolute path, got \"rel/x\""));
+  CHECK_THAT(parse_absolute_path("rel/x").error,
+             Contains("must be an absolute path, got \"rel/x\""));
   CHECK_THAT(parse_absolute_path("").error, Contains("must not be empty"));
   CHECK_THAT(parse_absolute_path(std::string("/a\0b", 4)).error, Contains("NUL"));
 
@@ -160,10 +161,11 @@ TEST_CASE("absolute paths are normalised; overlap is by whole components", "[con
 }
 
 TEST_CASE("did-you-mean by edit distance <= 2", "[config][values]") {
-  constexpr std::array<std::string_view, 4> keys{"transfers", "max_attempts", "retry_max", "retry_base"};
+  constexpr std::array<std::string_view, 4> keys{"transfers", "max_attempts", "retry_max",
+                                                 "retry_base"};
   CHECK(suggest("tranfers", keys) == "transfers");
-  CHECK(suggest("trasnfers", keys) == "transfers");    // a swap counts once
-  CHECK(suggest("Transfers", keys) == "transfers");    // case does not count
+  CHECK(suggest("trasnfers", keys) == "transfers");  // a swap counts once
+  CHECK(suggest("Transfers", keys) == "transfers");  // case does not count
   CHECK(suggest("retry_mx", keys) == "retry_max");
   CHECK(suggest("max_attempt", keys) == "max_attempts");
   CHECK_FALSE(suggest("banana", keys));

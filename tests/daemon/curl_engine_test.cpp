@@ -18,7 +18,8 @@ namespace {
 
 struct GlueFixture {
   GlueFixture() {
-    for (int i = 0; i < 200; ++i) write_file(sandbox / ("src/f" + std::to_string(i)), random_bytes(1000 + i * 37, i));
+    for (int i = 0; i < 200; ++i)
+      write_file(sandbox / ("src/f" + std::to_string(i)), random_bytes(1000 + i * 37, i));
     write_file(sandbox / "src/big", random_bytes(2 << 20, 999));
     ServerOptions options;
     options.root = sandbox / "src";
@@ -33,7 +34,9 @@ struct GlueFixture {
     s.connect_timeout = std::chrono::seconds(5);
     return s;
   }
-  std::string url(const std::string& name) const { return server->base_url() + "/files/t/1/" + name; }
+  std::string url(const std::string& name) const {
+    return server->base_url() + "/files/t/1/" + name;
+  }
   curl::GlobalInit curl;
   Sandbox sandbox;
   std::unique_ptr<HttpServer> server;
@@ -58,11 +61,12 @@ TEST_CASE("the glue completes 200 concurrent transfers with the right bytes", "[
   std::map<int, std::string> bodies;
   int done = 0;
   for (int i = 0; i < 200; ++i) {
-    http.get(collect(fixture.url("f" + std::to_string(i)), bodies[i]), [&done](const HttpOutcome& outcome) {
-      CHECK(outcome.curl_code == 0);
-      CHECK(outcome.info.status == 200);
-      ++done;
-    });
+    http.get(collect(fixture.url("f" + std::to_string(i)), bodies[i]),
+             [&done](const HttpOutcome& outcome) {
+               CHECK(outcome.curl_code == 0);
+               CHECK(outcome.info.status == 200);
+               ++done;
+             });
   }
   io.run();  // returns only once every socket and timer is released
   CHECK(done == 200);
@@ -80,10 +84,12 @@ TEST_CASE("a stall ends with a time-out, a reset with a receive error", "[curl_e
   HttpClient http(io, fixture.settings());
   std::string stalled, reset;
   int stall_code = -1, reset_code = -1;
-  http.get(collect(fixture.url("f1"), stalled), [&](const HttpOutcome& o) { stall_code = o.curl_code; });
-  http.get(collect(fixture.url("big"), reset), [&](const HttpOutcome& o) { reset_code = o.curl_code; });
+  http.get(collect(fixture.url("f1"), stalled),
+           [&](const HttpOutcome& o) { stall_code = o.curl_code; });
+  http.get(collect(fixture.url("big"), reset),
+           [&](const HttpOutcome& o) { reset_code = o.curl_code; });
   io.run();
-  CHECK(stall_code == 28);  // CURLE_OPERATION_TIMEDOUT
+  CHECK(stall_code == 28);                        // CURLE_OPERATION_TIMEDOUT
   CHECK((reset_code == 56 || reset_code == 18));  // RECV_ERROR or PARTIAL_FILE
   CHECK(reset.size() == 100000);
 }
@@ -96,8 +102,10 @@ TEST_CASE("cancelling and destroying with transfers in flight is clean", "[curl_
   bool completion_called = false;
   {
     HttpClient http(io, fixture.settings());
-    auto id = http.get(collect(fixture.url("big"), first), [&](const HttpOutcome&) { completion_called = true; });
-    http.get(collect(fixture.url("big"), second), [&](const HttpOutcome&) { completion_called = true; });
+    auto id = http.get(collect(fixture.url("big"), first),
+                       [&](const HttpOutcome&) { completion_called = true; });
+    http.get(collect(fixture.url("big"), second),
+             [&](const HttpOutcome&) { completion_called = true; });
     boost::asio::steady_timer timer(io, std::chrono::milliseconds(300));
     timer.async_wait([&](const boost::system::error_code&) { http.cancel(id); });
     io.run_for(std::chrono::milliseconds(600));

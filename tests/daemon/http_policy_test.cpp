@@ -33,10 +33,14 @@ template <>
 struct StringMaker<ResumeAction> {
   static std::string convert(ResumeAction a) {
     switch (a) {
-      case ResumeAction::Append: return "Append";
-      case ResumeAction::Restart: return "Restart";
-      case ResumeAction::Complete: return "Complete";
-      case ResumeAction::Discard: return "Discard";
+      case ResumeAction::Append:
+        return "Append";
+      case ResumeAction::Restart:
+        return "Restart";
+      case ResumeAction::Complete:
+        return "Complete";
+      case ResumeAction::Discard:
+        return "Discard";
     }
     return "?";
   }
@@ -206,7 +210,7 @@ TEST_CASE("parse_retry_after: delta-seconds and the three HTTP-date forms",
       {"120", 120},
       {"0", 0},
       {"007", 7},
-      {" 30\t", 30},                      // optional whitespace around the field value
+      {" 30\t", 30},                             // optional whitespace around the field value
       {"99999999999999999999999", kMaxSeconds},  // saturates, never overflows
       {"", std::nullopt},
       {"   ", std::nullopt},
@@ -220,10 +224,10 @@ TEST_CASE("parse_retry_after: delta-seconds and the three HTTP-date forms",
       {"Wed, 21 Oct 2015 07:28:00 GMT", 0},
       {"Wed, 21 Oct 2015 07:30:00 GMT", 120},
       {"Thu, 22 Oct 2015 07:28:00 GMT", 86400},
-      {"Wed, 21 Oct 2015 07:00:00 GMT", 0},   // in the past
+      {"Wed, 21 Oct 2015 07:00:00 GMT", 0},  // in the past
       {"Sun, 06 Nov 1994 08:49:37 GMT", 0},
       {"Thu, 31 Dec 2015 23:59:60 GMT", 6193920},  // leap second: 2016-01-01 00:00:00
-      {"wed, 21 oct 2015 07:30:00 GMT", 120},           // names are matched leniently
+      {"wed, 21 oct 2015 07:30:00 GMT", 120},      // names are matched leniently
       {"Wed, 32 Oct 2015 07:28:00 GMT", std::nullopt},
       {"Wed, 29 Feb 2015 07:28:00 GMT", std::nullopt},
       {"Wed, 21 Foo 2015 07:28:00 GMT", std::nullopt},
@@ -295,7 +299,7 @@ TEST_CASE("retry_delay: capped exponential backoff, jittered within [d/2, d]",
       {64, 150000, 300000},  // 2^63 would overflow
       {1000, 150000, 300000},
       {INT_MAX, 150000, 300000},
-      {0, 500, 1000},        // nonsense attempts count as the first
+      {0, 500, 1000},  // nonsense attempts count as the first
       {-7, 500, 1000},
       {INT_MIN, 500, 1000},
   }));
@@ -322,11 +326,11 @@ TEST_CASE("retry_delay: Retry-After is a floor, never a ceiling", "[http_policy]
       GENERATE(table<int, std::optional<std::chrono::seconds>, std::int64_t, std::int64_t>({
           {1, std::nullopt, 500, 1000},
           {1, 0s, 500, 1000},
-          {1, -5s, 500, 1000},                      // a negative floor is no floor
-          {1, 120s, 120000, 120000},                // above the backoff: exactly the floor
-          {1, 3600s, 3600000, 3600000},             // above the ceiling too: still honoured
-          {10, 1s, 150000, 300000},                 // below the backoff: no effect
-          {10, 200s, 200000, 300000},               // inside the range: raises the low end
+          {1, -5s, 500, 1000},           // a negative floor is no floor
+          {1, 120s, 120000, 120000},     // above the backoff: exactly the floor
+          {1, 3600s, 3600000, 3600000},  // above the ceiling too: still honoured
+          {10, 1s, 150000, 300000},      // below the backoff: no effect
+          {10, 200s, 200000, 300000},    // inside the range: raises the low end
           {1, std::chrono::seconds{kMaxSeconds}, INT64_MAX / 1000 * 1000, INT64_MAX},
           {1, std::chrono::seconds::max(), INT64_MAX, INT64_MAX},  // saturates
       }));
@@ -345,7 +349,7 @@ TEST_CASE("retry_delay: odd parameters stay within bounds", "[http_policy][retry
           {0, 300000, 1, 0, 0},
           {0, 300000, INT_MAX, 0, 0},
           {1000, 0, 5, 0, 0},
-          {1000, 700, 1, 350, 700},                // ceiling below base
+          {1000, 700, 1, 350, 700},  // ceiling below base
           {-1000, 300000, 3, 0, 0},
           {1000, -1, 3, 0, 0},
           {INT64_MAX, INT64_MAX, 1, INT64_MAX / 2, INT64_MAX},
@@ -368,7 +372,8 @@ TEST_CASE("retry_delay is reproducible from a seed", "[http_policy][retry_delay]
   std::mt19937_64 a(2024);
   std::mt19937_64 b(2024);
   for (int attempt = 1; attempt <= 20; ++attempt) {
-    CHECK(retry_delay(attempt, params, std::nullopt, a) == retry_delay(attempt, params, std::nullopt, b));
+    CHECK(retry_delay(attempt, params, std::nullopt, a) ==
+          retry_delay(attempt, params, std::nullopt, b));
   }
 }
 
@@ -384,18 +389,17 @@ TEST_CASE("parse_content_range", "[http_policy][content_range]") {
       {"bytes */0", Range{{-1, -1, 0}}},
       {"bytes 0-0/1", Range{{0, 0, 1}}},
       {"bytes 0-999/1000", Range{{0, 999, 1000}}},
-      {"Bytes 0-9/10", Range{{0, 9, 10}}},         // the unit is case-insensitive
+      {"Bytes 0-9/10", Range{{0, 9, 10}}},  // the unit is case-insensitive
       {" bytes 0-9/10 ", Range{{0, 9, 10}}},
-      {"bytes 0-9223372036854775806/9223372036854775807",
-       Range{{0, INT64_MAX - 1, INT64_MAX}}},
+      {"bytes 0-9223372036854775806/9223372036854775807", Range{{0, INT64_MAX - 1, INT64_MAX}}},
       {"", std::nullopt},
       {"bytes", std::nullopt},
       {"bytes ", std::nullopt},
       {"bytes=0-9/10", std::nullopt},
       {"bytes  0-9/10", std::nullopt},
       {"items 0-9/10", std::nullopt},
-      {"bytes 200-100/1000", std::nullopt},          // first after last
-      {"bytes 100-1000/1000", std::nullopt},         // last beyond the length
+      {"bytes 200-100/1000", std::nullopt},   // first after last
+      {"bytes 100-1000/1000", std::nullopt},  // last beyond the length
       {"bytes 0-0/0", std::nullopt},
       {"bytes */*", std::nullopt},
       {"bytes 1-2", std::nullopt},
@@ -420,7 +424,8 @@ TEST_CASE("parse_content_range", "[http_policy][content_range]") {
 // ---------------------------------------------------------------------------------------------
 // resume_decision
 
-TEST_CASE("resume_decision: the answer to \"Range: bytes=<local_size>-\"", "[http_policy][resume]") {
+TEST_CASE("resume_decision: the answer to \"Range: bytes=<local_size>-\"",
+          "[http_policy][resume]") {
   // The Content-Range header as received ("" when absent), so both halves are tested together.
   auto [local_size, status, header, action] =
       GENERATE(table<std::int64_t, long, std::string_view, ResumeAction>({
@@ -430,18 +435,18 @@ TEST_CASE("resume_decision: the answer to \"Range: bytes=<local_size>-\"", "[htt
           {100, 206, "bytes 0-999/1000", ResumeAction::Restart},    // starts elsewhere
           {100, 206, "bytes 150-999/1000", ResumeAction::Restart},  // would leave a hole
           {100, 206, "bytes 99-999/1000", ResumeAction::Restart},
-          {100, 206, "", ResumeAction::Restart},                    // no Content-Range
+          {100, 206, "", ResumeAction::Restart},  // no Content-Range
           {100, 206, "garbage", ResumeAction::Restart},
           {100, 206, "bytes */1000", ResumeAction::Restart},
-          {100, 200, "", ResumeAction::Restart},                    // range ignored
+          {100, 200, "", ResumeAction::Restart},  // range ignored
           {100, 200, "bytes 100-999/1000", ResumeAction::Restart},
           {1000, 416, "bytes */1000", ResumeAction::Complete},
-          {0, 416, "bytes */0", ResumeAction::Complete},             // empty file, already had
+          {0, 416, "bytes */0", ResumeAction::Complete},  // empty file, already had
           {999, 416, "bytes */1000", ResumeAction::Discard},
-          {1001, 416, "bytes */1000", ResumeAction::Discard},        // local file is too long
+          {1001, 416, "bytes */1000", ResumeAction::Discard},  // local file is too long
           {1000, 416, "", ResumeAction::Discard},
           {1000, 416, "bytes 0-9/1000", ResumeAction::Discard},
-          {100, 404, "", ResumeAction::Discard},                     // not an answer to a range
+          {100, 404, "", ResumeAction::Discard},  // not an answer to a range
           {100, 500, "", ResumeAction::Discard},
       }));
   CAPTURE(local_size, status, header);

@@ -22,9 +22,12 @@ template <>
 struct StringMaker<EntryKind> {
   static std::string convert(EntryKind kind) {
     switch (kind) {
-      case EntryKind::File: return "File";
-      case EntryKind::Dir: return "Dir";
-      case EntryKind::Unknown: return "Unknown";
+      case EntryKind::File:
+        return "File";
+      case EntryKind::Dir:
+        return "Dir";
+      case EntryKind::Unknown:
+        return "Unknown";
     }
     return "?";
   }
@@ -65,7 +68,8 @@ const ListingEntry* find(const Listing& listing, const std::string& name) {
 }
 
 // One nginx row the way ngx_http_autoindex_html() writes it (display text padded to 50).
-std::string nginx_row(const std::string& href, const std::string& display, const std::string& tail) {
+std::string nginx_row(const std::string& href, const std::string& display,
+                      const std::string& tail) {
   std::string row = "<a href=\"" + href + "\">" + display + "</a>";
   if (display.size() < 50) row.append(50 - display.size(), ' ');
   return row + " " + tail + "\r\n";
@@ -102,19 +106,21 @@ void check_entries(const Listing& listing, const std::vector<Expected>& expected
 
 TEST_CASE("nginx autoindex: physionet.org's MIMIC-CXR 2.0.0 root", "[listing][nginx]") {
   const Listing listing = parse_listing(fixture("nginx_mimic-cxr_2.0.0.html"));
-  check_entries(listing, {
-      {"LICENSE.txt", EntryKind::File, 2518, utc(2021, 1, 14, 20, 51)},
-      {"SHA256SUMS.txt", EntryKind::File, 339, utc(2022, 9, 19, 14, 5)},
-      {"cxr-record-list.csv.gz", EntryKind::File, 7034567, utc(2021, 1, 14, 20, 49)},
-      {"cxr-study-list.csv.gz", EntryKind::File, 2519872, utc(2021, 1, 14, 20, 49)},
-      {"files", EntryKind::Dir, std::nullopt, utc(2021, 1, 14, 20, 53)},
-      // Displayed as "mimic-cxr-2.0.0-chexpert-labels-with-uncertaint..&gt;": the href has it all.
-      {"mimic-cxr-2.0.0-chexpert-labels-with-uncertainty-policy-U-ones.csv.gz", EntryKind::File,
-       4123456, utc(2021, 2, 3, 9, 17)},
-      {"mimic-cxr-reports.zip", EntryKind::File, 141883224, utc(2021, 1, 14, 20, 52)},
-      {"notes & errata v2.txt", EntryKind::File, 1024, utc(2020, 2, 29, 23, 59)},
-      {"time:stamp.txt", EntryKind::File, 0, 0},
-  });
+  check_entries(listing,
+                {
+                    {"LICENSE.txt", EntryKind::File, 2518, utc(2021, 1, 14, 20, 51)},
+                    {"SHA256SUMS.txt", EntryKind::File, 339, utc(2022, 9, 19, 14, 5)},
+                    {"cxr-record-list.csv.gz", EntryKind::File, 7034567, utc(2021, 1, 14, 20, 49)},
+                    {"cxr-study-list.csv.gz", EntryKind::File, 2519872, utc(2021, 1, 14, 20, 49)},
+                    {"files", EntryKind::Dir, std::nullopt, utc(2021, 1, 14, 20, 53)},
+                    // Displayed as "mimic-cxr-2.0.0-chexpert-labels-with-uncertaint..&gt;": the
+                    // href has it all.
+                    {"mimic-cxr-2.0.0-chexpert-labels-with-uncertainty-policy-U-ones.csv.gz",
+                     EntryKind::File, 4123456, utc(2021, 2, 3, 9, 17)},
+                    {"mimic-cxr-reports.zip", EntryKind::File, 141883224, utc(2021, 1, 14, 20, 52)},
+                    {"notes & errata v2.txt", EntryKind::File, 1024, utc(2020, 2, 29, 23, 59)},
+                    {"time:stamp.txt", EntryKind::File, 0, 0},
+                });
   // The parent link is skipped silently; the tampered rows are refused and reported.
   CHECK(listing.rejected == Names{"../../etc/", "/abs", "http://evil/"});
 }
@@ -122,11 +128,11 @@ TEST_CASE("nginx autoindex: physionet.org's MIMIC-CXR 2.0.0 root", "[listing][ng
 TEST_CASE("nginx autoindex: a MIMIC-CXR study folder", "[listing][nginx]") {
   const Listing listing = parse_listing(fixture("nginx_study.html"));
   check_entries(listing, {
-      {"02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm", EntryKind::File, 9170108,
-       utc(2021, 1, 14, 20, 49)},
-      {"174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm", EntryKind::File, 9126140,
-       utc(2021, 1, 14, 20, 49)},
-  });
+                             {"02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm", EntryKind::File,
+                              9170108, utc(2021, 1, 14, 20, 49)},
+                             {"174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm", EntryKind::File,
+                              9126140, utc(2021, 1, 14, 20, 49)},
+                         });
   CHECK(listing.rejected.empty());
 }
 
@@ -134,45 +140,49 @@ TEST_CASE("Apache 2.4 mod_autoindex, HTMLTable form", "[listing][apache]") {
   const Listing listing = parse_listing(fixture("apache_table.html"));
   // Rounded sizes ("2.5K", "6.7M") are not exact and stay unknown; Apache prints sizes under
   // 973 bytes exactly. Apache's times are the server's local time, so no mtime.
-  check_entries(listing, {
-      {"LICENSE.txt", EntryKind::File, std::nullopt, std::nullopt},
-      {"README", EntryKind::File, 512, std::nullopt},
-      {"SHA256SUMS.txt", EntryKind::File, 339, std::nullopt},
-      {"cxr-record-list.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
-      {"files", EntryKind::Dir, std::nullopt, std::nullopt},
-      {"notes & errata.txt", EntryKind::File, 972, std::nullopt},  // href "notes%20&amp;%20errata.txt"
-      {"zero.dat", EntryKind::File, 0, std::nullopt},
-  });
+  check_entries(listing,
+                {
+                    {"LICENSE.txt", EntryKind::File, std::nullopt, std::nullopt},
+                    {"README", EntryKind::File, 512, std::nullopt},
+                    {"SHA256SUMS.txt", EntryKind::File, 339, std::nullopt},
+                    {"cxr-record-list.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
+                    {"files", EntryKind::Dir, std::nullopt, std::nullopt},
+                    {"notes & errata.txt", EntryKind::File, 972,
+                     std::nullopt},  // href "notes%20&amp;%20errata.txt"
+                    {"zero.dat", EntryKind::File, 0, std::nullopt},
+                });
   // Sort links and the (absolute) Parent Directory link are not entries and not refusals.
   CHECK(listing.rejected == Names{"../secret/"});
 }
 
 TEST_CASE("Apache 2.4 mod_autoindex, <pre> form", "[listing][apache]") {
   const Listing listing = parse_listing(fixture("apache_pre.html"));
-  check_entries(listing, {
-      {"LICENSE.txt", EntryKind::File, std::nullopt, std::nullopt},
-      {"README", EntryKind::File, 512, std::nullopt},
-      {"SHA256SUMS.txt", EntryKind::File, 339, std::nullopt},
-      {"cxr-record-list.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
-      {"files", EntryKind::Dir, std::nullopt, std::nullopt},
-      // Displayed as "mimic-cxr-2.0.0-meta..&gt;" (NameWidth 23), size " 49M".
-      {"mimic-cxr-2.0.0-metadata.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
-      {"notes & errata.txt", EntryKind::File, 972, std::nullopt},
-      {"zero.dat", EntryKind::File, 0, std::nullopt},
-  });
+  check_entries(
+      listing, {
+                   {"LICENSE.txt", EntryKind::File, std::nullopt, std::nullopt},
+                   {"README", EntryKind::File, 512, std::nullopt},
+                   {"SHA256SUMS.txt", EntryKind::File, 339, std::nullopt},
+                   {"cxr-record-list.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
+                   {"files", EntryKind::Dir, std::nullopt, std::nullopt},
+                   // Displayed as "mimic-cxr-2.0.0-meta..&gt;" (NameWidth 23), size " 49M".
+                   {"mimic-cxr-2.0.0-metadata.csv.gz", EntryKind::File, std::nullopt, std::nullopt},
+                   {"notes & errata.txt", EntryKind::File, 972, std::nullopt},
+                   {"zero.dat", EntryKind::File, 0, std::nullopt},
+               });
   CHECK(listing.rejected.empty());
 }
 
 TEST_CASE("PhysioNet development server <ul>", "[listing][devserver]") {
   const Listing listing = parse_listing(fixture("devserver.html"));
   // No trailing slash on directories: every bare name is Unknown until the server's 302 says.
-  check_entries(listing, {
-      {"LICENSE.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
-      {"SHA256SUMS.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
-      {"cxr-record-list.csv.gz", EntryKind::Unknown, std::nullopt, std::nullopt},
-      {"files", EntryKind::Unknown, std::nullopt, std::nullopt},
-      {"notes & errata.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
-  });
+  check_entries(listing,
+                {
+                    {"LICENSE.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
+                    {"SHA256SUMS.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
+                    {"cxr-record-list.csv.gz", EntryKind::Unknown, std::nullopt, std::nullopt},
+                    {"files", EntryKind::Unknown, std::nullopt, std::nullopt},
+                    {"notes & errata.txt", EntryKind::Unknown, std::nullopt, std::nullopt},
+                });
   CHECK(listing.rejected.empty());
 }
 
@@ -182,15 +192,15 @@ TEST_CASE("every href goes through entities, filters, percent-decoding and the s
   auto [href, outcome, name] = GENERATE(table<std::string, Outcome, std::string>({
       {"a.txt", Entry, "a.txt"},
       {"a%20b.txt", Entry, "a b.txt"},
-      {"a&amp;b.txt", Entry, "a&b.txt"},          // entity decoded first
-      {"a%26amp%3Bb", Entry, "a&amp;b"},          // ... and percent-decoding is not undone by it
+      {"a&amp;b.txt", Entry, "a&b.txt"},  // entity decoded first
+      {"a%26amp%3Bb", Entry, "a&amp;b"},  // ... and percent-decoding is not undone by it
       {"%26", Entry, "&"},
       {"&#x41;&#66;.txt", Entry, "AB.txt"},
-      {"&bogus;x", Entry, "&bogus;x"},            // not a reference: a literal '&'
+      {"&bogus;x", Entry, "&bogus;x"},  // not a reference: a literal '&'
       {"%e6%97%a5%e6%9c%ac.txt", Entry, "\xe6\x97\xa5\xe6\x9c\xac.txt"},
       {"./time:stamp.txt", Entry, "time:stamp.txt"},  // older nginx's form for names with ':'
       {"time%3Astamp.txt", Entry, "time:stamp.txt"},
-      {" spaced.txt ", Entry, "spaced.txt"},      // browsers strip the attribute's whitespace
+      {" spaced.txt ", Entry, "spaced.txt"},  // browsers strip the attribute's whitespace
       {".hidden", Entry, ".hidden"},
       {"dir/", Entry, "dir"},
       {"../", Skipped, ""},
@@ -214,7 +224,7 @@ TEST_CASE("every href goes through entities, filters, percent-decoding and the s
       {"x?download=1", Rejected, ""},
       {"x#frag", Rejected, ""},
       {"\\\\server\\share", Rejected, ""},
-      {"&#47;etc", Rejected, ""},                 // an entity cannot hide a '/'
+      {"&#47;etc", Rejected, ""},  // an entity cannot hide a '/'
       {"a&#47;b", Rejected, ""},
       {"&#0;", Rejected, ""},
       {"&#xD800;", Rejected, ""},
@@ -224,10 +234,10 @@ TEST_CASE("every href goes through entities, filters, percent-decoding and the s
       {"%2f", Rejected, ""},
       {"..%2fetc", Rejected, ""},
       {"a%00b", Rejected, ""},
-      {"a%5cb", Rejected, ""},                    // backslash
-      {"a%0ab", Rejected, ""},                    // newline
-      {"%1b%5b31m", Rejected, ""},                // terminal escape
-      {"%c0%af", Rejected, ""},                   // overlong '/'
+      {"a%5cb", Rejected, ""},      // backslash
+      {"a%0ab", Rejected, ""},      // newline
+      {"%1b%5b31m", Rejected, ""},  // terminal escape
+      {"%c0%af", Rejected, ""},     // overlong '/'
       {"%ff", Rejected, ""},
       {"%zz", Rejected, ""},
       {"%", Rejected, ""},
@@ -306,8 +316,8 @@ TEST_CASE("nginx columns: a size only when exact, an mtime only when valid", "[l
 }
 
 TEST_CASE("a file called \"Parent Directory\" is not Apache's link up", "[listing]") {
-  const Listing listing = parse_listing(nginx_page(
-      nginx_row("Parent%20Directory", "Parent Directory", "14-Jan-2021 20:53                   7")));
+  const Listing listing = parse_listing(nginx_page(nginx_row(
+      "Parent%20Directory", "Parent Directory", "14-Jan-2021 20:53                   7")));
   REQUIRE(listing.entries.size() == 1);
   CHECK(listing.entries[0].name == "Parent Directory");
   CHECK(listing.entries[0].kind == EntryKind::File);
@@ -324,33 +334,34 @@ TEST_CASE("a directory never carries a size", "[listing]") {
 
 TEST_CASE("duplicates merge; a name that is both file and directory is refused", "[listing]") {
   SECTION("the same file twice is one entry") {
-    const Listing listing = parse_listing(nginx_page(
-        nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
-        nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
-        nginx_row("%61", "a", "14-Jan-2021 20:53                   1")));
+    const Listing listing =
+        parse_listing(nginx_page(nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
+                                 nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
+                                 nginx_row("%61", "a", "14-Jan-2021 20:53                   1")));
     REQUIRE(listing.entries.size() == 1);
     CHECK(listing.entries[0].size == 1);
     CHECK(listing.rejected.empty());
   }
   SECTION("sizes that disagree are not exact") {
-    const Listing listing = parse_listing(nginx_page(
-        nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
-        nginx_row("a", "a", "14-Jan-2021 20:53                   2")));
+    const Listing listing =
+        parse_listing(nginx_page(nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
+                                 nginx_row("a", "a", "14-Jan-2021 20:53                   2")));
     REQUIRE(listing.entries.size() == 1);
     CHECK_FALSE(listing.entries[0].size.has_value());
   }
   SECTION("file and directory of one name") {
-    const Listing listing = parse_listing(nginx_page(
-        nginx_row("a/", "a/", "14-Jan-2021 20:53                   -") +
-        nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
-        nginx_row("b", "b", "14-Jan-2021 20:53                   1")));
+    const Listing listing =
+        parse_listing(nginx_page(nginx_row("a/", "a/", "14-Jan-2021 20:53                   -") +
+                                 nginx_row("a", "a", "14-Jan-2021 20:53                   1") +
+                                 nginx_row("b", "b", "14-Jan-2021 20:53                   1")));
     CHECK(names_of(listing) == Names{"b"});
     CHECK(listing.rejected == Names{"a/", "a"});
   }
   SECTION("Apache IconsAreLinks: the icon link and the name link are one entry with the columns") {
     const Listing listing = parse_listing(
         "<table><tr><th><a href=\"?C=N;O=D\">Name</a></th></tr>\n"
-        "<tr><td valign=\"top\"><a href=\"r.txt\"><img src=\"/icons/text.gif\" alt=\"[TXT]\"></a></td>"
+        "<tr><td valign=\"top\"><a href=\"r.txt\"><img src=\"/icons/text.gif\" "
+        "alt=\"[TXT]\"></a></td>"
         "<td><a href=\"r.txt\">r.txt</a></td><td align=\"right\">2021-01-14 20:53  </td>"
         "<td align=\"right\">123 </td><td>&nbsp;</td></tr>\n</table>\n");
     REQUIRE(listing.entries.size() == 1);
@@ -358,11 +369,11 @@ TEST_CASE("duplicates merge; a name that is both file and directory is refused",
     CHECK(listing.entries[0].size == 123);
   }
   SECTION("output is sorted by name, in byte order") {
-    const Listing listing = parse_listing(nginx_page(
-        nginx_row("b", "b", "14-Jan-2021 20:53                   1") +
-        nginx_row("B", "B", "14-Jan-2021 20:53                   1") +
-        nginx_row("a/", "a/", "14-Jan-2021 20:53                   -") +
-        nginx_row("%C3%A9", "e", "14-Jan-2021 20:53                   1")));
+    const Listing listing = parse_listing(
+        nginx_page(nginx_row("b", "b", "14-Jan-2021 20:53                   1") +
+                   nginx_row("B", "B", "14-Jan-2021 20:53                   1") +
+                   nginx_row("a/", "a/", "14-Jan-2021 20:53                   -") +
+                   nginx_row("%C3%A9", "e", "14-Jan-2021 20:53                   1")));
     CHECK(names_of(listing) == Names{"B", "a", "b", "\xc3\xa9"});
   }
 }
@@ -373,8 +384,8 @@ TEST_CASE("the scanner survives odd and hostile markup", "[listing][scanner]") {
       {"not html at all", {}},
       {"<", {}},
       {"<a", {}},
-      {"<a href=\"x", {}},                                   // cut short inside the tag
-      {"<pre><a href=\"x\">x", {"x"}},                       // cut short after it
+      {"<a href=\"x", {}},              // cut short inside the tag
+      {"<pre><a href=\"x\">x", {"x"}},  // cut short after it
       {"<pre><a href=\"x\">x</a> 14-Jan-2021 20:53 1\r\n", {"x"}},
       {"<pre><A HREF=\"X.TXT\">X.TXT</A>\r\n</PRE>", {"X.TXT"}},
       {"<pre><a href='single.txt'>s</a>\n<a href=unquoted.txt>u</a>\n</pre>",

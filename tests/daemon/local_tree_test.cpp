@@ -17,12 +17,14 @@ namespace {
 void write_partial(const LocalTree& tree, const std::string& rel, const std::string& content) {
   auto fd = tree.open_partial(rel);
   REQUIRE(fd);
-  REQUIRE(::write(fd->get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  REQUIRE(::write(fd->get(), content.data(), content.size()) ==
+          static_cast<ssize_t>(content.size()));
 }
 
 }  // namespace
 
-TEST_CASE("publish moves a partial file into place with closed permissions and the server's mtime", "[local_tree]") {
+TEST_CASE("publish moves a partial file into place with closed permissions and the server's mtime",
+          "[local_tree]") {
   Sandbox sandbox;
   ::umask(0);  // the modes must not depend on the umask
   auto tree = LocalTree::open(sandbox / "dest");
@@ -79,4 +81,20 @@ TEST_CASE("partial names are fixed-length and never the server's name", "[local_
   CHECK(name.size() == 45);
   CHECK(name.find('/') == std::string::npos);
   CHECK(name != tree->partial_name("files/p10/b"));
+}
+
+TEST_CASE("dest and its missing parents are created closed; an existing dest keeps its mode",
+          "[local_tree]") {
+  Sandbox sandbox;
+  REQUIRE(LocalTree::open(sandbox / "a/b/dest"));
+  struct stat info {};
+  for (const char* dir : {"a", "a/b", "a/b/dest"}) {
+    REQUIRE(::stat((sandbox / dir).c_str(), &info) == 0);
+    CHECK((info.st_mode & 07777) == 02750);
+  }
+  std::filesystem::create_directories(sandbox / "open");
+  ::chmod((sandbox / "open").c_str(), 0755);
+  REQUIRE(LocalTree::open(sandbox / "open"));
+  REQUIRE(::stat((sandbox / "open").c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0755);
 }

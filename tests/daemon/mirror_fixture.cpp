@@ -7,6 +7,7 @@
 #include "daemon/curl_handles.hpp"
 #include "daemon/log.hpp"
 #include "daemon/sync_pass.hpp"
+#include "tests/support/test_ca.hpp"
 
 namespace pnsync::test {
 
@@ -20,35 +21,48 @@ const curl::GlobalInit& curl_once() {
 
 }  // namespace
 
-MirrorFixture::MirrorFixture(ListingStyle style, bool with_manifest) {
+MirrorFixture::MirrorFixture(FixtureOptions fixture_options) {
   curl_once();
   source = sandbox / "source";
   dest = sandbox / "dest";
   files["LICENSE.txt"] = "PhysioNet Credentialed Health Data License 1.5.0\n";
   files["cxr-record-list.csv.gz"] = random_bytes(5000, 1);
   files["files/p10/p10000032/s50414267.txt"] = "FINAL REPORT\n no acute process.\n";
-  files["files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm"] = random_bytes(70000, 2);
-  files["files/p10/p10000032/s50414267/174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm"] = random_bytes(300000, 3);
+  files["files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm"] =
+      random_bytes(70000, 2);
+  files["files/p10/p10000032/s50414267/174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm"] =
+      random_bytes(300000, 3);
   files["files/p11/p11000011/s51234567.txt"] = "FINAL REPORT\n normal.\n";
-  files["files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm"] = random_bytes(3 << 20, 4);
+  files["files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm"] =
+      random_bytes(3 << 20, 4);
   files["files/p11/p11000011/s51234567/empty file.dcm"] = "";
   std::string manifest;
   for (const auto& [path, content] : files) {
     if (path.find('/') == std::string::npos) manifest += sha256_hex(content) + " " + path + "\n";
   }
-  if (with_manifest) files["SHA256SUMS.txt"] = manifest;
+  if (fixture_options.with_manifest) files["SHA256SUMS.txt"] = manifest;
   for (const auto& [path, content] : files) write_file(source / path, content);
+  for (const auto& [path, content] : fixture_options.extra_files)
+    write_file(source / path, content);
 
   ServerOptions options;
   options.root = source;
   options.url_prefix = kPrefix;
   options.username = kUser;
   options.password = kPassword;
-  options.listing_style = style;
+  options.listing_style = fixture_options.style;
+  std::optional<TestCa> ca;
+  if (fixture_options.tls != Tls::None) {
+    ca = make_test_ca(sandbox / "ca");
+    const bool trusted = fixture_options.tls == Tls::Trusted;
+    options.tls_cert_file = trusted ? ca->server_cert : ca->rogue_cert;
+    options.tls_key_file = trusted ? ca->server_key : ca->rogue_key;
+  }
   server = std::make_unique<HttpServer>(options);
 
   config.source_file = "test.yaml";
   config.server = server->base_url();
+  if (ca) config.ca_file = ca->ca_cert;
   config.state_dir = sandbox / "state";
   config.credentials = config::Credentials{kUser, std::nullopt, false};
   config.transfers = 4;

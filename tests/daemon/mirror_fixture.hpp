@@ -15,12 +15,12 @@
 #include "tests/support/sandbox.hpp"
 
 // The mirror equals the source, byte for byte; on failure the message names the first difference.
-#define CHECK_MIRRORED(fixture)                              \
-  do {                                                       \
-    std::string why_;                                        \
-    const bool same_ = (fixture).mirrored_exactly(&why_);    \
-    INFO(why_);                                              \
-    CHECK(same_);                                            \
+#define CHECK_MIRRORED(fixture)                           \
+  do {                                                    \
+    std::string why_;                                     \
+    const bool same_ = (fixture).mirrored_exactly(&why_); \
+    INFO(why_);                                           \
+    CHECK(same_);                                         \
   } while (false)
 
 namespace pnsync::test {
@@ -29,8 +29,17 @@ inline constexpr const char* kUser = "jdoe";
 inline constexpr const char* kPassword = "s3cret-Pa55";
 inline constexpr const char* kPrefix = "/files/mimic-cxr/2.0.0/";
 
+enum class Tls { None, Trusted, Untrusted };
+
+struct FixtureOptions {
+  ListingStyle style = ListingStyle::Nginx;
+  bool with_manifest = true;
+  Tls tls = Tls::None;
+  std::map<std::string, std::string> extra_files{};  // added to the source tree
+};
+
 struct MirrorFixture {
-  explicit MirrorFixture(ListingStyle style = ListingStyle::Nginx, bool with_manifest = true);
+  explicit MirrorFixture(FixtureOptions options = {});
 
   // The relative paths of the generated tree and their contents.
   std::map<std::string, std::string> files;

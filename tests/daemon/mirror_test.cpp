@@ -12,8 +12,10 @@ using namespace pnsync::test;
 
 namespace {
 
-const std::string kBigImage = "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
-const std::string kSmallImage = "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm";
+const std::string kBigImage =
+    "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
+const std::string kSmallImage =
+    "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm";
 
 std::size_t count_with_range(const HttpServer& server, const std::string& target) {
   std::size_t ranged = 0;
@@ -75,7 +77,8 @@ TEST_CASE("a wrong password makes exactly one request and exits 3", "[mirror][au
 
 TEST_CASE("a 403 stops the mirror and exits 4", "[mirror][auth]") {
   MirrorFixture fixture;
-  fixture.server->set_fault(fixture.url_path("SHA256SUMS.txt"), {Fault::Kind::Status, 0, 403, {}, -1});
+  fixture.server->set_fault(fixture.url_path("SHA256SUMS.txt"),
+                            {Fault::Kind::Status, 0, 403, {}, -1});
   CHECK(fixture.run() == ExitCode::AccessDenied);
   CHECK(fixture.server->requests().size() == 1);
   CHECK(fixture.summary.find("data use agreement") != std::string::npos);
@@ -109,7 +112,8 @@ TEST_CASE("a server that ignores Range gets the file from the start", "[mirror][
   CHECK_MIRRORED(fixture);
 }
 
-TEST_CASE("wrong bytes are discarded and fetched again; three mismatches fail the file", "[mirror][verify]") {
+TEST_CASE("wrong bytes are discarded and fetched again; three mismatches fail the file",
+          "[mirror][verify]") {
   MirrorFixture fixture;
   const auto target = fixture.url_path("cxr-record-list.csv.gz");
   SECTION("one bad copy, then a good one") {
@@ -180,7 +184,8 @@ TEST_CASE("a verified file deleted locally is fetched again", "[mirror][restart]
   CHECK_MIRRORED(fixture);
 }
 
-TEST_CASE("an existing complete copy (e.g. from wget) is adopted without downloading", "[mirror][restart]") {
+TEST_CASE("an existing complete copy (e.g. from wget) is adopted without downloading",
+          "[mirror][restart]") {
   MirrorFixture fixture;
   for (const auto& [path, content] : fixture.files) write_file(fixture.dest / path, content);
   REQUIRE(fixture.run() == ExitCode::Ok);
@@ -211,15 +216,69 @@ TEST_CASE("a symlink planted in dest is never followed", "[mirror][safety]") {
 
 TEST_CASE("Apache and development-server listings mirror the same tree", "[mirror][listing]") {
   auto style = GENERATE(ListingStyle::Apache, ListingStyle::DevServer);
-  MirrorFixture fixture(style);
+  MirrorFixture fixture({.style = style});
   REQUIRE(fixture.run() == ExitCode::Ok);
   CHECK_MIRRORED(fixture);
 }
 
 TEST_CASE("without SHA256SUMS.txt every file is verified by size", "[mirror]") {
-  MirrorFixture fixture(ListingStyle::Nginx, false);
+  MirrorFixture fixture({.with_manifest = false});
   REQUIRE(fixture.run() == ExitCode::Ok);
   auto license = fixture.record("LICENSE.txt");
   REQUIRE(license);
   CHECK(license->verified_by == store::VerifyKind::Size);
+}
+
+TEST_CASE("over HTTPS with the configured CA the mirror completes", "[mirror][tls]") {
+  MirrorFixture fixture({.tls = Tls::Trusted});
+  REQUIRE(fixture.server->base_url().rfind("https://", 0) == 0);
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+}
+
+TEST_CASE("a certificate that does not verify fails closed, before any credential is sent",
+          "[mirror][tls]") {
+  MirrorFixture fixture({.tls = Tls::Untrusted});
+  CHECK(fixture.run() == ExitCode::FilesFailed);
+  CHECK(fixture.summary.find("certificate") != std::string::npos);
+  CHECK(fixture.server->requests().empty());
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / "LICENSE.txt"));
+}
+
+TEST_CASE("hostile names in a listing are refused and never written", "[mirror][safety]") {
+  MirrorFixture fixture({.extra_files = {{"files/back\\slash.txt", "x"},
+                                         {"files/ctl\x01name.txt", "y"},
+                                         {"files/new\nline.txt", "z"}}});
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(fixture.server->count_requests(fixture.url_path("files/back\\slash.txt")) == 0);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(fixture.sandbox.path())) {
+    const std::string name = entry.path().filename();
+    if (entry.path().string().find("/source/") != std::string::npos) continue;
+    CHECK(name.find('\\') == std::string::npos);
+    CHECK(name.find('\x01') == std::string::npos);
+    CHECK(name.find('\n') == std::string::npos);
+  }
+  CHECK(std::filesystem::exists(fixture.dest / kSmallImage));
+}
+
+TEST_CASE("an interrupted crawl resumes where it stopped instead of listing everything again",
+          "[mirror][restart]") {
+  MirrorFixture fixture;
+  fixture.config.max_attempts = 1;
+  const auto broken_dir = fixture.url_path("files/p11/");
+  fixture.server->set_fault(broken_dir, {Fault::Kind::Status, 0, 500, {}, -1});
+  REQUIRE(fixture.run() == ExitCode::FilesFailed);
+  CHECK(fixture.summary.find("could not be listed") != std::string::npos);
+
+  fixture.server->clear_faults();
+  fixture.server->clear_requests();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+  // Listed again: only the directory that failed and what lies below it.
+  CHECK(fixture.server->count_requests(fixture.url_path("")) == 0);
+  CHECK(fixture.server->count_requests(fixture.url_path("files/")) == 0);
+  CHECK(fixture.server->count_requests(fixture.url_path("files/p10/")) == 0);
+  CHECK(fixture.server->count_requests(broken_dir) == 1);
+  // Files verified in the first pass were not fetched again.
+  CHECK(fixture.server->count_requests(fixture.url_path(kSmallImage)) == 0);
 }

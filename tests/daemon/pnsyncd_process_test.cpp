@@ -22,20 +22,21 @@ using namespace pnsync::test;
 
 namespace {
 
-const std::string kBigImage = "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
+const std::string kBigImage =
+    "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
 
 std::filesystem::path write_config(const MirrorFixture& fixture) {
   const auto password_file = fixture.sandbox / "password";
   write_file(password_file, std::string(kPassword) + "\n");
   ::chmod(password_file.c_str(), 0600);
   const auto config_file = fixture.sandbox / "pnsync.yaml";
-  write_file(config_file, "server: " + fixture.config.server + "\n" +
-                              "state_dir: " + fixture.config.state_dir.string() + "\n" +
-                              "credentials:\n  username: " + kUser + "\n  password_file: " +
-                              password_file.string() + "\n" +
-                              "transfers: 4\nstall_timeout: 5s\nretry_base: 100ms\nretry_max: 1s\n" +
-                              "mirrors:\n  - project: mimic-cxr\n    version: 2.0.0\n    dest: " +
-                              fixture.dest.string() + "\n");
+  write_file(config_file,
+             "server: " + fixture.config.server + "\n" + "state_dir: " +
+                 fixture.config.state_dir.string() + "\n" + "credentials:\n  username: " + kUser +
+                 "\n  password_file: " + password_file.string() + "\n" +
+                 "transfers: 4\nstall_timeout: 5s\nretry_base: 100ms\nretry_max: 1s\n" +
+                 "mirrors:\n  - project: mimic-cxr\n    version: 2.0.0\n    dest: " +
+                 fixture.dest.string() + "\n");
   return config_file;
 }
 
@@ -48,8 +49,12 @@ public:
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     std::string binary = PNSYNCD_PATH;
     std::string config_text = config.string();
-    char* argv[] = {binary.data(), const_cast<char*>("--config"), config_text.data(),
-                    const_cast<char*>("--once"), const_cast<char*>("--verbose"), nullptr};
+    char* argv[] = {binary.data(),
+                    const_cast<char*>("--config"),
+                    config_text.data(),
+                    const_cast<char*>("--once"),
+                    const_cast<char*>("--verbose"),
+                    nullptr};
     REQUIRE(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) == 0);
     posix_spawn_file_actions_destroy(&actions);
   }
@@ -99,7 +104,8 @@ std::int64_t resumed_from(const HttpServer& server, const std::string& target) {
 
 }  // namespace
 
-TEST_CASE("kill -9 mid-transfer, then a restart finishes and fetches only the missing bytes", "[process]") {
+TEST_CASE("kill -9 mid-transfer, then a restart finishes and fetches only the missing bytes",
+          "[process]") {
   MirrorFixture fixture;
   const auto target = fixture.url_path(kBigImage);
   fixture.server->set_fault(target, {Fault::Kind::Slow, 1 << 20, 0, {}, 1});  // 1 MiB/s
@@ -107,7 +113,8 @@ TEST_CASE("kill -9 mid-transfer, then a restart finishes and fetches only the mi
   const auto log = fixture.sandbox / "pnsyncd.log";
   {
     Pnsyncd first(config, log);
-    REQUIRE(wait_for([&] { return largest_partial(fixture.dest) >= (1 << 20); }, std::chrono::seconds(20)));
+    REQUIRE(wait_for([&] { return largest_partial(fixture.dest) >= (1 << 20); },
+                     std::chrono::seconds(20)));
     ::kill(first.pid(), SIGKILL);
     CHECK(first.wait() == -SIGKILL);
   }
@@ -132,7 +139,8 @@ TEST_CASE("SIGTERM stops promptly and keeps partial progress", "[process]") {
   const auto config = write_config(fixture);
   const auto log = fixture.sandbox / "pnsyncd.log";
   Pnsyncd daemon(config, log);
-  REQUIRE(wait_for([&] { return largest_partial(fixture.dest) >= (256 << 10); }, std::chrono::seconds(20)));
+  REQUIRE(wait_for([&] { return largest_partial(fixture.dest) >= (256 << 10); },
+                   std::chrono::seconds(20)));
   const auto asked = std::chrono::steady_clock::now();
   ::kill(daemon.pid(), SIGTERM);
   CHECK(daemon.wait() == 1);
@@ -169,5 +177,6 @@ TEST_CASE("a second pnsyncd on the same state_dir refuses to start", "[process]"
                    std::chrono::seconds(10)));
   Pnsyncd second(config, fixture.sandbox / "second.log");
   CHECK(second.wait() == 5);
-  CHECK(read_file(fixture.sandbox / "second.log").find("in use by another pnsyncd") != std::string::npos);
+  CHECK(read_file(fixture.sandbox / "second.log").find("in use by another pnsyncd") !=
+        std::string::npos);
 }

@@ -19,8 +19,8 @@ TEST_CASE("byte counts use IEC units", "[progress]") {
 }
 
 TEST_CASE("durations read like a person would say them", "[progress]") {
-  auto [seconds, text] = GENERATE(table<long long, std::string>({
-      {5, "5s"}, {65, "1m05s"}, {3600 * 3 + 120, "3h02m"}, {86400 * 84 + 3600, "84d01h"}}));
+  auto [seconds, text] = GENERATE(table<long long, std::string>(
+      {{5, "5s"}, {65, "1m05s"}, {3600 * 3 + 120, "3h02m"}, {86400 * 84 + 3600, "84d01h"}}));
   CHECK(format_duration(std::chrono::seconds(seconds)) == text);
 }
 

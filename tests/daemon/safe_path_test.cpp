@@ -26,22 +26,17 @@ std::string repeat(std::string_view unit, std::size_t times, std::string_view se
 }  // namespace
 
 TEST_CASE("safe_relative_path keeps ordinary relative paths as they are", "[safe_path]") {
-  const std::string path = GENERATE(as<std::string>{},
-      "LICENSE.txt",
-      "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm",
-      "files/p10/p10000032/s50414267.txt",
-      "mimic-cxr-2.0.0-metadata.csv.gz",
-      "notes & errata v2.txt",
-      "time:stamp.txt",
-      ".hidden",                       // a dot-file is a name, not a "." segment
-      "..a",
-      "a..",
-      "a/...",
-      "日本語/ファイル.txt",
-      "emoji/\xF0\x9F\x98\x80.png",    // U+1F600, four bytes
-      repeat("a", 255),                // the longest name
-      repeat("a", 64, "/"),            // the most segments
-      repeat(repeat("b", 255), 16, "/"));  // 4095 bytes in total
+  const std::string path =
+      GENERATE(as<std::string>{}, "LICENSE.txt",
+               "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm",
+               "files/p10/p10000032/s50414267.txt", "mimic-cxr-2.0.0-metadata.csv.gz",
+               "notes & errata v2.txt", "time:stamp.txt",
+               ".hidden",  // a dot-file is a name, not a "." segment
+               "..a", "a..", "a/...", "日本語/ファイル.txt",
+               "emoji/\xF0\x9F\x98\x80.png",        // U+1F600, four bytes
+               repeat("a", 255),                    // the longest name
+               repeat("a", 64, "/"),                // the most segments
+               repeat(repeat("b", 255), 16, "/"));  // 4095 bytes in total
   CAPTURE(path);
   const auto safe = safe_relative_path(path);
   REQUIRE(safe.has_value());
@@ -64,7 +59,9 @@ TEST_CASE("safe_relative_path refuses every hostile shape", "[safe_path]") {
       {"a/", "trailing slash (a file path never has one)"},
       {"a\\b", "backslash"},
       {"..\\..\\windows", "backslash traversal"},
-      {"a\x01" "b", "control character"},
+      {"a\x01"
+       "b",
+       "control character"},
       {"a\nb", "newline"},
       {"a\rb", "carriage return"},
       {"\t", "tab"},
@@ -78,7 +75,9 @@ TEST_CASE("safe_relative_path refuses every hostile shape", "[safe_path]") {
       {repeat("a", 70, "/"), "70 segments"},
       {repeat(repeat("b", 255), 16, "/") + "/c", "4097 bytes in total"},
       {"\xff", "invalid byte"},
-      {"a\x80" "b", "stray continuation byte"},
+      {"a\x80"
+       "b",
+       "stray continuation byte"},
       {"\xc0\xaf", "overlong '/'"},
       {"\xe0\x80\xae", "overlong '.'"},
       {"\xed\xa0\x80", "UTF-16 surrogate"},
@@ -127,14 +126,14 @@ TEST_CASE("percent_decode decodes escapes and refuses the malformed and the smug
       {"%e6%97%a5", "\xe6\x97\xa5"},  // lowercase hex (Apache)
       {"%E6%97%A5", "\xe6\x97\xa5"},  // uppercase hex (nginx)
       {"100%25", "100%"},
-      {"%2525", "%25"},               // decoded once, never twice
-      {"a+b", "a+b"},                 // '+' is not a space in a path
-      {"%2e%2e", ".."},               // decodes; safe_relative_path refuses it next
+      {"%2525", "%25"},  // decoded once, never twice
+      {"a+b", "a+b"},    // '+' is not a space in a path
+      {"%2e%2e", ".."},  // decodes; safe_relative_path refuses it next
       {"", ""},
-      {"%2f", std::nullopt},          // an encoded separator
+      {"%2f", std::nullopt},  // an encoded separator
       {"%2F", std::nullopt},
       {"a%2fb", std::nullopt},
-      {"%00", std::nullopt},          // an encoded NUL
+      {"%00", std::nullopt},  // an encoded NUL
       {"%", std::nullopt},
       {"%4", std::nullopt},
       {"a%", std::nullopt},
@@ -147,8 +146,8 @@ TEST_CASE("percent_decode decodes escapes and refuses the malformed and the smug
 }
 
 TEST_CASE("a decoded traversal is still refused", "[safe_path]") {
-  const std::string_view escaped = GENERATE(as<std::string_view>{},
-      "%2e%2e", "%2E%2E", "%2e", "%2e%2e%5cx", "a%0ab", "%c0%ae%c0%ae");
+  const std::string_view escaped = GENERATE(as<std::string_view>{}, "%2e%2e", "%2E%2E", "%2e",
+                                            "%2e%2e%5cx", "a%0ab", "%c0%ae%c0%ae");
   CAPTURE(escaped);
   const auto decoded = percent_decode(escaped);
   REQUIRE(decoded.has_value());

@@ -40,9 +40,18 @@ TEST_CASE("lanes are independent: listings go on while transfers fill their lane
   Scheduler scheduler(io, 1, 1);
   std::vector<Scheduler::Slot> held;
   std::vector<Lane> order;
-  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) { order.push_back(Lane::File); held.push_back(std::move(slot)); });
-  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) { order.push_back(Lane::File); held.push_back(std::move(slot)); });
-  scheduler.submit(Lane::Listing, [&](Scheduler::Slot slot) { order.push_back(Lane::Listing); held.push_back(std::move(slot)); });
+  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) {
+    order.push_back(Lane::File);
+    held.push_back(std::move(slot));
+  });
+  scheduler.submit(Lane::File, [&](Scheduler::Slot slot) {
+    order.push_back(Lane::File);
+    held.push_back(std::move(slot));
+  });
+  scheduler.submit(Lane::Listing, [&](Scheduler::Slot slot) {
+    order.push_back(Lane::Listing);
+    held.push_back(std::move(slot));
+  });
   io.restart();
   io.poll();
   CHECK(order == std::vector<Lane>{Lane::File, Lane::Listing});
@@ -80,7 +89,8 @@ TEST_CASE("a host hold (Retry-After) delays every new start until it expires", "
   std::chrono::steady_clock::time_point started_at{};
   const auto held_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
   scheduler.hold_until(held_until);
-  scheduler.submit(Lane::Listing, [&](Scheduler::Slot) { started_at = std::chrono::steady_clock::now(); });
+  scheduler.submit(Lane::Listing,
+                   [&](Scheduler::Slot) { started_at = std::chrono::steady_clock::now(); });
   io.run();
   CHECK(started_at >= held_until);
 }

@@ -26,7 +26,9 @@ public:
 };
 
 // A 64-character "hash" made of one repeated hex digit: sha('a') != sha('b').
-inline std::string sha(char digit) { return std::string(64, digit); }
+inline std::string sha(char digit) {
+  return std::string(64, digit);
+}
 
 inline DiscoveredFile discovered(std::string path, std::optional<std::int64_t> size = std::nullopt,
                                  std::optional<std::string> sha256 = std::nullopt,

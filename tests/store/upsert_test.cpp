@@ -49,9 +49,14 @@ FileId store_with_progress(Store& store, MirrorId mirror, const UpsertCase& c) {
   const FileId id = store.find_file(mirror, "f.dat")->id;
   const std::int64_t size = c.size_before.value_or(10);
   switch (c.progress) {
-    case Progress::Pending: break;
-    case Progress::Partial: store.mark_partial(id, 4); break;
-    case Progress::Failed: store.record_attempt_error(id, "HTTP 503", true); break;
+    case Progress::Pending:
+      break;
+    case Progress::Partial:
+      store.mark_partial(id, 4);
+      break;
+    case Progress::Failed:
+      store.record_attempt_error(id, "HTTP 503", true);
+      break;
     case Progress::VerifiedByManifest:
       store.mark_verified(
           std::vector<VerifiedFile>{{id, size, c.sha_before.value(), VerifyKind::Sha256Manifest}});

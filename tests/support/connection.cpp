@@ -94,14 +94,22 @@ void Connection<Stream>::pump_body() {
   const bool cut =
       fault.kind == Kind::ResetAfter || fault.kind == Kind::Stall || fault.kind == Kind::Truncate;
   const std::uint64_t limit =
-      cut ? std::min(total, static_cast<std::uint64_t>(std::max<std::int64_t>(0, fault.bytes))) : total;
+      cut ? std::min(total, static_cast<std::uint64_t>(std::max<std::int64_t>(0, fault.bytes)))
+          : total;
 
   if (sent_ == limit) {
     switch (fault.kind) {
-      case Kind::ResetAfter: reset_when_sent(kFlushTries); return;
-      case Kind::Stall: drain(); return;  // silence, the socket stays open until the client leaves
-      case Kind::Truncate: close_gracefully(); return;
-      default: break;
+      case Kind::ResetAfter:
+        reset_when_sent(kFlushTries);
+        return;
+      case Kind::Stall:
+        drain();
+        return;  // silence, the socket stays open until the client leaves
+      case Kind::Truncate:
+        close_gracefully();
+        return;
+      default:
+        break;
     }
     if (res_.framing == Framing::Chunked) {
       out_ = "0\r\n\r\n";

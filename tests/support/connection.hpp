@@ -51,7 +51,7 @@ private:
   void write_out(Then then);
 
   void reset_when_sent(int tries_left);  // reset() once the kernel has sent all we wrote
-  void reset();             // RST: SO_LINGER 0, then close
+  void reset();                          // RST: SO_LINGER 0, then close
   void close_gracefully();  // FIN, then wait for the client's (nginx's lingering close)
   void drain();             // read and discard until the client leaves
   void close();

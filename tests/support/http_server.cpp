@@ -86,7 +86,8 @@ void HttpServer::Impl::accept() {
         conn = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *tls), router,
                                                        next_connection++);
       } else {
-        conn = std::make_shared<Connection<PlainStream>>(std::move(socket), router, next_connection++);
+        conn =
+            std::make_shared<Connection<PlainStream>>(std::move(socket), router, next_connection++);
       }
       connections.push_back(conn);
       conn->start();
@@ -111,9 +112,13 @@ HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std
   impl_->start();
 }
 
-HttpServer::~HttpServer() { impl_->stop(); }
+HttpServer::~HttpServer() {
+  impl_->stop();
+}
 
-std::uint16_t HttpServer::port() const { return impl_->port; }
+std::uint16_t HttpServer::port() const {
+  return impl_->port;
+}
 
 std::string HttpServer::base_url() const {
   return std::string(impl_->tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(impl_->port);
@@ -127,14 +132,20 @@ void HttpServer::set_fault(const std::string& url_path, Fault fault) {
   impl_->router.set_fault(url_path, std::move(fault));
 }
 
-void HttpServer::clear_faults() { impl_->router.clear_faults(); }
+void HttpServer::clear_faults() {
+  impl_->router.clear_faults();
+}
 
-std::vector<RequestRecord> HttpServer::requests() const { return impl_->router.requests(); }
+std::vector<RequestRecord> HttpServer::requests() const {
+  return impl_->router.requests();
+}
 
 std::size_t HttpServer::count_requests(const std::string& url_path) const {
   return impl_->router.count_requests(url_path);
 }
 
-void HttpServer::clear_requests() { impl_->router.clear_requests(); }
+void HttpServer::clear_requests() {
+  impl_->router.clear_requests();
+}
 
 }  // namespace pnsync::test

@@ -40,13 +40,13 @@ struct Fault {
 
 struct RequestRecord {
   std::string method{};
-  std::string target{};    // as sent, percent-escaped, e.g. "/files/demo/1.0/a%20b.txt"
-  std::string range{};     // Range header or ""
+  std::string target{};  // as sent, percent-escaped, e.g. "/files/demo/1.0/a%20b.txt"
+  std::string range{};   // Range header or ""
   std::string user_agent{};
   std::string authorization{};
   std::string cookie{};
-  int status = 0;          // the status sent (faults included); 400/431 for unparseable heads
-  std::string path{};      // decoded path without the query, e.g. "/files/demo/1.0/a b.txt"
+  int status = 0;                // the status sent (faults included); 400/431 for unparseable heads
+  std::string path{};            // decoded path without the query, e.g. "/files/demo/1.0/a b.txt"
   std::uint64_t connection = 0;  // serial number of the TCP connection (1, 2, ...) it came on
   std::vector<std::pair<std::string, std::string>> headers{};  // all request headers, in order
 
@@ -55,7 +55,7 @@ struct RequestRecord {
 };
 
 struct ServerOptions {
-  std::filesystem::path root{};        // served under url_prefix
+  std::filesystem::path root{};  // served under url_prefix
   std::string url_prefix = "/files/demo/1.0/";
   std::optional<std::string> username{};  // when set, Basic auth is required (401 without)
   std::optional<std::string> password{};
@@ -77,7 +77,7 @@ public:
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const;
-  std::string base_url() const;                // "http://127.0.0.1:<port>" ("https://" with TLS)
+  std::string base_url() const;  // "http://127.0.0.1:<port>" ("https://" with TLS)
   // base_url() + url_prefix + relative; `relative` is used as given (escape it yourself).
   std::string url(std::string_view relative = {}) const;
 

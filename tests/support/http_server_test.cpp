@@ -5,8 +5,8 @@
 #include "tests/support/sandbox.hpp"
 #include "tests/support/test_ca.hpp"
 
-#include <catch2/catch.hpp>
 #include <curl/curl.h>
+#include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -92,23 +92,27 @@ public:
     curl_easy_reset(c);  // keeps the connection cache
     Reply reply;
     std::unique_ptr<curl_slist, SlistDeleter> headers;
-    for (const auto& h : get.headers) headers.reset(curl_slist_append(headers.release(), h.c_str()));
+    for (const auto& h : get.headers)
+      headers.reset(curl_slist_append(headers.release(), h.c_str()));
 
     curl_easy_setopt(c, CURLOPT_URL, get.url.c_str());
     curl_easy_setopt(c, CURLOPT_USERAGENT, get.user_agent.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, get.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* out) {
-      static_cast<Reply*>(out)->body.append(p, n);
-      return n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t, size_t n, void* out) {
+          static_cast<Reply*>(out)->body.append(p, n);
+          return n;
+        });
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, +[](char* p, size_t, size_t n, void* out) {
-      auto* r = static_cast<Reply*>(out);
-      if (std::string_view(p, n).starts_with("HTTP/")) r->head.clear();  // keep the last response
-      r->head.append(p, n);
-      return n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_HEADERFUNCTION, +[](char* p, size_t, size_t n, void* out) {
+          auto* r = static_cast<Reply*>(out);
+          if (std::string_view(p, n).starts_with("HTTP/"))
+            r->head.clear();  // keep the last response
+          r->head.append(p, n);
+          return n;
+        });
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &reply);
     if (!get.userpwd.empty()) {
       curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);  // pre-emptive, as pnsync sends it
@@ -134,7 +138,9 @@ private:
   std::unique_ptr<CURL, EasyDeleter> easy_;
 };
 
-Reply fetch(const Get& get) { return Client().fetch(get); }
+Reply fetch(const Get& get) {
+  return Client().fetch(get);
+}
 
 // ---- a raw client, for requests curl will not send -------------------------------------------
 
@@ -149,22 +155,27 @@ std::string raw_exchange(std::uint16_t port, const std::string& request) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   return out;
 }
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 3s) {
-  for (const auto end = Clock::now() + limit; Clock::now() < end; std::this_thread::sleep_for(5ms)) {
+  for (const auto end = Clock::now() + limit; Clock::now() < end;
+       std::this_thread::sleep_for(5ms)) {
     if (done()) return true;
   }
   return done();
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 void set_mtime(const fs::path& p, std::time_t t) {
   const timeval times[2] = {{t, 0}, {t, 0}};
@@ -198,7 +209,8 @@ std::string flipped(std::string s) {
 
 }  // namespace
 
-// ---- files ---------------------------------------------------------------------------------------
+// ---- files
+// ---------------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Demo, "GET and HEAD of a file", "[http_server]") {
   HttpServer server(options());
@@ -261,12 +273,15 @@ TEST_CASE_METHOD(Demo, "byte ranges", "[http_server]") {
     const Reply r = fetch({.url = url, .range = "10-", .headers = {"If-Range: \"0-0\""}});
     CHECK(r.status == 200);
     CHECK(r.body == data);
-    CHECK(fetch({.url = url, .range = "10-", .headers = {"If-Range: \"659807dc-186a0\""}}).status == 206);
+    CHECK(fetch({.url = url, .range = "10-", .headers = {"If-Range: \"659807dc-186a0\""}}).status ==
+          206);
   }
   SECTION("conditional GET") {
     CHECK(fetch({.url = url, .headers = {"If-None-Match: \"659807dc-186a0\""}}).status == 304);
-    CHECK(fetch({.url = url, .headers = {"If-Modified-Since: Fri, 05 Jan 2024 13:45:00 GMT"}}).status == 304);
-    CHECK(fetch({.url = url, .headers = {"If-Modified-Since: Fri, 05 Jan 2024 13:45:01 GMT"}}).status == 200);
+    CHECK(fetch({.url = url, .headers = {"If-Modified-Since: Fri, 05 Jan 2024 13:45:00 GMT"}})
+              .status == 304);
+    CHECK(fetch({.url = url, .headers = {"If-Modified-Since: Fri, 05 Jan 2024 13:45:01 GMT"}})
+              .status == 200);
   }
 }
 
@@ -291,7 +306,8 @@ TEST_CASE_METHOD(Demo, "paths that are not below the root are 404", "[http_serve
   CHECK(fetch({.url = server.url("bad%zzescape")}).status == 400);
 }
 
-// ---- listings and redirects -----------------------------------------------------------------------
+// ---- listings and redirects
+// -----------------------------------------------------------------------
 
 TEST_CASE_METHOD(Demo, "nginx listing over the wire", "[http_server][listing]") {
   HttpServer server(options());
@@ -306,10 +322,14 @@ TEST_CASE_METHOD(Demo, "nginx listing over the wire", "[http_server][listing]") 
   CHECK(r.body ==
         "<html>\r\n<head><title>Index of /files/demo/1.0/</title></head>\r\n<body>\r\n"
         "<h1>Index of /files/demo/1.0/</h1><hr><pre><a href=\"../\">../</a>\r\n"
-        "<a href=\"sub/\">sub/</a>                                               05-Jan-2024 13:45                   -\r\n"
-        "<a href=\"README.txt\">README.txt</a>                                         05-Jan-2024 13:45                  13\r\n"
-        "<a href=\"a%20b.txt\">a b.txt</a>                                            05-Jan-2024 13:45                   7\r\n"
-        "<a href=\"data.bin\">data.bin</a>                                           05-Jan-2024 13:45              100000\r\n"
+        "<a href=\"sub/\">sub/</a>                                               05-Jan-2024 13:45 "
+        "                  -\r\n"
+        "<a href=\"README.txt\">README.txt</a>                                         05-Jan-2024 "
+        "13:45                  13\r\n"
+        "<a href=\"a%20b.txt\">a b.txt</a>                                            05-Jan-2024 "
+        "13:45                   7\r\n"
+        "<a href=\"data.bin\">data.bin</a>                                           05-Jan-2024 "
+        "13:45              100000\r\n"
         "</pre><hr></body>\r\n</html>\r\n");
 
   const Reply sub = fetch({.url = server.url("sub/")});
@@ -317,18 +337,24 @@ TEST_CASE_METHOD(Demo, "nginx listing over the wire", "[http_server][listing]") 
   CHECK_THAT(sub.body, Catch::Contains("<a href=\"inner.txt\">inner.txt</a>"));
 }
 
-TEST_CASE_METHOD(Demo, "Apache and development-server listings over the wire", "[http_server][listing]") {
+TEST_CASE_METHOD(Demo, "Apache and development-server listings over the wire",
+                 "[http_server][listing]") {
   SECTION("Apache") {
     HttpServer server({.root = root(), .listing_style = ListingStyle::Apache});
     const Reply r = fetch({.url = server.url()});
     CHECK(r.status == 200);
     CHECK(r.header("Transfer-Encoding") == "chunked");
     CHECK(r.header("Content-Type") == "text/html;charset=UTF-8");
-    CHECK_THAT(r.body, Catch::StartsWith("<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n"));
-    CHECK_THAT(r.body, Catch::Contains("<td><a href=\"sub/\">sub/</a></td><td align=\"right\">2024-01-05 13:45  </td>"));
+    CHECK_THAT(r.body,
+               Catch::StartsWith("<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n"));
+    CHECK_THAT(
+        r.body,
+        Catch::Contains(
+            "<td><a href=\"sub/\">sub/</a></td><td align=\"right\">2024-01-05 13:45  </td>"));
     CHECK_THAT(r.body, Catch::Contains("<td><a href=\"a%20b.txt\">a b.txt</a></td>"));
     CHECK_THAT(r.body, Catch::Contains("<td align=\"right\"> 98K</td>"));
-    CHECK_THAT(r.body, Catch::Contains("Server at 127.0.0.1 Port " + std::to_string(server.port())));
+    CHECK_THAT(r.body,
+               Catch::Contains("Server at 127.0.0.1 Port " + std::to_string(server.port())));
     CHECK_THAT(r.body, !Catch::Contains("hidden"));
   }
   SECTION("development server") {
@@ -361,7 +387,8 @@ TEST_CASE_METHOD(Demo, "a directory without its slash is redirected", "[http_ser
   }
 }
 
-// ---- authentication --------------------------------------------------------------------------------
+// ---- authentication
+// --------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Demo, "physionet's Basic-auth matrix", "[http_server][auth]") {
   ServerOptions o = options();
@@ -395,21 +422,27 @@ TEST_CASE_METHOD(Demo, "a login sent with a cookie opens a session", "[http_serv
   o.username = "alice";
   o.password = "s3cret";
   HttpServer server(o);
-  const Reply login = fetch({.url = server.url("README.txt"), .userpwd = "alice:s3cret",
+  const Reply login = fetch({.url = server.url("README.txt"),
+                             .userpwd = "alice:s3cret",
                              .headers = {"Cookie: testcookie=1"}});
   CHECK(login.status == 200);
   const std::string set_cookie = login.header("Set-Cookie");
   REQUIRE_THAT(set_cookie, Catch::StartsWith("sessionid="));
   const std::string session = set_cookie.substr(0, set_cookie.find(';'));
 
-  CHECK(fetch({.url = server.url("README.txt"), .user_agent = "curl/7.88.1", .headers = {"Cookie: " + session}})
+  CHECK(fetch({.url = server.url("README.txt"),
+               .user_agent = "curl/7.88.1",
+               .headers = {"Cookie: " + session}})
             .status == 200);
-  CHECK(fetch({.url = server.url("README.txt"), .headers = {"Cookie: sessionid=forged"}}).status == 401);
+  CHECK(fetch({.url = server.url("README.txt"), .headers = {"Cookie: sessionid=forged"}}).status ==
+        401);
   // Without a cookie in the request no session is offered.
-  CHECK_FALSE(fetch({.url = server.url("README.txt"), .userpwd = "alice:s3cret"}).has_header("Set-Cookie"));
+  CHECK_FALSE(
+      fetch({.url = server.url("README.txt"), .userpwd = "alice:s3cret"}).has_header("Set-Cookie"));
 }
 
-// ---- faults ------------------------------------------------------------------------------------------
+// ---- faults
+// ------------------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Demo, "fault: ResetAfter", "[http_server][fault]") {
   HttpServer server(options());
@@ -421,17 +454,20 @@ TEST_CASE_METHOD(Demo, "fault: ResetAfter", "[http_server][fault]") {
   CHECK(fetch({.url = server.url("data.bin")}).body == data);  // times = 1: then normal
 }
 
-TEST_CASE_METHOD(Demo, "fault: ResetAfter delivers all n bytes, even more than the socket buffers hold",
+TEST_CASE_METHOD(Demo,
+                 "fault: ResetAfter delivers all n bytes, even more than the socket buffers hold",
                  "[http_server][fault]") {
   write_random_file(root() / "big.bin", 16 * 1024 * 1024, 5);
   HttpServer server(options());
-  server.set_fault("/files/demo/1.0/big.bin", {.kind = Fault::Kind::ResetAfter, .bytes = 12'000'000});
+  server.set_fault("/files/demo/1.0/big.bin",
+                   {.kind = Fault::Kind::ResetAfter, .bytes = 12'000'000});
   const Reply r = fetch({.url = server.url("big.bin")});
   CHECK(r.code == CURLE_RECV_ERROR);  // "Connection reset by peer", not a clean EOF
   CHECK(r.body.size() == 12'000'000);
 }
 
-TEST_CASE_METHOD(Demo, "fault: Stall holds one connection without blocking others", "[http_server][fault]") {
+TEST_CASE_METHOD(Demo, "fault: Stall holds one connection without blocking others",
+                 "[http_server][fault]") {
   HttpServer server(options());
   server.set_fault(kData, {.kind = Fault::Kind::Stall, .bytes = 1000});
   auto stalled = std::async(std::launch::async, [&] {
@@ -460,9 +496,11 @@ TEST_CASE_METHOD(Demo, "fault: Slow paces the body", "[http_server][fault]") {
   CHECK(seconds_since(t0) < 3);
 }
 
-TEST_CASE_METHOD(Demo, "fault: Status with Retry-After, times counting down", "[http_server][fault]") {
+TEST_CASE_METHOD(Demo, "fault: Status with Retry-After, times counting down",
+                 "[http_server][fault]") {
   HttpServer server(options());
-  server.set_fault(kData, {.kind = Fault::Kind::Status, .status = 503, .retry_after = "7", .times = 2});
+  server.set_fault(kData,
+                   {.kind = Fault::Kind::Status, .status = 503, .retry_after = "7", .times = 2});
   Client client;
   for (int i = 0; i < 2; ++i) {
     const Reply r = client.fetch({.url = server.url("data.bin")});
@@ -477,7 +515,8 @@ TEST_CASE_METHOD(Demo, "fault: Status with Retry-After, times counting down", "[
   CHECK(server.count_requests(kData) == 3);
 }
 
-TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate", "[http_server][fault]") {
+TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate",
+                 "[http_server][fault]") {
   HttpServer server(options());
   const auto url = server.url("data.bin");
 
@@ -530,9 +569,11 @@ TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate", "[
   }
 }
 
-// ---- connections -------------------------------------------------------------------------------------
+// ---- connections
+// -------------------------------------------------------------------------------------
 
-TEST_CASE_METHOD(Demo, "keep-alive: several requests on one connection", "[http_server][connection]") {
+TEST_CASE_METHOD(Demo, "keep-alive: several requests on one connection",
+                 "[http_server][connection]") {
   HttpServer server(options());
   Client client;
   const Reply first = client.fetch({.url = server.url("README.txt")});
@@ -544,7 +585,8 @@ TEST_CASE_METHOD(Demo, "keep-alive: several requests on one connection", "[http_
   CHECK(second.body == data.substr(0, 10));
 
   SECTION("Connection: close is honoured") {
-    const Reply closing = client.fetch({.url = server.url("README.txt"), .headers = {"Connection: close"}});
+    const Reply closing =
+        client.fetch({.url = server.url("README.txt"), .headers = {"Connection: close"}});
     CHECK(closing.header("Connection") == "close");
     CHECK(client.fetch({.url = server.url("README.txt")}).connects == 1);
   }
@@ -554,14 +596,16 @@ TEST_CASE_METHOD(Demo, "keep-alive: several requests on one connection", "[http_
   CHECK(log[0].connection == log[2].connection);
 }
 
-TEST_CASE_METHOD(Demo, "raw requests: pipelining, HTTP/1.0, malformed heads", "[http_server][connection]") {
+TEST_CASE_METHOD(Demo, "raw requests: pipelining, HTTP/1.0, malformed heads",
+                 "[http_server][connection]") {
   HttpServer server(options());
 
   SECTION("two pipelined requests in one write") {
-    const std::string out = raw_exchange(server.port(),
-                                         "GET /files/demo/1.0/README.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-                                         "GET /files/demo/1.0/sub/inner.txt HTTP/1.1\r\nHost: x\r\n"
-                                         "Connection: close\r\n\r\n");
+    const std::string out =
+        raw_exchange(server.port(),
+                     "GET /files/demo/1.0/README.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /files/demo/1.0/sub/inner.txt HTTP/1.1\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n");
     const auto first = out.find("hello, world\n");
     CHECK(first != std::string::npos);
     CHECK(out.find("inner\n", first) != std::string::npos);
@@ -576,16 +620,24 @@ TEST_CASE_METHOD(Demo, "raw requests: pipelining, HTTP/1.0, malformed heads", "[
   }
   SECTION("garbage, other methods, huge heads, traversal") {
     CHECK_THAT(raw_exchange(server.port(), "BLAH\r\n\r\n"), Catch::StartsWith("HTTP/1.1 400 "));
-    CHECK_THAT(raw_exchange(server.port(), "GET / HTTP/2.0\r\n\r\n"), Catch::StartsWith("HTTP/1.1 400 "));
-    CHECK_THAT(raw_exchange(server.port(), "GET / HTTP/1.1\r\n folded\r\n\r\n"), Catch::StartsWith("HTTP/1.1 400 "));
-    CHECK_THAT(raw_exchange(server.port(), "POST /files/demo/1.0/ HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"),
-               Catch::StartsWith("HTTP/1.1 405 "));
-    CHECK_THAT(raw_exchange(server.port(), "GET / HTTP/1.1\r\nX: " + std::string(40000, 'a') + "\r\n\r\n"),
-               Catch::StartsWith("HTTP/1.1 431 "));
-    CHECK_THAT(raw_exchange(server.port(), "GET /files/demo/1.0/../../../etc/passwd HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    CHECK_THAT(raw_exchange(server.port(), "GET / HTTP/2.0\r\n\r\n"),
+               Catch::StartsWith("HTTP/1.1 400 "));
+    CHECK_THAT(raw_exchange(server.port(), "GET / HTTP/1.1\r\n folded\r\n\r\n"),
+               Catch::StartsWith("HTTP/1.1 400 "));
+    CHECK_THAT(
+        raw_exchange(server.port(), "POST /files/demo/1.0/ HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"),
+        Catch::StartsWith("HTTP/1.1 405 "));
+    CHECK_THAT(
+        raw_exchange(server.port(), "GET / HTTP/1.1\r\nX: " + std::string(40000, 'a') + "\r\n\r\n"),
+        Catch::StartsWith("HTTP/1.1 431 "));
+    CHECK_THAT(raw_exchange(
+                   server.port(),
+                   "GET /files/demo/1.0/../../../etc/passwd HTTP/1.1\r\nConnection: close\r\n\r\n"),
                Catch::StartsWith("HTTP/1.1 404 "));
-    CHECK_THAT(raw_exchange(server.port(), "GET /files/demo/1.0/%2E%2E/%2e%2e/x HTTP/1.1\r\nConnection: close\r\n\r\n"),
-               Catch::StartsWith("HTTP/1.1 404 "));
+    CHECK_THAT(
+        raw_exchange(server.port(),
+                     "GET /files/demo/1.0/%2E%2E/%2e%2e/x HTTP/1.1\r\nConnection: close\r\n\r\n"),
+        Catch::StartsWith("HTTP/1.1 404 "));
   }
 }
 
@@ -594,7 +646,9 @@ TEST_CASE_METHOD(Demo, "the request log", "[http_server]") {
   o.username = "alice";
   o.password = "s3cret";
   HttpServer server(o);
-  fetch({.url = server.url("a%20b.txt?x=1"), .userpwd = "alice:s3cret", .range = "2-",
+  fetch({.url = server.url("a%20b.txt?x=1"),
+         .userpwd = "alice:s3cret",
+         .range = "2-",
          .headers = {"Cookie: a=b", "If-Range: \"659807dc-7\""}});
   const auto log = server.requests();
   REQUIRE(log.size() == 1);
@@ -616,7 +670,8 @@ TEST_CASE_METHOD(Demo, "the request log", "[http_server]") {
   CHECK(server.requests().empty());
 }
 
-TEST_CASE_METHOD(Demo, "the destructor returns promptly with a stalled client connected", "[http_server][connection]") {
+TEST_CASE_METHOD(Demo, "the destructor returns promptly with a stalled client connected",
+                 "[http_server][connection]") {
   auto server = std::make_unique<HttpServer>(options());
   server->set_fault(kData, {.kind = Fault::Kind::Stall, .bytes = 10});
   auto stalled = std::async(std::launch::async, [url = server->url("data.bin")] {
@@ -635,7 +690,8 @@ TEST_CASE_METHOD(Demo, "the destructor returns promptly with a stalled client co
   CHECK(r.seconds < 5);
 }
 
-// ---- TLS -----------------------------------------------------------------------------------------------
+// ---- TLS
+// -----------------------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(Demo, "HTTPS with the test CA", "[http_server][tls]") {
   const TestCa ca = make_test_ca(path() / "pki");
@@ -650,7 +706,8 @@ TEST_CASE_METHOD(Demo, "HTTPS with the test CA", "[http_server][tls]") {
     const Reply r = client.fetch({.url = server.url("README.txt"), .cainfo = ca.ca_cert.string()});
     CHECK(r.code == CURLE_OK);
     CHECK(r.body == "hello, world\n");
-    const Reply again = client.fetch({.url = server.url("data.bin"), .range = "5-", .cainfo = ca.ca_cert.string()});
+    const Reply again =
+        client.fetch({.url = server.url("data.bin"), .range = "5-", .cainfo = ca.ca_cert.string()});
     CHECK(again.status == 206);
     CHECK(again.body == data.substr(5));
     CHECK(again.connects == 0);
@@ -672,7 +729,8 @@ TEST_CASE_METHOD(Demo, "HTTPS with the test CA", "[http_server][tls]") {
     o.tls_key_file = ca.server_key;
     HttpServer server(o);
     server.set_fault(kData, {.kind = Fault::Kind::Stall, .bytes = 100});
-    const Reply r = fetch({.url = server.url("data.bin"), .low_speed_time = 1, .cainfo = ca.ca_cert.string()});
+    const Reply r =
+        fetch({.url = server.url("data.bin"), .low_speed_time = 1, .cainfo = ca.ca_cert.string()});
     CHECK(r.code == CURLE_OPERATION_TIMEDOUT);
     CHECK(r.body == data.substr(0, 100));
   }

@@ -18,7 +18,9 @@ constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr"
 constexpr std::array<std::string_view, 7> kWeekdays = {"Sun", "Mon", "Tue", "Wed",
                                                        "Thu", "Fri", "Sat"};
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 // RFC 9110 tchar: the characters allowed in a method and a field name.
 bool is_tchar(char c) {
@@ -26,7 +28,9 @@ bool is_tchar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -63,8 +67,8 @@ bool has_token(std::string_view list, std::string_view token) {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
@@ -156,7 +160,8 @@ std::string percent_encode(std::string_view s, std::string_view keep, bool upper
   out.reserve(s.size());
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x80 && std::isalnum(u) != 0) || (c != '\0' && keep.find(c) != std::string_view::npos)) {
+    if ((u < 0x80 && std::isalnum(u) != 0) ||
+        (c != '\0' && keep.find(c) != std::string_view::npos)) {
       out += c;
     } else {
       out += '%';
@@ -172,11 +177,20 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -186,9 +200,9 @@ std::optional<std::string> base64_decode(std::string_view s) {
   if (s.size() % 4 != 0) return std::nullopt;
   std::string out(s.size() / 4 * 3, '\0');
   // EVP_DecodeBlock ignores padding: it returns whole 3-byte groups, so drop one byte per '='.
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   if (n < 0) return std::nullopt;
   std::size_t len = static_cast<std::size_t>(n);
   for (auto it = s.rbegin(); it != s.rend() && *it == '=' && len > 0; ++it) --len;
@@ -224,29 +238,50 @@ std::optional<std::time_t> parse_imf_fixdate(std::string_view s) {
   return timegm(&tm);
 }
 
-std::string_view month_abbrev(int month0) { return kMonths.at(static_cast<std::size_t>(month0)); }
+std::string_view month_abbrev(int month0) {
+  return kMonths.at(static_cast<std::size_t>(month0));
+}
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Not Allowed";  // nginx's wording
-    case 408: return "Request Timeout";
-    case 416: return "Requested Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Temporarily Unavailable";
-    case 504: return "Gateway Time-out";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Not Allowed";  // nginx's wording
+    case 408:
+      return "Request Timeout";
+    case 416:
+      return "Requested Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Temporarily Unavailable";
+    case 504:
+      return "Gateway Time-out";
+    default:
+      return "Unknown";
   }
 }
 

@@ -29,7 +29,7 @@ const std::string* find_header(const Headers& headers, std::string_view name);
 
 struct RequestHead {
   std::string method;
-  std::string target;  // as sent
+  std::string target;     // as sent
   int minor_version = 1;  // HTTP/1.<minor_version>
   Headers headers;
 

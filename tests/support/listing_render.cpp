@@ -15,7 +15,9 @@ namespace {
 using http::html_escape;
 using http::percent_encode;
 
-bool hidden(const DirEntry& e) { return e.name.empty() || e.name.front() == '.'; }
+bool hidden(const DirEntry& e) {
+  return e.name.empty() || e.name.front() == '.';
+}
 
 // Byte length of the first `n` UTF-8 characters of `s`, or nullopt when `s` is not valid UTF-8.
 // With n = npos it measures the whole string; `count` receives the number of characters.
@@ -24,8 +26,11 @@ std::optional<std::size_t> utf8_prefix(std::string_view s, std::size_t n, std::s
   std::size_t chars = 0;
   while (i < s.size() && chars < n) {
     const auto lead = static_cast<unsigned char>(s[i]);
-    const std::size_t len = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3
-                                            : (lead >> 3) == 0x1e ? 4 : 0;
+    const std::size_t len = lead < 0x80           ? 1
+                            : (lead >> 5) == 0x6  ? 2
+                            : (lead >> 4) == 0xe  ? 3
+                            : (lead >> 3) == 0x1e ? 4
+                                                  : 0;
     if (len == 0 || i + len > s.size()) return std::nullopt;
     for (std::size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return std::nullopt;
@@ -48,7 +53,8 @@ std::tm utc(std::time_t t) {
 constexpr std::size_t kNginxNameLen = 50;  // NGX_HTTP_AUTOINDEX_NAME_LEN
 
 std::string nginx_line(const DirEntry& e) {
-  std::string line = "<a href=\"" + percent_encode(e.name, "-._~", true) + (e.is_dir ? "/" : "") + "\">";
+  std::string line =
+      "<a href=\"" + percent_encode(e.name, "-._~", true) + (e.is_dir ? "/" : "") + "\">";
 
   // nginx measures the name in UTF-8 characters when it is valid UTF-8, in bytes otherwise, and
   // cuts names longer than 50 to 47 characters followed by "..>".
@@ -73,7 +79,8 @@ std::string nginx_line(const DirEntry& e) {
   char tail[64];
   if (e.is_dir) {
     std::snprintf(tail, sizeof tail, " %02d-%s-%d %02d:%02d %19s\r\n", tm.tm_mday,
-                  http::month_abbrev(tm.tm_mon).data(), tm.tm_year + 1900, tm.tm_hour, tm.tm_min, "-");
+                  http::month_abbrev(tm.tm_mon).data(), tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                  "-");
   } else {
     std::snprintf(tail, sizeof tail, " %02d-%s-%d %02d:%02d %19llu\r\n", tm.tm_mday,
                   http::month_abbrev(tm.tm_mon).data(), tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
@@ -130,7 +137,8 @@ std::string apr_strfsize(std::uint64_t size) {
 std::string apache_icon(const DirEntry& e) {
   if (e.is_dir) return R"(<img src="/icons/folder.gif" alt="[DIR]">)";
   const auto ext = std::filesystem::path(e.name).extension().string();
-  if (ext == ".txt" || ext == ".csv" || ext == ".html") return R"(<img src="/icons/text.gif" alt="[TXT]">)";
+  if (ext == ".txt" || ext == ".csv" || ext == ".html")
+    return R"(<img src="/icons/text.gif" alt="[TXT]">)";
   if (ext == ".gz" || ext == ".zip" || ext == ".tgz") {
     return R"(<img src="/icons/compressed.gif" alt="[   ]">)";
   }
@@ -147,17 +155,19 @@ std::string render_apache(const ListingPage& page, std::vector<DirEntry> entries
 
   const std::string title = html_escape(dir);
   std::string html =
-      "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n <head>\n  <title>Index of " +
+      "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n <head>\n  <title>Index "
+      "of " +
       title + "</title>\n </head>\n <body>\n<h1>Index of " + title + "</h1>\n  <table>\n" +
       R"(   <tr><th valign="top"><img src="/icons/blank.gif" alt="[ICO]"></th>)" +
       R"(<th><a href="?C=N;O=D">Name</a></th><th><a href="?C=M;O=A">Last modified</a></th>)" +
       R"(<th><a href="?C=S;O=A">Size</a></th><th><a href="?C=D;O=A">Description</a></th></tr>)" +
       "\n   <tr><th colspan=\"5\"><hr></th></tr>\n";
   if (dir != "/") {
-    html += R"(<tr><td valign="top"><img src="/icons/back.gif" alt="[PARENTDIR]"></td><td><a href=")" +
-            html_escape(percent_encode(parent, "$-_.+!*'(),:@&=/~", false)) +
-            R"(">Parent Directory</a></td><td>&nbsp;</td><td align="right">  - </td><td>&nbsp;</td></tr>)" +
-            "\n";
+    html +=
+        R"(<tr><td valign="top"><img src="/icons/back.gif" alt="[PARENTDIR]"></td><td><a href=")" +
+        html_escape(percent_encode(parent, "$-_.+!*'(),:@&=/~", false)) +
+        R"(">Parent Directory</a></td><td>&nbsp;</td><td align="right">  - </td><td>&nbsp;</td></tr>)" +
+        "\n";
   }
   for (const auto& e : entries) {
     const std::tm tm = utc(e.mtime);
@@ -172,8 +182,11 @@ std::string render_apache(const ListingPage& page, std::vector<DirEntry> entries
             "</td><td align=\"right\">" + (e.is_dir ? std::string("  - ") : apr_strfsize(e.size)) +
             "</td><td>&nbsp;</td></tr>\n";
   }
-  html += "   <tr><th colspan=\"5\"><hr></th></tr>\n</table>\n<address>Apache/2.4.57 (Debian) Server at " +
-          html_escape(page.host) + " Port " + std::to_string(page.port) + "</address>\n</body></html>\n";
+  html +=
+      "   <tr><th colspan=\"5\"><hr></th></tr>\n</table>\n<address>Apache/2.4.57 (Debian) Server "
+      "at " +
+      html_escape(page.host) + " Port " + std::to_string(page.port) +
+      "</address>\n</body></html>\n";
   return html;
 }
 
@@ -207,12 +220,16 @@ std::vector<DirEntry> read_directory(const std::filesystem::path& dir) {
   return entries;
 }
 
-std::string render_listing(ListingStyle style, const ListingPage& page, std::vector<DirEntry> entries) {
+std::string render_listing(ListingStyle style, const ListingPage& page,
+                           std::vector<DirEntry> entries) {
   std::erase_if(entries, hidden);
   switch (style) {
-    case ListingStyle::Nginx: return render_nginx(page, std::move(entries));
-    case ListingStyle::Apache: return render_apache(page, std::move(entries));
-    case ListingStyle::DevServer: return render_devserver(std::move(entries));
+    case ListingStyle::Nginx:
+      return render_nginx(page, std::move(entries));
+    case ListingStyle::Apache:
+      return render_apache(page, std::move(entries));
+    case ListingStyle::DevServer:
+      return render_devserver(std::move(entries));
   }
   return {};
 }

@@ -27,7 +27,7 @@ struct DirEntry {
 std::vector<DirEntry> read_directory(const std::filesystem::path& dir);
 
 struct ListingPage {
-  std::string url_path;     // decoded directory path with its trailing slash, "/files/demo/1.0/"
+  std::string url_path;  // decoded directory path with its trailing slash, "/files/demo/1.0/"
   std::string host = "127.0.0.1";  // for Apache's <address> line
   std::uint16_t port = 80;
 };
@@ -35,6 +35,7 @@ struct ListingPage {
 // Renders the page in `style`. Dot-files are hidden and the order is each server's own: nginx
 // puts directories first then sorts by bytes; Apache sorts by name; the development server lists
 // directories, then files.
-std::string render_listing(ListingStyle style, const ListingPage& page, std::vector<DirEntry> entries);
+std::string render_listing(ListingStyle style, const ListingPage& page,
+                           std::vector<DirEntry> entries);
 
 }  // namespace pnsync::test

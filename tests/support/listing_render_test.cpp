@@ -12,7 +12,9 @@ namespace {
 constexpr std::time_t kJan5 = 1704462300;   // 2024-01-05 13:45:00 UTC
 constexpr std::time_t kNov30 = 1701331559;  // 2023-11-30 08:05:59 UTC
 
-std::string spaces(std::size_t n) { return std::string(n, ' '); }
+std::string spaces(std::size_t n) {
+  return std::string(n, ' ');
+}
 
 std::vector<DirEntry> small_tree() {
   return {
@@ -30,9 +32,15 @@ TEST_CASE("nginx autoindex page", "[listing]") {
   const std::string expected =
       "<html>\r\n<head><title>Index of /files/demo/1.0/</title></head>\r\n<body>\r\n"
       "<h1>Index of /files/demo/1.0/</h1><hr><pre><a href=\"../\">../</a>\r\n"
-      "<a href=\"sub/\">sub/</a>" + spaces(46) + " 30-Nov-2023 08:05" + spaces(19) + "-\r\n"
-      "<a href=\"README.txt\">README.txt</a>" + spaces(40) + " 05-Jan-2024 13:45" + spaces(15) + "12345\r\n"
-      "<a href=\"a%20b.txt\">a b.txt</a>" + spaces(43) + " 05-Jan-2024 13:45" + spaces(19) + "6\r\n"
+      "<a href=\"sub/\">sub/</a>" +
+      spaces(46) + " 30-Nov-2023 08:05" + spaces(19) +
+      "-\r\n"
+      "<a href=\"README.txt\">README.txt</a>" +
+      spaces(40) + " 05-Jan-2024 13:45" + spaces(15) +
+      "12345\r\n"
+      "<a href=\"a%20b.txt\">a b.txt</a>" +
+      spaces(43) + " 05-Jan-2024 13:45" + spaces(19) +
+      "6\r\n"
       "</pre><hr></body>\r\n</html>\r\n";
   CHECK(render_listing(ListingStyle::Nginx, page, small_tree()) == expected);
 }
@@ -41,22 +49,26 @@ TEST_CASE("nginx cuts long names and escapes odd ones", "[listing]") {
   const std::string long_name = std::string(60, 'x') + ".dat";  // 64 characters
   const std::string dir49(49, 'd');                             // slash fits: 50 columns
   const std::string dir50(50, 'e');                             // slash does not fit
-  const std::string utf8 = "\xc3\xa9t\xc3\xa9.txt";             // "été.txt": 7 characters, 9 bytes
+  const std::string utf8 = "\xc3\xa9t\xc3\xa9.txt";  // "été.txt": 7 characters, 9 bytes
   const std::vector<DirEntry> entries = {
-      {long_name, false, 0, kJan5}, {dir49, true, 0, kJan5}, {dir50, true, 0, kJan5},
+      {long_name, false, 0, kJan5},     {dir49, true, 0, kJan5}, {dir50, true, 0, kJan5},
       {"<&>\"#?.txt", false, 1, kJan5}, {utf8, false, 2, kJan5},
   };
   const std::string html = render_listing(ListingStyle::Nginx, {"/files/demo/1.0/"}, entries);
   const std::string date = " 05-Jan-2024 13:45";
 
-  CHECK_THAT(html, Catch::Contains("<a href=\"" + dir49 + "/\">" + dir49 + "/</a>" + date + spaces(19) + "-\r\n"));
-  CHECK_THAT(html, Catch::Contains("<a href=\"" + dir50 + "/\">" + dir50 + "</a>" + date + spaces(19) + "-\r\n"));
-  CHECK_THAT(html, Catch::Contains("<a href=\"" + long_name + "\">" + std::string(47, 'x') + "..&gt;</a>" +
-                                   date + spaces(19) + "0\r\n"));
-  CHECK_THAT(html, Catch::Contains("<a href=\"%3C%26%3E%22%23%3F.txt\">&lt;&amp;&gt;&quot;#?.txt</a>" +
-                                   spaces(40) + date + spaces(19) + "1\r\n"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"" + dir49 + "/\">" + dir49 + "/</a>" + date +
+                                   spaces(19) + "-\r\n"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"" + dir50 + "/\">" + dir50 + "</a>" + date +
+                                   spaces(19) + "-\r\n"));
+  CHECK_THAT(html, Catch::Contains("<a href=\"" + long_name + "\">" + std::string(47, 'x') +
+                                   "..&gt;</a>" + date + spaces(19) + "0\r\n"));
+  CHECK_THAT(html,
+             Catch::Contains("<a href=\"%3C%26%3E%22%23%3F.txt\">&lt;&amp;&gt;&quot;#?.txt</a>" +
+                             spaces(40) + date + spaces(19) + "1\r\n"));
   // Padding counts characters, not bytes; the href escapes the UTF-8 bytes.
-  CHECK_THAT(html, Catch::Contains("<a href=\"%C3%A9t%C3%A9.txt\">" + utf8 + "</a>" + spaces(43) + date));
+  CHECK_THAT(html,
+             Catch::Contains("<a href=\"%C3%A9t%C3%A9.txt\">" + utf8 + "</a>" + spaces(43) + date));
   // Directories first, then byte order.
   CHECK(html.find(dir49) < html.find(dir50));
   CHECK(html.find(dir50) < html.find("%3C"));
@@ -93,7 +105,8 @@ TEST_CASE("Apache 2.4 fancy index table", "[listing]") {
 
 TEST_CASE("Apache sizes follow apr_strfsize", "[listing]") {
   const auto size_cell = [](std::uint64_t size) {
-    const std::string html = render_listing(ListingStyle::Apache, {"/d/"}, {{"f", false, size, kJan5}});
+    const std::string html =
+        render_listing(ListingStyle::Apache, {"/d/"}, {{"f", false, size, kJan5}});
     const std::string before = "13:45  </td><td align=\"right\">";
     const auto at = html.find(before) + before.size();
     return html.substr(at, html.find("</td>", at) - at);

@@ -28,18 +28,24 @@ std::string hex(std::uint64_t v) {
 
 std::string server_name(ListingStyle style) {
   switch (style) {
-    case ListingStyle::Nginx: return "nginx";
-    case ListingStyle::Apache: return "Apache/2.4.57 (Debian)";
-    case ListingStyle::DevServer: return "WSGIServer/0.2 CPython/3.11.2";
+    case ListingStyle::Nginx:
+      return "nginx";
+    case ListingStyle::Apache:
+      return "Apache/2.4.57 (Debian)";
+    case ListingStyle::DevServer:
+      return "WSGIServer/0.2 CPython/3.11.2";
   }
   return "pnsync-test";
 }
 
 std::string listing_content_type(ListingStyle style) {
   switch (style) {
-    case ListingStyle::Nginx: return "text/html";
-    case ListingStyle::Apache: return "text/html;charset=UTF-8";
-    case ListingStyle::DevServer: return "text/html; charset=utf-8";
+    case ListingStyle::Nginx:
+      return "text/html";
+    case ListingStyle::Apache:
+      return "text/html;charset=UTF-8";
+    case ListingStyle::DevServer:
+      return "text/html; charset=utf-8";
   }
   return "text/html";
 }
@@ -58,7 +64,8 @@ std::string file_content_type(const std::filesystem::path& file) {
 std::optional<std::string> session_cookie(std::string_view cookies) {
   constexpr std::string_view kName = "sessionid=";
   while (!cookies.empty()) {
-    while (!cookies.empty() && (cookies.front() == ' ' || cookies.front() == ';')) cookies.remove_prefix(1);
+    while (!cookies.empty() && (cookies.front() == ' ' || cookies.front() == ';'))
+      cookies.remove_prefix(1);
     const auto end = cookies.find(';');
     const auto pair = cookies.substr(0, end);
     if (pair.starts_with(kName)) return std::string(pair.substr(kName.size()));
@@ -235,7 +242,8 @@ Router::Auth Router::authenticate(const http::RequestHead& req) {
   Auth granted;
   if (options_.session_cookies && cookie != nullptr) {
     std::string id = new_session_id();
-    granted.set_cookie = http::Header{"Set-Cookie", "sessionid=" + id + "; HttpOnly; Path=/; SameSite=Lax"};
+    granted.set_cookie =
+        http::Header{"Set-Cookie", "sessionid=" + id + "; HttpOnly; Path=/; SameSite=Lax"};
     std::lock_guard lock(mutex_);
     sessions_.insert(std::move(id));
   }
@@ -249,7 +257,8 @@ Response Router::serve_directory(const http::RequestHead& req, const std::string
   res.headers.push_back({"Content-Type", listing_content_type(options_.listing_style)});
   res.body = render_listing(options_.listing_style, page, read_directory(dir));
   // nginx and Apache generate listings on the fly: chunked, no ETag, no Last-Modified.
-  res.framing = options_.listing_style == ListingStyle::DevServer ? Framing::ContentLength : Framing::Chunked;
+  res.framing =
+      options_.listing_style == ListingStyle::DevServer ? Framing::ContentLength : Framing::Chunked;
   const bool get = req.method == "GET";
   if (auto f = take_fault(path, [get](const Fault& f) { return get && is_body_fault(f.kind); })) {
     res.fault = *f;
@@ -261,13 +270,13 @@ Response Router::serve_file(const http::RequestHead& req, const std::string& pat
                             const std::filesystem::path& file, const struct stat& st) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
   // nginx's ETag is "<hex mtime>-<hex size>", not a content hash.
-  const std::string etag = "\"" + hex(static_cast<std::uint64_t>(st.st_mtime)) + "-" + hex(size) + "\"";
+  const std::string etag =
+      "\"" + hex(static_cast<std::uint64_t>(st.st_mtime)) + "-" + hex(size) + "\"";
   const std::string last_modified = http::imf_fixdate(st.st_mtime);
 
   Response res;
-  res.headers = {{"Content-Type", file_content_type(file)},
-                 {"Last-Modified", last_modified},
-                 {"ETag", etag}};
+  res.headers = {
+      {"Content-Type", file_content_type(file)}, {"Last-Modified", last_modified}, {"ETag", etag}};
   if (options_.listing_style != ListingStyle::Apache) {
     res.headers.push_back({"Content-Disposition", "inline; filename=" + file.filename().string()});
   }
@@ -292,7 +301,8 @@ Response Router::serve_file(const http::RequestHead& req, const std::string& pat
   if (use_range) {
     const auto kind_is = [](Kind k) { return [k](const Fault& f) { return f.kind == k; }; };
     const http::ByteRange r = http::parse_range(*range, size);
-    if (take_fault(path, kind_is(Kind::Always416)) || r.kind == http::ByteRange::Kind::Unsatisfiable) {
+    if (take_fault(path, kind_is(Kind::Always416)) ||
+        r.kind == http::ByteRange::Kind::Unsatisfiable) {
       Response bad = error(416);
       bad.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
       return bad;
@@ -302,7 +312,8 @@ Response Router::serve_file(const http::RequestHead& req, const std::string& pat
     } else if (r.kind == http::ByteRange::Kind::Satisfiable) {
       res.status = 206;
       res.headers.push_back({"Content-Range", "bytes " + std::to_string(r.first) + "-" +
-                                                  std::to_string(r.last) + "/" + std::to_string(size)});
+                                                  std::to_string(r.last) + "/" +
+                                                  std::to_string(size)});
       res.body = FileSlice{file, r.first, r.last - r.first + 1};
     }
   }
@@ -339,14 +350,15 @@ Response Router::error(int status) const {
   Response res;
   res.status = status;
   res.headers.push_back({"Content-Type", "text/html"});
-  res.body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
-             "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+  res.body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
+             title + "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
   return res;
 }
 
 std::optional<std::filesystem::path> Router::map_to_root(const std::string& path) const {
   const std::string& prefix = options_.url_prefix;
-  std::string_view rel = path.size() > prefix.size() ? std::string_view(path).substr(prefix.size()) : "";
+  std::string_view rel =
+      path.size() > prefix.size() ? std::string_view(path).substr(prefix.size()) : "";
   if (rel.ends_with('/')) rel.remove_suffix(1);
   std::filesystem::path out = options_.root;
   while (!rel.empty()) {

@@ -30,10 +30,10 @@ struct FileSlice {
 };
 
 enum class Framing {
-  None,           // no body and no length (304)
+  None,  // no body and no length (304)
   ContentLength,
-  Chunked,        // nginx listings
-  UntilClose,     // a chunked body for an HTTP/1.0 client: no length, close at the end
+  Chunked,     // nginx listings
+  UntilClose,  // a chunked body for an HTTP/1.0 client: no length, close at the end
 };
 
 struct Response {
@@ -41,9 +41,9 @@ struct Response {
   http::Headers headers;  // everything but Content-Length / Transfer-Encoding (added on the wire)
   std::variant<std::string, FileSlice> body;  // the payload a GET carries (HEAD: only its size)
   Framing framing = Framing::ContentLength;
-  bool send_body = true;   // false for HEAD and 304
-  bool close = false;      // close the connection after this response
-  Fault fault;             // a body fault to play (ResetAfter, Stall, Slow, WrongBytes, Truncate)
+  bool send_body = true;  // false for HEAD and 304
+  bool close = false;     // close the connection after this response
+  Fault fault;            // a body fault to play (ResetAfter, Stall, Slow, WrongBytes, Truncate)
 
   std::uint64_t body_size() const;
   std::string head() const;  // status line and header block, final CRLF included

@@ -40,7 +40,8 @@ public:
   std::string hex() {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw std::runtime_error("EVP_DigestFinal_ex failed");
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1)
+      throw std::runtime_error("EVP_DigestFinal_ex failed");
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
     for (unsigned int i = 0; i < len; ++i) {
@@ -80,8 +81,8 @@ private:
 void make_writable(const fs::path& root) {
   std::error_code ec;
   fs::permissions(root, fs::perms::owner_all, fs::perm_options::add, ec);
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) {
       fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
     }
@@ -91,7 +92,8 @@ void make_writable(const fs::path& root) {
 // Relative paths of everything under root, except the top-level `ignore` entry and its subtree.
 std::set<std::string> relative_entries(const fs::path& root, std::string_view ignore) {
   std::set<std::string> out;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+       ++it) {
     const fs::path rel = it->path().lexically_relative(root);
     if (!ignore.empty() && it.depth() == 0 && rel.string() == ignore) {
       if (it->is_directory()) it.disable_recursion_pending();
@@ -111,7 +113,8 @@ bool same_bytes(const fs::path& a, const fs::path& b) {
   while (fa && fb) {
     fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
     fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
-    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin())) {
+    if (fa.gcount() != fb.gcount() ||
+        !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin())) {
       return false;
     }
   }
@@ -122,7 +125,8 @@ bool same_bytes(const fs::path& a, const fs::path& b) {
 
 Sandbox::Sandbox() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = (fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") / "pnsync-test-XXXXXX").string();
+  std::string tmpl =
+      (fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") / "pnsync-test-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw std::system_error(errno, std::generic_category(), "mkdtemp " + tmpl);
   }
@@ -140,7 +144,8 @@ Sandbox::~Sandbox() {
     make_writable(path_);
     fs::remove_all(path_, ec);
   }
-  if (ec) std::fprintf(stderr, "Sandbox: cannot remove %s: %s\n", path_.c_str(), ec.message().c_str());
+  if (ec)
+    std::fprintf(stderr, "Sandbox: cannot remove %s: %s\n", path_.c_str(), ec.message().c_str());
 }
 
 void write_file(const fs::path& file, std::string_view content) {
@@ -221,7 +226,8 @@ bool trees_equal(const fs::path& a, const fs::path& b, std::string* why, std::st
     const auto sb = fs::symlink_status(b / rel);
     if (sa.type() != sb.type()) return differ("type differs: " + rel);
     if (fs::is_symlink(sa)) {
-      if (fs::read_symlink(a / rel) != fs::read_symlink(b / rel)) return differ("link target differs: " + rel);
+      if (fs::read_symlink(a / rel) != fs::read_symlink(b / rel))
+        return differ("link target differs: " + rel);
     } else if (fs::is_regular_file(sa) && !same_bytes(a / rel, b / rel)) {
       return differ("content differs: " + rel);
     }

@@ -51,7 +51,8 @@ TEST_CASE_METHOD(Sandbox, "random bytes are deterministic per seed", "[sandbox]"
   CHECK(random_bytes(1000, 1) != random_bytes(1000, 2));
   CHECK(random_bytes(10, 1) == random_bytes(1000, 1).substr(0, 10));
   // Pinned, so that a golden file made from random_bytes stays valid across changes.
-  CHECK(sha256_hex(random_bytes(1000, 1)) == "a813ece908dffccfe2d9fe39f091f2f5ffe0f1f50b603e0087f315718e66f8c7");
+  CHECK(sha256_hex(random_bytes(1000, 1)) ==
+        "a813ece908dffccfe2d9fe39f091f2f5ffe0f1f50b603e0087f315718e66f8c7");
   // The streamed form writes the very same bytes, whatever the size.
   write_random_file(path() / "r.bin", 3 * 1024 * 1024 + 5, 9);
   CHECK(read_file(path() / "r.bin") == random_bytes(3 * 1024 * 1024 + 5, 9));

@@ -35,7 +35,8 @@ void openssl(const std::vector<std::string>& args, const fs::path& log) {
   const int rc = posix_spawnp(&pid, "openssl", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   int status = 0;
-  if (rc != 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (rc != 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
     std::string cmd;
     for (const auto& a : argv_storage) cmd += a + " ";
     throw std::runtime_error("make_test_ca: failed: " + cmd + "\n" + read_file(log));
@@ -47,35 +48,40 @@ void openssl(const std::vector<std::string>& args, const fs::path& log) {
 TestCa make_test_ca(const fs::path& dir) {
   fs::create_directories(dir);
   const fs::path log = dir / "openssl.log";
-  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                           "-nodes"};
+  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt",
+                                           "ec_paramgen_curve:prime256v1", "-nodes"};
   const std::string names = "subjectAltName=DNS:localhost,IP:127.0.0.1";
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   };
 
-  TestCa ca{dir / "ca.pem", dir / "server.pem", dir / "server.key", dir / "rogue.pem", dir / "rogue.key"};
+  TestCa ca{dir / "ca.pem", dir / "server.pem", dir / "server.key", dir / "rogue.pem",
+            dir / "rogue.key"};
   const fs::path ca_key = dir / "ca.key";
   const fs::path csr = dir / "server.csr";
   const fs::path ext = dir / "server.ext";
 
-  openssl(with({"req", "-x509", "-days", "3650", "-subj", "/CN=pnsync test CA", "-keyout", ca_key.string(),
-                "-out", ca.ca_cert.string(), "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+  openssl(with({"req", "-x509", "-days", "3650", "-subj", "/CN=pnsync test CA", "-keyout",
+                ca_key.string(), "-out", ca.ca_cert.string(), "-addext",
+                "basicConstraints=critical,CA:TRUE", "-addext",
                 "keyUsage=critical,keyCertSign,cRLSign"},
                ec_key),
           log);
-  openssl(with({"req", "-subj", "/CN=localhost", "-keyout", ca.server_key.string(), "-out", csr.string()},
+  openssl(with({"req", "-subj", "/CN=localhost", "-keyout", ca.server_key.string(), "-out",
+                csr.string()},
                ec_key),
           log);
-  write_file(ext, names + "\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                          "extendedKeyUsage=serverAuth\n");
-  openssl({"x509", "-req", "-days", "3650", "-in", csr.string(), "-CA", ca.ca_cert.string(), "-CAkey",
-           ca_key.string(), "-CAcreateserial", "-out", ca.server_cert.string(), "-extfile", ext.string()},
+  write_file(ext, names +
+                      "\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                      "extendedKeyUsage=serverAuth\n");
+  openssl({"x509", "-req", "-days", "3650", "-in", csr.string(), "-CA", ca.ca_cert.string(),
+           "-CAkey", ca_key.string(), "-CAcreateserial", "-out", ca.server_cert.string(),
+           "-extfile", ext.string()},
           log);
   // Same names, same shape, but its own issuer: only a client that fails open would accept it.
-  openssl(with({"req", "-x509", "-days", "3650", "-subj", "/CN=localhost", "-keyout", ca.rogue_key.string(),
-                "-out", ca.rogue_cert.string(), "-addext", names},
+  openssl(with({"req", "-x509", "-days", "3650", "-subj", "/CN=localhost", "-keyout",
+                ca.rogue_key.string(), "-out", ca.rogue_cert.string(), "-addext", names},
                ec_key),
           log);
   return ca;
