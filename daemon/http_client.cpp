@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/http_client.hpp"
 
+#include "daemon/http_policy.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -51,6 +53,16 @@ struct Call {
 };
 
 }  // namespace
+
+std::string describe_failure(const HttpOutcome& outcome) {
+  return outcome.url + ": " +
+         (outcome.curl_code != 0 ? outcome.curl_error : status_text(outcome.info.status));
+}
+
+std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome) {
+  if (!outcome.info.retry_after) return std::nullopt;
+  return parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+}
 
 void apply_header_line(ResponseInfo& info, std::string_view line) {
   line = trim(line);

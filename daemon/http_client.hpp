@@ -72,6 +72,12 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// "<url>: <curl's error or the HTTP status>", for messages a user reads.
+std::string describe_failure(const HttpOutcome& outcome);
+
+// The wait a Retry-After header asks for, if any.
+std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome);
+
 // Parses "Name: value" header lines case-insensitively into ResponseInfo; a status line resets it
 // (each redirect or 100-continue starts a new response). Exposed for tests.
 void apply_header_line(ResponseInfo& info, std::string_view line);

@@ -300,6 +300,34 @@ std::optional<std::int64_t> parse_uint63(std::string_view text) {
 
 }  // namespace
 
+std::string status_text(long http_status) {
+  switch (http_status) {
+    case 401:
+      return "401 Unauthorized: the server refused the username or password";
+    case 403:
+      return "403 Forbidden: this account has no access to this project version (credentialing, "
+             "training or the data use agreement for this version)";
+    case 404:
+      return "404 Not Found";
+    case 410:
+      return "410 Gone";
+    case 416:
+      return "416 Range Not Satisfiable";
+    case 429:
+      return "429 Too Many Requests";
+    case 500:
+      return "500 Internal Server Error";
+    case 502:
+      return "502 Bad Gateway";
+    case 503:
+      return "503 Service Unavailable";
+    case 504:
+      return "504 Gateway Timeout";
+    default:
+      return "HTTP " + std::to_string(http_status);
+  }
+}
+
 std::optional<std::int64_t> parse_imf_fixdate(std::string_view text) {
   return imf_fixdate_seconds(text);
 }

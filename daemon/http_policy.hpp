@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
 
 namespace pnsync {
@@ -25,6 +26,9 @@ std::string_view to_string(Verdict verdict);
 // curl_code is a CURLcode value (0 = CURLE_OK); http_status is 0 when no response arrived.
 // Kept free of curl's headers: the values are the stable numbers from curl/curl.h.
 Verdict classify(int curl_code, long http_status, bool has_retry_after);
+
+// "404 Not Found", with a hint of what the status means for PhysioNet where it helps.
+std::string status_text(long http_status);
 
 // Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form nginx
 // sends in Last-Modified. nullopt for anything else.

@@ -143,9 +143,7 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason =
-      outcome.url + ": " +
-      (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+  const std::string reason = describe_failure(outcome);
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
     if (attempt >= config_.max_attempts) {
@@ -153,10 +151,7 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
       return;
     }
     services_.log.warning(reason + "; retrying");
-    std::optional<std::chrono::seconds> after;
-    if (outcome.info.retry_after)
-      after = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
-    retry_later([this, attempt] { fetch_manifest(attempt + 1); }, attempt, after);
+    retry_later([this, attempt] { fetch_manifest(attempt + 1); }, attempt, requested_wait(outcome));
     return;
   }
   if (verdict == Verdict::Fatal) {
@@ -279,16 +274,12 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason =
-      outcome.url + ": " +
-      (outcome.curl_code ? outcome.curl_error : "HTTP " + std::to_string(status));
+  const std::string reason = describe_failure(outcome);
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
     if (attempt < config_.max_attempts) {
-      std::optional<std::chrono::seconds> after;
-      if (outcome.info.retry_after)
-        after = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
-      retry_later([this, dir, attempt] { list_dir(dir, attempt + 1); }, attempt, after);
+      retry_later([this, dir, attempt] { list_dir(dir, attempt + 1); }, attempt,
+                  requested_wait(outcome));
       return;
     }
     services_.log.error(reason + " (listing gave up after " + std::to_string(attempt) +
@@ -414,12 +405,6 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
         return;
       }
       services_.log.debug(result.message + "; retrying");
-      if (result.outcome == AttemptOutcome::RetryAfter && result.retry_after) {
-        services_.log.warning(result.message + ": the server asked to wait " +
-                              std::to_string(result.retry_after->count()) +
-                              "s; holding all requests");
-        services_.scheduler.hold_until(std::chrono::steady_clock::now() + *result.retry_after);
-      }
       transfer.enter(TransferState::Backoff);
       retry_later([this, path] { submit(path); }, pending.attempts, result.retry_after);
       return;
@@ -465,6 +450,12 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
 
 void MirrorJob::retry_later(std::function<void()> again, int attempt,
                             std::optional<std::chrono::seconds> retry_after) {
+  if (retry_after) {
+    // The server speaks for the whole host: nothing new starts until the wait is over.
+    services_.log.warning(name_ + ": the server asked to wait " +
+                          std::to_string(retry_after->count()) + "s; holding all requests");
+    services_.scheduler.hold_until(std::chrono::steady_clock::now() + *retry_after);
+  }
   const auto delay =
       retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
   auto timer = std::make_unique<boost::asio::steady_timer>(services_.io, delay);

@@ -61,26 +61,6 @@ std::string_view to_string(AttemptOutcome outcome) {
 
 namespace {
 
-std::string http_reason(long status) {
-  switch (status) {
-    case 401:
-      return "401 Unauthorized: the server refused the username or password";
-    case 403:
-      return "403 Forbidden: this account has no access to this project version (credentialing, "
-             "training or the data use agreement for this version)";
-    case 404:
-      return "404 Not Found";
-    case 410:
-      return "410 Gone";
-    case 416:
-      return "416 Range Not Satisfiable";
-    case 429:
-      return "429 Too Many Requests";
-    default:
-      return "HTTP " + std::to_string(status);
-  }
-}
-
 Result<void> write_all(int fd, std::string_view data, const std::string& name) {
   while (!data.empty()) {
     const ssize_t wrote = ::write(fd, data.data(), data.size());
@@ -306,11 +286,11 @@ void Transfer::on_response(const HttpOutcome& outcome) {
     return;
   }
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason = outcome.curl_code != 0 ? outcome.curl_error : http_reason(status);
+  const std::string reason = describe_failure(outcome);
   switch (verdict) {
     case Verdict::Success: {
       if (status != 200 && status != 206) {
-        finish({AttemptOutcome::Fatal, where + "unexpected " + http_reason(status), {}, {}, 0});
+        finish({AttemptOutcome::Fatal, where + "unexpected " + status_text(status), {}, {}, 0});
         return;
       }
       if (status == 200 && !body_started_ && resume_from_ > 0) {
@@ -329,28 +309,28 @@ void Transfer::on_response(const HttpOutcome& outcome) {
       return;
     }
     case Verdict::Retry:
-      finish({AttemptOutcome::Retry, where + reason, {}, {}, 0});
+      finish({AttemptOutcome::Retry, reason, {}, {}, 0});
       return;
     case Verdict::RetryAfter: {
-      auto delay = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+      auto delay = requested_wait(outcome);
       finish({AttemptOutcome::RetryAfter,
-              where + reason + " (Retry-After: " + *outcome.info.retry_after + ")",
+              reason + " (Retry-After: " + *outcome.info.retry_after + ")",
               delay,
               {},
               0});
       return;
     }
     case Verdict::AuthFailed:
-      finish({AttemptOutcome::AuthFailed, where + reason, {}, {}, 0});
+      finish({AttemptOutcome::AuthFailed, reason, {}, {}, 0});
       return;
     case Verdict::AccessDenied:
-      finish({AttemptOutcome::AccessDenied, where + reason, {}, {}, 0});
+      finish({AttemptOutcome::AccessDenied, reason, {}, {}, 0});
       return;
     case Verdict::NotFound:
-      finish({AttemptOutcome::NotFound, where + reason, {}, {}, 0});
+      finish({AttemptOutcome::NotFound, reason, {}, {}, 0});
       return;
     case Verdict::Fatal:
-      finish({AttemptOutcome::Fatal, where + reason, {}, {}, 0});
+      finish({AttemptOutcome::Fatal, reason, {}, {}, 0});
       return;
   }
 }

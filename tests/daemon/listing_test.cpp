@@ -3,12 +3,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/sandbox.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,13 +39,7 @@ namespace {
 using Names = std::vector<std::string>;
 
 std::string fixture(const std::string& name) {
-  const std::string path = std::string(PNSYNC_FIXTURES_DIR) + "/listings/" + name;
-  std::ifstream in(path, std::ios::binary);
-  INFO("fixture " << path);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return pnsync::test::read_file(std::string(PNSYNC_FIXTURES_DIR) + "/listings/" + name);
 }
 
 std::int64_t utc(int y, unsigned mo, unsigned d, int h, int mi) {

@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
+#include "tests/support/sandbox.hpp"
+
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,13 +18,7 @@ namespace {
 using Strings = std::vector<std::string>;
 
 std::string fixture(const std::string& name) {
-  const std::string path = std::string(PNSYNC_FIXTURES_DIR) + "/manifests/" + name;
-  std::ifstream in(path, std::ios::binary);
-  INFO("fixture " << path);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return pnsync::test::read_file(std::string(PNSYNC_FIXTURES_DIR) + "/manifests/" + name);
 }
 
 const std::string kHex = "aac0bb087d1192dbc25604ac2803f622c00430f0646cd1eab33a8720ddff05f9";
