@@ -282,3 +282,21 @@ TEST_CASE("an interrupted crawl resumes where it stopped instead of listing ever
   // Files verified in the first pass were not fetched again.
   CHECK(fixture.server->count_requests(fixture.url_path(kSmallImage)) == 0);
 }
+
+TEST_CASE("a 416 for a partial file of the wrong size starts the file over", "[mirror][resume]") {
+  MirrorFixture fixture;
+  const auto target = fixture.url_path(kBigImage);
+  fixture.config.max_attempts = 1;
+  fixture.server->set_fault(target, {Fault::Kind::ResetAfter, 1 << 20, 0, {}, -1});
+  REQUIRE(fixture.run() == ExitCode::FilesFailed);
+
+  fixture.server->clear_faults();
+  fixture.server->clear_requests();
+  fixture.config.max_attempts = 3;
+  fixture.server->set_fault(target, {Fault::Kind::Always416, 0, 0, {}, -1});
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  // One ranged request answered 416, then the whole file without a Range.
+  CHECK(fixture.server->count_requests(target) == 2);
+  CHECK(count_with_range(*fixture.server, target) == 1);
+  CHECK_MIRRORED(fixture);
+}
