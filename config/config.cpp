@@ -5,8 +5,11 @@
 // "FILE:LINE: key.path: reason".
 #include "config/config.hpp"
 
+#include "config/glob.hpp"
+#include "config/path_template.hpp"
 #include "config/values.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <sstream>
 
 namespace pnsync::config {
 
@@ -185,7 +189,8 @@ void parse_server(const Item& item, Config& config) {
   config.server = origin.text();
 }
 
-void parse_ca_file(const Item& item, Config& config) {
+// An absolute path to a file that exists and can be read now.
+std::filesystem::path readable_file(const Item& item) {
   const std::filesystem::path path = absolute_path(item);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(item, "cannot read " + quote(path.string()) + ": " + std::strerror(errno));
@@ -193,7 +198,11 @@ void parse_ca_file(const Item& item, Config& config) {
   const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
   if (!regular) fail(item, quote(path.string()) + " is not a regular file");
-  config.ca_file = path;
+  return path;
+}
+
+void parse_ca_file(const Item& item, Config& config) {
+  config.ca_file = readable_file(item);
 }
 
 void parse_user_agent(const Item& item, Config& config) {
@@ -261,6 +270,142 @@ bool valid_version(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
+// ---- selection (include, exclude, files_from, select) --------------------------------------
+
+// The elements of a list, or a single value taken as a one-element list. `if_empty` says what to
+// write instead of an empty list.
+std::vector<Item> list_items(const Item& item, const char* what, const std::string& if_empty) {
+  if (item.node.IsScalar()) return {item};
+  if (!item.node.IsSequence())
+    fail(item, std::string("must be ") + what + " or a list of them, got " + kind(item.node));
+  std::vector<Item> items;
+  for (std::size_t i = 0; i < item.node.size(); ++i) {
+    const YAML::Node element = item.node[i];
+    items.push_back(Item{item.file, element, item.path + "[" + std::to_string(i) + "]",
+                         element.IsNull() ? item.mark : element.Mark()});
+  }
+  if (items.empty()) fail(item, "must not be an empty list (" + if_empty + ")");
+  return items;
+}
+
+auto patterns(std::vector<std::string> SelectionSpec::*member, const char* if_empty) {
+  return [=](const Item& item, SelectionSpec& out) {
+    for (const Item& element : list_items(item, "a glob pattern", if_empty)) {
+      const std::string text = scalar(element, "a glob pattern");
+      value_or_fail(element, Glob::compile(text));
+      (out.*member).push_back(text);
+    }
+  };
+}
+
+// A file of the project named relative to the version root: "mimic-cxr-2.0.0-split.csv.gz".
+std::string table_name(const Item& item) {
+  const std::string text = scalar(item, "a table file name");
+  const auto bad = [&](const std::string& why) {
+    fail(item, why +
+                   " (a gzip CSV table of the project, relative to the version root, such as "
+                   "mimic-cxr-2.0.0-metadata.csv.gz), got " +
+                   quote(text));
+  };
+  if (has_control(text) || text.find('\\') != std::string::npos)
+    bad("must not contain control characters or '\\'");
+  if (text.starts_with('/')) bad("must be a relative path");
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t slash = text.find('/', begin);
+    const std::string segment = text.substr(begin, slash - begin);
+    if (segment.empty() || segment == "." || segment == "..")
+      bad("must not contain empty, \".\" or \"..\" segments");
+    if (slash == std::string::npos) break;
+    begin = slash + 1;
+  }
+  if (!text.ends_with(".csv.gz") || text.size() == 7) bad("must name a *.csv.gz file");
+  return text;
+}
+
+// where: {column: [value, ...]} (a single value may stand alone).
+ColumnFilter column_filter(const Item& item) {
+  expect_map(item);
+  ColumnFilter filter;
+  Seen seen;
+  for (auto it = item.node.begin(); it != item.node.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar() || key.Scalar().empty())
+      fail_at(item.file, key.Mark(), item.path,
+              std::string("keys must be column names, got ") + kind(key));
+    const std::string& column = key.Scalar();
+    const std::string path = child_path(item.path, column);
+    if (const auto first = seen.find(column); first != seen.end())
+      fail_at(item.file, key.Mark(), path,
+              "duplicate column (first set on line " + line_of(first->second) + ")");
+    seen.emplace(column, key.Mark());
+    const YAML::Node value = it->second;
+    const Item values{item.file, value, path, value.IsNull() ? key.Mark() : value.Mark()};
+    std::vector<std::string>& allowed = filter[column];
+    for (const Item& element :
+         list_items(values, "a value", "list the values to keep, or drop the column")) {
+      // Quoting keeps a value such as 01 or "" exactly as written.
+      allowed.push_back(scalar(element, "a value"));
+    }
+  }
+  if (filter.empty()) fail(item, "must name at least one column (drop the key to keep every row)");
+  return filter;
+}
+
+const std::vector<Key<JoinSpec>>& join_keys() {
+  static const std::vector<Key<JoinSpec>> keys = {
+      {"table", [](const Item& item, JoinSpec& out) { out.table = table_name(item); }},
+      {"on",
+       [](const Item& item, JoinSpec& out) {
+         out.on = scalar(item, "a column name");
+         if (out.on.empty()) fail(item, "must not be empty");
+       }},
+      {"where", [](const Item& item, JoinSpec& out) { out.where = column_filter(item); }},
+  };
+  return keys;
+}
+
+const std::vector<Key<SelectSpec>>& select_keys() {
+  static const std::vector<Key<SelectSpec>> keys = {
+      {"table", [](const Item& item, SelectSpec& out) { out.table = table_name(item); }},
+      {"where", [](const Item& item, SelectSpec& out) { out.where = column_filter(item); }},
+      {"join",
+       [](const Item& item, SelectSpec& out) {
+         JoinSpec join;
+         const Seen seen = parse_map(item, join_keys(), join);
+         require(item, seen, "table", " (the table to join with)");
+         require(item, seen, "on", " (the column both tables share, e.g. dicom_id)");
+         out.join = std::move(join);
+       }},
+      {"path",
+       [](const Item& item, SelectSpec& out) {
+         const std::string text = scalar(item, "a path template");
+         value_or_fail(item, PathTemplate::parse(text));
+         out.path = text;
+       }},
+      {"with_reports", [](const Item& item, SelectSpec& out) { out.with_reports = boolean(item); }},
+  };
+  return keys;
+}
+
+void parse_select(const Item& item, SelectionSpec& out) {
+  SelectSpec select;
+  const Seen seen = parse_map(item, select_keys(), select);
+  require(item, seen, "table", " (the table whose rows select files)");
+  require(item, seen, "path",
+          " (the file of each row, e.g. \"files/p{subject_id:0:2}/p{subject_id}/"
+          "s{study_id}/{dicom_id}.dcm\")");
+  out.select = std::move(select);
+}
+
+// Lifts a handler of one SelectionSpec field to the mirror's table.
+std::function<void(const Item&, Mirror&)> on_selection(
+    std::function<void(const Item&, SelectionSpec&)> handler) {
+  return [handler = std::move(handler)](const Item& item, Mirror& mirror) {
+    handler(item, mirror.selection);
+  };
+}
+
 const std::vector<Key<Mirror>>& mirror_keys() {
   static const std::vector<Key<Mirror>> keys = {
       {"project",
@@ -281,6 +426,17 @@ const std::vector<Key<Mirror>>& mirror_keys() {
          out.dest = absolute_path(item);
          if (out.dest == "/") fail(item, "must not be the root directory");
        }},
+      {"include",
+       on_selection(patterns(&SelectionSpec::include, "drop the key to include everything"))},
+      {"exclude",
+       on_selection(patterns(&SelectionSpec::exclude, "drop the key to exclude nothing"))},
+      {"files_from", on_selection([](const Item& item, SelectionSpec& out) {
+         out.files_from = readable_file(item);
+       })},
+      {"select", on_selection(parse_select)},
+      {"delete_unselected", on_selection([](const Item& item, SelectionSpec& out) {
+         out.delete_unselected = boolean(item);
+       })},
   };
   return keys;
 }
@@ -419,19 +575,74 @@ void check_state_dir(const std::string& file, const Seen& seen, const Document& 
   }
 }
 
+// Where each document of a stream starts, and where its root node is.
+class DocumentMarks : public YAML::EventHandler {
+public:
+  std::vector<YAML::Mark> starts;
+  std::vector<YAML::Mark> roots;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    roots.push_back(mark);
+    at_root_ = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void node(const YAML::Mark& mark) {
+    if (at_root_) roots.back() = mark;
+    at_root_ = false;
+  }
+  bool at_root_ = false;
+};
+
 YAML::Node single_document(const std::string& text, const std::string& file) {
-  std::vector<YAML::Node> documents;
+  // Not YAML::LoadAll: where yaml-cpp 0.7 meets a token it cannot place at the top level (a
+  // stray ',' as in "{a: 1},") it yields an empty document without consuming the token, so
+  // LoadAll collects empty documents until memory runs out (yaml-cpp issue 1040, fixed upstream
+  // after 0.8). Three documents tell all this needs.
+  DocumentMarks documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    while (documents.starts.size() < 3 && parser.HandleNextDocument(documents)) {
+    }
+    if (documents.starts.size() == 1) root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     fail_at(file, e.mark, "", e.msg);
   }
-  if (documents.size() > 1)
-    fail_at(file, documents[1].Mark(), "", "a config file holds one YAML document, found a second");
-  if (documents.empty() || documents[0].IsNull())
+  for (std::size_t i = 1; i < documents.starts.size(); ++i) {
+    const YAML::Mark& at = documents.starts[i];
+    if (at.pos != documents.starts[i - 1].pos) continue;
+    const auto pos = static_cast<std::size_t>(at.pos);
+    const std::string token = pos < text.size() ? text.substr(pos, 1) : "";
+    fail_at(file, at, "",
+            "unexpected " + quote(token) +
+                (token == "," ? " (a ',' separates the items of a [list] or {mapping})" : ""));
+  }
+  if (documents.starts.size() > 1)
+    fail_at(file, documents.roots[1], "", "a config file holds one YAML document, found a second");
+  if (documents.starts.empty() || root.IsNull())
     fail_at(file, YAML::Mark::null_mark(), "",
             "the configuration is empty (at least mirrors is required)");
-  return documents[0];
+  return root;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,10 +22,42 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// Rows of one of the project's own gzip CSV tables: column -> the values allowed in it. A row
+// passes when every listed column holds one of its values (byte-exact).
+using ColumnFilter = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+struct JoinSpec {
+  std::string table;  // relative to the version root, *.csv.gz
+  std::string on;     // a column of both tables
+  ColumnFilter where;
+};
+
+// `select:` picks files from the rows of a table of the dataset (see docs/config.md).
+struct SelectSpec {
+  std::string table;  // relative to the version root, *.csv.gz; fetched and verified first
+  ColumnFilter where;
+  std::optional<JoinSpec> join;  // keep only rows whose `on` value has a matching row there
+  std::string path;              // a PathTemplate (config/path_template.hpp), checked at load
+  bool with_reports = false;     // also files/p{subject_id:0:2}/p{subject_id}/s{study_id}.txt
+};
+
+// Which files of a mirror are wanted. Every part is optional and they combine with AND; with
+// none set, everything is mirrored. Globs and the template are validated when the config is
+// loaded; files_from and the tables are read by the engine on each pass (daemon/selection.hpp).
+struct SelectionSpec {
+  std::vector<std::string> include;  // config/glob.hpp patterns; empty: no restriction
+  std::vector<std::string> exclude;  // wins over include
+  std::optional<std::filesystem::path> files_from;  // absolute; one relative path per line
+  std::optional<SelectSpec> select;
+  bool delete_unselected = false;  // remove local files that are no longer selected
+  bool restricts() const { return !include.empty() || !exclude.empty() || files_from || select; }
+};
+
 struct Mirror {
   std::string project;         // [a-z0-9-]+
   std::string version;         // digits and dots
   std::filesystem::path dest;  // absolute
+  SelectionSpec selection{};
   std::string name() const { return project + "/" + version; }
 };
 

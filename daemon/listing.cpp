@@ -125,12 +125,15 @@ std::optional<std::string> decode_entities(std::string_view text) {
       ++i;
       continue;
     }
-    const std::size_t semi = text.find(';', i + 1);
-    if (semi == npos || semi - i > 12) {  // references are short; this '&' is literal
+    // References are short: look for the ';' within reach only, or every '&' of a long run
+    // would scan to the end of the attribute (quadratic in a 64 MiB listing).
+    const std::size_t reach = text.substr(i + 1, 12).find(';');
+    if (reach == npos) {  // this '&' is literal
       out.push_back('&');
       ++i;
       continue;
     }
+    const std::size_t semi = i + 1 + reach;
     const std::string_view body = text.substr(i + 1, semi - i - 1);
     if (body.size() >= 2 && body[0] == '#') {
       const bool hex = body[1] == 'x' || body[1] == 'X';

@@ -106,9 +106,13 @@ Manifest parse_manifest(std::string_view text) {
   Manifest manifest;
   // Keys view into `text`, which outlives the parse.
   std::unordered_map<std::string_view, Seen> seen;
-  const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-  seen.reserve(lines);
-  manifest.entries.reserve(lines);
+  // At most one entry per line, and an entry's line holds at least 66 bytes ("<64 hex> p"):
+  // counting newlines alone would let a manifest of blank lines reserve 72 bytes per byte.
+  const auto most_entries =
+      std::min(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
+               text.size() / (kHexDigits + 2) + 1);
+  seen.reserve(most_entries);
+  manifest.entries.reserve(most_entries);
   std::size_t line_number = 0;
   std::size_t pos = 0;
   while (pos < text.size()) {

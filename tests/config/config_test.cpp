@@ -371,3 +371,15 @@ TEST_CASE("load_config messages use the file name as given", "[config]") {
 TEST_CASE("ConfigError is a std::runtime_error", "[config]") {
   CHECK_THROWS_AS(parse_config("", "x.yaml"), std::runtime_error);
 }
+
+TEST_CASE("a ',' the YAML parser cannot place ends the parse with a message", "[config][fuzz]") {
+  // Found by tests/fuzz/fuzz_config: yaml-cpp yields an empty document for the stray ',' without
+  // consuming it, so YAML::LoadAll never returned and allocated until memory ran out.
+  const std::string stray = " (a ',' separates the items of a [list] or {mapping})";
+  CHECK(error_of("%YAML 1.2\n---\n,? b [a]\n:$c\n---\nsecond: doc\n") ==
+        "t.yaml:3: unexpected \",\"" + stray);
+  CHECK(error_of(",\n") == "t.yaml:1: unexpected \",\"" + stray);
+  CHECK(error_of("{transfers: 4},\n") == "t.yaml:1: unexpected \",\"" + stray);
+  CHECK(error_of(M + "---\n- a\n,\n") ==
+        "t.yaml:4: a config file holds one YAML document, found a second");
+}

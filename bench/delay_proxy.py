@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Loopback TCP proxy that adds a fixed round-trip delay (tc netem without root).
+
+Listens on 127.0.0.1:PORT and forwards every connection to 127.0.0.1:TARGET. Each chunk
+read from one side is written to the other side RTT/2 after it arrived, in both
+directions, so a request/response exchange costs one extra RTT. Order is preserved
+(one FIFO per direction) and bandwidth is not throttled: chunks are not spaced
+out, only shifted in time. Memory is bounded: each direction holds at most
+--max-buffer bytes in flight (reading pauses until the far side catches up), and
+at most --max-connections connections are open at once (further ones wait in the
+listen backlog). TLS passes through untouched, so clients keep verifying the
+server's certificate for 127.0.0.1.
+
+Throughput ceiling per connection and direction is max-buffer / (RTT/2)
+(default 8 MiB / 10 ms = 800 MiB/s); raise --max-buffer for faster links.
+
+Stops by itself on SIGTERM or SIGINT: closes the listener and every connection and
+exits 0. Prints "port=P" on stdout (and writes it to --port-file) once listening.
+"""
+
+import argparse
+import asyncio
+import collections
+import os
+import signal
+import socket
+import sys
+import time
+
+PROG = "delay_proxy"
+CHUNK = 256 * 1024
+
+
+def log(msg):
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+def port_number(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {text!r}")
+    return value
+
+
+def nonneg_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if value < 0 or value > 60_000:
+        raise argparse.ArgumentTypeError(f"must be 0..60000: {text!r}")
+    return value
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+class DelayedPipe:
+    """One direction of a connection: reader -> FIFO of (due, bytes) -> writer."""
+
+    def __init__(self, reader, writer, delay, max_buffer, abort):
+        self.abort = abort               # called on a connection error: tears down both ways
+        self.aborted = False
+        self.reader = reader
+        self.writer = writer
+        self.delay = delay
+        self.max_buffer = max_buffer
+        self.queue = collections.deque()
+        self.buffered = 0
+        self.eof = False
+        self.changed = asyncio.Event()   # something was queued, or EOF
+        self.drained = asyncio.Event()   # buffered dropped below max_buffer
+        self.drained.set()
+
+    async def pump_in(self):
+        try:
+            while not self.aborted:
+                await self.drained.wait()
+                if self.aborted:
+                    break
+                data = await self.reader.read(CHUNK)
+                if not data:
+                    break
+                self.queue.append((time.monotonic() + self.delay, data))
+                self.buffered += len(data)
+                if self.buffered >= self.max_buffer:
+                    self.drained.clear()
+                self.changed.set()
+        except (ConnectionError, OSError):
+            self.abort()
+        finally:
+            self.eof = True
+            self.changed.set()
+
+    def stop(self):
+        """Unblocks both pumps for good (the connection is being torn down)."""
+        self.aborted = True
+        self.queue.clear()
+        self.eof = True
+        self.changed.set()
+        self.drained.set()
+
+    async def pump_out(self):
+        try:
+            while not self.aborted:
+                if not self.queue:
+                    if self.eof:
+                        break
+                    self.changed.clear()
+                    await self.changed.wait()
+                    continue
+                due, data = self.queue[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                # Everything already due goes out in one write (keeps order, no throttling).
+                now = time.monotonic()
+                parts = []
+                while self.queue and self.queue[0][0] <= now:
+                    parts.append(self.queue.popleft()[1])
+                if not parts or self.aborted:
+                    continue
+                self.writer.write(b"".join(parts))
+                await self.writer.drain()
+                self.buffered -= sum(len(p) for p in parts)
+                if self.buffered < self.max_buffer:
+                    self.drained.set()
+            if not self.aborted and self.writer.can_write_eof():
+                self.writer.write_eof()
+        except (ConnectionError, OSError):
+            self.abort()
+
+
+class Proxy:
+    def __init__(self, args):
+        self.args = args
+        self.delay = args.rtt_ms / 2000.0
+        self.slots = asyncio.Semaphore(args.max_connections)
+        self.tasks = set()
+        self.stopping = asyncio.Event()
+
+    async def handle(self, client_reader, client_writer):
+        task = asyncio.current_task()
+        self.tasks.add(task)
+        upstream_writer = None
+        try:
+            async with self.slots:
+                try:
+                    upstream_reader, upstream_writer = await asyncio.open_connection(
+                        "127.0.0.1", self.args.target_port)
+                except OSError as exc:
+                    log(f"cannot connect to 127.0.0.1:{self.args.target_port}: {exc}")
+                    return
+                for w in (client_writer, upstream_writer):
+                    sock = w.get_extra_info("socket")
+                    if sock is not None:
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                pipes = []
+
+                def abort():
+                    for pipe in pipes:
+                        pipe.stop()
+                    client_writer.close()
+                    upstream_writer.close()
+
+                up = DelayedPipe(client_reader, upstream_writer, self.delay,
+                                 self.args.max_buffer, abort)
+                down = DelayedPipe(upstream_reader, client_writer, self.delay,
+                                   self.args.max_buffer, abort)
+                pipes.extend((up, down))
+                await asyncio.gather(up.pump_in(), up.pump_out(), down.pump_in(), down.pump_out())
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for w in (client_writer, upstream_writer):
+                if w is not None:
+                    w.close()
+            self.tasks.discard(task)
+
+    async def run(self):
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            server = await asyncio.start_server(
+                self.handle, "127.0.0.1", self.args.port, backlog=1024, reuse_address=True)
+        except OSError as exc:
+            log(f"cannot listen on 127.0.0.1:{self.args.port}: {exc.strerror or exc}")
+            return 1
+        port = server.sockets[0].getsockname()[1]
+        if self.args.port_file:
+            tmp = f"{self.args.port_file}.tmp"
+            with open(tmp, "w") as handle:
+                handle.write(f"{port}\n")
+            os.replace(tmp, self.args.port_file)
+        print(f"port={port}", flush=True)
+        log(f"127.0.0.1:{port} -> 127.0.0.1:{self.args.target_port}, "
+            f"RTT +{self.args.rtt_ms:g} ms (pid {os.getpid()})")
+        await self.stopping.wait()
+        server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await server.wait_closed()
+        log("stopped")
+        return 0
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n", 1)[0], epilog=__doc__.split("\n\n", 1)[1] + """
+Example:
+  bench/delay_proxy.py --target-port 8443 --rtt-ms 20 --port-file /tmp/p &
+  curl --cacert ca.pem https://127.0.0.1:$(cat /tmp/p)/
+""")
+    parser.add_argument("--port", type=port_number, default=0, metavar="P",
+                        help="port to listen on, 127.0.0.1 only (default: 0 = a free one)")
+    parser.add_argument("--target-port", type=port_number, required=True, metavar="Q",
+                        help="forward to 127.0.0.1:Q")
+    parser.add_argument("--rtt-ms", type=nonneg_float, default=20.0, metavar="MS",
+                        help="added round-trip time; RTT/2 each way (default: 20)")
+    parser.add_argument("--max-buffer", type=positive_int, default=8 << 20, metavar="BYTES",
+                        help="bytes held per connection and direction (default: 8 MiB)")
+    parser.add_argument("--max-connections", type=positive_int, default=512, metavar="N",
+                        help="connections served at once (default: 512)")
+    parser.add_argument("--port-file", metavar="FILE",
+                        help="write the listening port to FILE (atomically) when ready")
+    args = parser.parse_args(argv)
+    if args.target_port == 0:
+        parser.error("--target-port must not be 0")
+    return asyncio.run(Proxy(args).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

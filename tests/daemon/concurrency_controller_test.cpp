@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/concurrency_controller.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+using pnsync::ConcurrencyController;
+using pnsync::ControlClock;
+using pnsync::ControllerParams;
+using pnsync::Decision;
+using pnsync::Sample;
+using pnsync::ThrottleSignals;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kInterval = 2s;
+constexpr double kMB = 1e6;
+constexpr int kBusy = -1;  // every slot busy: as many active transfers as the limit in force
+
+ControllerParams params(int initial = 4, int max = 16) {
+  ControllerParams p;
+  p.initial = initial;
+  p.max = max;
+  return p;
+}
+
+// `times` identical intervals of kInterval. The limit may change only after the last of them
+// (anywhere when `walk`), to `limit`, with `reason` (not checked when empty) and `hold` as the
+// host hold.
+struct Step {
+  int times = 1;
+  bool walk = false;
+  // Aggregate throughput: per_transfer MB/s for each active transfer, at most `cap` of them.
+  double per_transfer = 0.65;
+  double cap = 1000;
+  int active = kBusy;
+  int queued = 100;
+  int completed = 0;
+  ThrottleSignals signals{};
+  std::optional<std::chrono::seconds> retry_after{};
+  std::optional<double> transfer_rate{};  // MB/s
+  int limit = 0;
+  std::string reason{};
+  std::optional<std::chrono::seconds> hold{};
+};
+
+Sample sample_for(const Step& step, int limit) {
+  const int active = step.active == kBusy ? limit : step.active;
+  Sample sample;
+  sample.duration = kInterval;
+  sample.bytes =
+      static_cast<std::int64_t>(step.per_transfer * kMB * std::min<double>(active, step.cap) * 2);
+  sample.completed = step.completed;
+  sample.active = active;
+  sample.queued = step.queued;
+  sample.signals = step.signals;
+  sample.retry_after = step.retry_after;
+  if (step.transfer_rate) sample.transfer_rate = *step.transfer_rate * kMB;
+  return sample;
+}
+
+void run(const ControllerParams& p, const std::vector<Step>& steps) {
+  auto now = ControlClock::time_point{};
+  ConcurrencyController controller(p, now);
+  int interval = 0;
+  for (const Step& step : steps) {
+    const int before = controller.limit();
+    for (int i = 0; i < step.times; ++i) {
+      const int limit = controller.limit();
+      now += kInterval;
+      ++interval;
+      const Decision decision = controller.observe(sample_for(step, limit), now);
+      INFO("interval " << interval << " (t=" << interval * 2 << "s): limit " << decision.limit
+                       << ", \"" << decision.reason << "\"");
+      CHECK(decision.changed == (decision.limit != limit));
+      CHECK(decision.limit == controller.limit());
+      CHECK(decision.limit >= p.min);
+      CHECK(decision.limit <= p.max);
+      if (i + 1 < step.times) {
+        if (!step.walk) REQUIRE(decision.limit == before);
+        continue;
+      }
+      REQUIRE(decision.limit == step.limit);
+      if (!step.reason.empty()) CHECK(decision.reason == step.reason);
+      REQUIRE(decision.hold_host.has_value() == step.hold.has_value());
+      if (step.hold) CHECK(decision.hold_host->count() == step.hold->count());
+    }
+  }
+}
+
+}  // namespace
+
+// Intervals of 2 s. The one right after a change still shows the old limit and is skipped
+// (settle), the next four make a measurement (8 s): a slow-start step takes five intervals.
+TEST_CASE("controller: sequences of samples and the limits they lead to", "[controller]") {
+  auto [name, p, steps] = GENERATE(table<const char*, ControllerParams, std::vector<Step>>({
+      {"rising throughput raises: +2 in slow start while each raise pays",
+       params(),
+       {
+           {.times = 5, .limit = 6, .reason = "raised to 6: slow start"},
+           {.times = 5, .limit = 8, .reason = "raised to 8: +50% throughput"},
+           {.times = 5, .limit = 10, .reason = "raised to 10: +33% throughput"},
+           {.times = 5, .limit = 12, .reason = "raised to 12: +25% throughput"},
+       }},
+      {"never above max (16 by default); at max, probes go down",
+       params(),
+       {
+           {.times = 5, .limit = 6},
+           {.times = 5, .limit = 8},
+           {.times = 5, .limit = 10},
+           {.times = 5, .limit = 12},
+           {.times = 5, .limit = 14, .reason = "raised to 14: +20% throughput"},
+           {.times = 5, .limit = 16, .reason = "raised to 16: +17% throughput"},
+           // 16 is kept (+14% over 14), then measured afresh before the probe down.
+           {.times = 9, .limit = 15, .reason = "lowered to 15: probing"},
+           {.times = 5, .limit = 16, .reason = "raised to 16: +7% throughput"},
+           {.times = 17, .limit = 15, .reason = "lowered to 15: probing"},
+       }},
+      {"never above max: the last slow-start step is clipped",
+       params(4, 9),
+       {
+           {.times = 5, .limit = 6},
+           {.times = 5, .limit = 8},
+           {.times = 5, .limit = 9, .reason = "raised to 9: +33% throughput"},
+           {.times = 9, .limit = 8, .reason = "lowered to 8: probing"},
+           {.times = 5, .limit = 9, .reason = "raised to 9: +13% throughput"},
+       }},
+      {"flat throughput stops raising and steps back; probes alternate, holds grow",
+       params(),
+       {
+           {.times = 5, .cap = 10, .limit = 6},
+           {.times = 5, .cap = 10, .limit = 8},
+           {.times = 5, .cap = 10, .limit = 10, .reason = "raised to 10: +33% throughput"},
+           {.times = 5, .cap = 10, .limit = 12, .reason = "raised to 12: +25% throughput"},
+           {.times = 5,
+            .cap = 10,
+            .limit = 10,
+            .reason = "held at 10: throughput flat (+0% at 12)"},
+           // probe_hold (30 s), then the next probe goes down: 10 pays its way...
+           {.times = 17, .cap = 10, .limit = 9, .reason = "lowered to 9: probing"},
+           {.times = 5, .cap = 10, .limit = 10, .reason = "raised to 10: +11% throughput"},
+           // ...then twice the hold, and up again.
+           {.times = 33, .cap = 10, .limit = 11, .reason = "raised to 11: probing"},
+           {.times = 5,
+            .cap = 10,
+            .limit = 10,
+            .reason = "held at 10: throughput flat (+0% at 11)"},
+       }},
+      {"a raise that pays too little is undone; out of slow start raises are +1",
+       params(),
+       {
+           // 4 -> 6 must bring max(3%, 25% x 2/4) = 12.5%; it brings 9%.
+           {.times = 5, .cap = 4.36, .limit = 6, .reason = "raised to 6: slow start"},
+           {.times = 5, .cap = 4.36, .limit = 4, .reason = "held at 4: only +9% throughput at 6"},
+           {.times = 17, .cap = 4.36, .limit = 3, .reason = "lowered to 3: probing"},
+           {.times = 5, .cap = 4.36, .limit = 4, .reason = "raised to 4: +33% throughput"},
+           {.times = 33, .cap = 4.36, .limit = 5, .reason = "raised to 5: probing"},
+           // 4 -> 5 must bring max(3%, 25% x 1/4) = 6.25%; it brings 9%. Kept, measured afresh,
+           // and raised again.
+           {.times = 9, .cap = 4.36, .limit = 6, .reason = "raised to 6: +9% throughput"},
+           {.times = 5, .cap = 4.36, .limit = 5, .reason = "held at 5: throughput flat (+0% at 6)"},
+       }},
+      {"a probe too close to call is measured longer, up to 3 x 8 s",
+       params(),
+       {
+           {.times = 5, .cap = 4.44, .limit = 6, .reason = "raised to 6: slow start"},
+           // +11% against a bar of 12.5%: within close_call (2.5%), so 24 s instead of 8.
+           {.times = 13, .cap = 4.44, .limit = 4, .reason = "held at 4: only +11% throughput at 6"},
+       }},
+      {"a raise that lowers throughput is undone",
+       params(),
+       {
+           {.times = 5, .limit = 6},
+           {.times = 5,
+            .per_transfer = 0.3,
+            .limit = 4,
+            .reason = "held at 4: throughput fell (-31% at 6)"},
+       }},
+      {"on a plateau, lowerings that cost nothing are kept, down to the transfer that pays",
+       params(16, 16),
+       {
+           {.times = 5, .cap = 10, .limit = 15, .reason = "lowered to 15: probing"},
+           {.times = 5,
+            .cap = 10,
+            .limit = 15,
+            .reason = "held at 15: throughput flat (+0% at 16)"},
+           {.times = 4, .cap = 10, .limit = 14, .reason = "lowered to 14: probing"},
+           {.times = 45, .walk = true, .cap = 10, .limit = 9, .reason = "lowered to 9: probing"},
+           {.times = 5, .cap = 10, .limit = 10, .reason = "raised to 10: +11% throughput"},
+       }},
+      {"429 cuts multiplicatively, then no probe for the cool-down (30 s)",
+       params(),
+       {
+           {.times = 5, .limit = 6},
+           {.times = 5, .limit = 8},
+           {.signals = {.http_429 = 3}, .limit = 5, .reason = "cut to 5 after 3× 429"},
+           {.times = 16, .limit = 5, .reason = "cut to 5 after 3× 429"},
+           {.times = 1, .limit = 6, .reason = "raised to 6: probing"},
+       }},
+      {"repeated 429s keep cutting, once per interval after a cut, down to 1",
+       params(16),
+       {
+           {.signals = {.http_429 = 1}, .limit = 11, .reason = "cut to 11 after 1× 429"},
+           // This interval began as the cut was made: its 429s answer the old limit.
+           {.signals = {.http_429 = 1}, .limit = 11, .reason = "cut to 11 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 7, .reason = "cut to 7 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 7},
+           {.signals = {.http_429 = 1}, .limit = 4, .reason = "cut to 4 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 4},
+           {.signals = {.http_429 = 1}, .limit = 2, .reason = "cut to 2 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 2},
+           {.signals = {.http_429 = 1}, .limit = 1, .reason = "cut to 1 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 1, .reason = "cut to 1 after 1× 429"},
+           {.signals = {.http_429 = 1}, .limit = 1, .reason = "held at 1 after 1× 429"},
+       }},
+      {"503 and connect time-outs cut too, and the reason lists them",
+       params(10),
+       {
+           {.signals = {.http_503 = 2, .connect_timeouts = 1},
+            .limit = 7,
+            .reason = "cut to 7 after 2× 503, 1× connect time-out"},
+       }},
+      {"connect time-outs from attempts made before the cut do not cut again",
+       params(16),
+       {
+           {.signals = {.connect_timeouts = 1},
+            .limit = 11,
+            .reason = "cut to 11 after 1× connect time-out"},
+           // For connect_timeout (30 s) after the cut, a time-out may answer an older attempt.
+           {.times = 16, .signals = {.connect_timeouts = 1}, .limit = 11},
+           {.signals = {.connect_timeouts = 1},
+            .limit = 7,
+            .reason = "cut to 7 after 1× connect time-out"},
+       }},
+      {"one reset is noise, two breakages are throttling",
+       params(8, 8),
+       {
+           {.times = 4, .signals = {.resets = 1}, .limit = 8, .reason = "started at 8"},
+           {.signals = {.resets = 1, .stalls = 1},
+            .limit = 5,
+            .reason = "cut to 5 after 1× reset, 1× stall"},
+       }},
+      {"Retry-After holds the host; the cool-down counts from the end of the hold",
+       params(8),
+       {
+           {.signals = {.http_429 = 1},
+            .retry_after = 20s,
+            .limit = 5,
+            .reason = "cut to 5 after 1× 429 (Retry-After 20s)",
+            .hold = 20s},
+           // Held: nothing new starts, the running transfers finish.
+           {.times = 10, .active = 3, .limit = 5},
+           // Measured again from 1 s after the hold; probed 30 s after it.
+           {.times = 16, .limit = 5},
+           {.times = 1, .limit = 6, .reason = "raised to 6: probing"},
+       }},
+      {"a Retry-After that answers the old limit holds the host but does not cut again",
+       params(8),
+       {
+           {.signals = {.http_429 = 1}, .retry_after = 20s, .limit = 5, .hold = 20s},
+           {.signals = {.http_429 = 1},
+            .retry_after = 30s,
+            .limit = 5,
+            .reason = "cut to 5 after 1× 429 (Retry-After 20s)",
+            .hold = 30s},
+       }},
+      {"recovery after the cool-down probes up by one, below the limit that drew the 429",
+       params(16),
+       {
+           {.signals = {.http_429 = 1}, .limit = 11},
+           {.times = 17, .limit = 12, .reason = "raised to 12: probing"},
+           {.times = 9, .limit = 13, .reason = "raised to 13: +9% throughput"},
+           {.times = 9, .limit = 14, .reason = "raised to 14: +8% throughput"},
+           {.times = 9, .limit = 15, .reason = "raised to 15: +8% throughput"},
+           // 15 is the bound (16 drew the 429): kept, measured afresh, and probed downward.
+           {.times = 9, .limit = 14, .reason = "lowered to 14: probing"},
+           {.times = 5, .limit = 15, .reason = "raised to 15: +7% throughput"},
+       }},
+      {"work-limited: fewer active than the limit, or nothing queued, does not raise",
+       params(),
+       {
+           {.times = 20, .active = 3, .limit = 4, .reason = "started at 4"},
+           {.times = 20, .queued = 0, .limit = 4, .reason = "started at 4"},
+           {.times = 4, .limit = 6, .reason = "raised to 6: slow start"},
+       }},
+      {"noise guard: too little data decides nothing; many small files are data",
+       params(),
+       {
+           {.times = 30, .per_transfer = 0.001, .limit = 4, .reason = "started at 4"},
+           {.times = 4,
+            .per_transfer = 0.001,
+            .completed = 8,
+            .limit = 6,
+            .reason = "raised to 6: slow start"},
+       }},
+      {"a collapsing per-transfer rate cuts once; a rate that stays low is the new normal",
+       params(8),
+       {
+           {.times = 5, .queued = 0, .transfer_rate = 0.65, .limit = 8},
+           {.queued = 0,
+            .transfer_rate = 0.1,
+            .limit = 5,
+            .reason = "cut to 5: per-transfer rate fell 85%"},
+           {.times = 20,
+            .queued = 0,
+            .transfer_rate = 0.1,
+            .limit = 5,
+            .reason = "cut to 5: per-transfer rate fell 85%"},
+       }},
+  }));
+  INFO(name);
+  run(p, steps);
+}
+
+TEST_CASE("controller: the limit that drew throttling is avoided for ceiling_memory",
+          "[controller]") {
+  const ControllerParams p = params(8);
+  auto now = ControlClock::time_point{};
+  const auto start = now;
+  ConcurrencyController controller(p, now);
+  const Step busy{};
+  Step refused{};
+  refused.signals.http_429 = 1;
+  now += kInterval;
+  REQUIRE(controller.observe(sample_for(refused, 8), now).reason == "cut to 5 after 1× 429");
+  const auto ceiling_until = now + p.ceiling_memory;
+  int highest_before = 0;
+  std::optional<ControlClock::duration> eight_again;
+  while (now < start + 1000s && !eight_again) {
+    const int limit = controller.limit();
+    now += kInterval;
+    const Decision decision = controller.observe(sample_for(busy, limit), now);
+    if (now < ceiling_until) highest_before = std::max(highest_before, decision.limit);
+    if (decision.limit == 8) {
+      eight_again = now - start;
+      CHECK(decision.reason == "raised to 8: probing");
+    }
+  }
+  CHECK(highest_before == 7);  // recovered up to the bound...
+  REQUIRE(eight_again);        // ...and tried 8 again once it was forgotten, within a probe hold
+  CHECK(*eight_again >= p.ceiling_memory);
+  CHECK(*eight_again <= p.ceiling_memory + p.probe_hold_max + 20s);
+}
+
+TEST_CASE("controller: the state's phase names", "[controller]") {
+  CHECK(pnsync::to_string(pnsync::ControlPhase::SlowStart) == "slow start");
+  CHECK(pnsync::to_string(pnsync::ControlPhase::Increase) == "increase");
+  CHECK(pnsync::to_string(pnsync::ControlPhase::Decrease) == "decrease");
+  CHECK(pnsync::to_string(pnsync::ControlPhase::Hold) == "hold");
+  CHECK(pnsync::to_string(pnsync::ControlPhase::Backoff) == "backoff");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulation: the controller against a model of physionet.org (issue: one connection gets about
+// 0.65 MB/s, 8 give 5-7x, 16 about 9x, about 24 are throttled), 300 intervals of 2 s.
+
+namespace {
+
+struct Server {
+  double per_connection = 0.65 * kMB;  // bytes/s one connection gets alone
+  double cap = 9;                      // aggregate limit, in connections' worth
+  bool soft = false;      // false: min(n, cap); true: n / sqrt(1 + (n/cap)^2), a gradual bend
+  int refuse_above = 20;  // more connections than this are answered 429
+  std::optional<std::chrono::seconds> retry_after{};  // sent with the 429s
+
+  // Steady aggregate rate with n connections (refused ones move nothing).
+  double rate(double n) const {
+    const double moving = std::min(n, static_cast<double>(refuse_above));
+    if (moving <= 0) return 0;
+    if (soft) return per_connection * moving / std::sqrt(1 + (moving / cap) * (moving / cap));
+    return per_connection * std::min(moving, cap);
+  }
+};
+
+struct SimResult {
+  double best_fixed = 0;  // bytes/s of the best fixed setting that draws no 429
+  int best_n = 0;
+  int good_from = 0;  // the fixed settings that reach 80% of best_fixed without a 429
+  int good_to = 0;
+  double settled_rate = 0;  // mean bytes/s over the last kSettled intervals
+  int median_limit = 0;     // over the last kSettled intervals
+  int lowest = 0;           // limits seen over the last kSettled intervals
+  int highest = 0;
+  double in_range = 0;  // share of the last kSettled intervals with the limit in good_from..to
+  int intervals_429 = 0;
+};
+
+constexpr int kIntervals = 300;
+constexpr int kSettled = 200;  // judged over the last 200: the first 100 are the search
+
+// The noise is uniform +-10% of the aggregate from one interval to the next (pessimistic for
+// a dozen connections); files are 10 MB (a MIMIC-CXR DICOM), so slots free up slowly after a
+// cut; a new connection spends about half its first interval connecting.
+SimResult simulate(const Server& server, const ControllerParams& p, unsigned seed) {
+  constexpr double kFileSize = 10 * kMB;
+  SimResult result;
+  const int top = std::min(p.max, server.refuse_above);
+  for (int n = 1; n <= top; ++n) {
+    if (server.rate(n) > result.best_fixed) {
+      result.best_fixed = server.rate(n);
+      result.best_n = n;
+    }
+  }
+  for (int n = top; n >= 1 && server.rate(n) >= 0.8 * result.best_fixed; --n) result.good_from = n;
+  result.good_to = top;
+
+  std::mt19937 rng(seed);  // the engine's sequence is fixed by the standard; no distributions
+  const auto uniform = [&rng] { return static_cast<double>(rng()) / 4294967296.0; };
+  auto now = ControlClock::time_point{};
+  auto hold_until = now;
+  ConcurrencyController controller(p, now);
+  int active = 0;
+  double toward_next_file = 0;
+  double settled_bytes = 0;
+  std::vector<int> settled_limits;
+  for (int i = 0; i < kIntervals; ++i) {
+    const int limit = controller.limit();
+    const bool held = now < hold_until;
+    const int before = active;
+    if (!held && active < limit) active = limit;
+    const double connections = (before + active) / 2.0;
+    const double bytes = server.rate(connections) * (0.9 + 0.2 * uniform()) * 2;
+    toward_next_file += bytes;
+    const int finished = static_cast<int>(toward_next_file / kFileSize);
+    toward_next_file -= finished * kFileSize;
+    // Beyond refuse_above each request is answered 429 at once and retried: about 3 a slot.
+    const int refused = std::max(0, active - server.refuse_above);
+    // Finished and refused transfers free their slots, refilled up to the limit unless held.
+    active = std::max(0, active - finished - refused);
+    if (!held) active = std::max(active, limit);
+
+    Sample sample;
+    sample.duration = kInterval;
+    sample.bytes = static_cast<std::int64_t>(bytes);
+    sample.signals.http_429 = 3 * refused;
+    if (uniform() < 0.02) sample.signals.resets = 1;  // the odd reset on a long mirror
+    sample.completed = finished + sample.signals.http_429;
+    sample.active = active;
+    sample.queued = 1000;
+    const double moving = std::min(connections, static_cast<double>(server.refuse_above));
+    if (moving >= 3) sample.transfer_rate = bytes / 2 / moving * (0.95 + 0.1 * uniform());
+    if (refused > 0) sample.retry_after = server.retry_after;
+    now += kInterval;
+
+    const Decision decision = controller.observe(sample, now);
+    if (decision.hold_host) hold_until = std::max(hold_until, now + *decision.hold_host);
+    if (refused > 0) ++result.intervals_429;
+    if (i >= kIntervals - kSettled) {
+      settled_bytes += bytes;
+      settled_limits.push_back(limit);
+    }
+  }
+  result.settled_rate = settled_bytes / (kSettled * 2);
+  const auto in_range = std::count_if(settled_limits.begin(), settled_limits.end(), [&](int n) {
+    return n >= result.good_from && n <= result.good_to;
+  });
+  result.in_range = static_cast<double>(in_range) / kSettled;
+  std::sort(settled_limits.begin(), settled_limits.end());
+  result.median_limit = settled_limits[kSettled / 2];
+  result.lowest = settled_limits.front();
+  result.highest = settled_limits.back();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("controller: simulated physionet.org, 300 intervals", "[controller][simulation]") {
+  auto [name, server, max] = GENERATE(table<const char*, Server, int>({
+      // The issue's criterion: 0.65 MB/s a connection, aggregate capped at 9x, 429 above 20.
+      {"hard cap 9x, max 16", Server{}, 16},
+      // max_transfers raised by the user: the plateau must stop the climb, not the 429s.
+      {"hard cap 9x, max 32", Server{}, 32},
+      // The issue's measurements (8 -> about 6x, 16 -> about 8.5x): gains fade gradually.
+      {"soft cap, max 16", Server{.cap = 10, .soft = true}, 16},
+      // No cap before the 429s: the controller must find 20 and rarely cross it.
+      {"cap 30x, 429 with Retry-After 10s above 20, max 32", Server{.cap = 30, .retry_after = 10s},
+       32},
+  }));
+  const unsigned seed = GENERATE(range(1u, 11u));
+  const SimResult r = simulate(server, params(4, max), seed);
+  INFO(name << ", seed " << seed << ": best fixed " << r.best_fixed / kMB << " MB/s at " << r.best_n
+            << ", 80% from " << r.good_from << " to " << r.good_to << "; settled "
+            << r.settled_rate / kMB << " MB/s = " << 100 * r.settled_rate / r.best_fixed
+            << "% of best, limit " << r.lowest << ".." << r.highest << " (median " << r.median_limit
+            << ", " << 100 * r.in_range << "% in range); 429 in " << r.intervals_429 << " of "
+            << kIntervals << " intervals");
+  CHECK(r.settled_rate >= 0.8 * r.best_fixed);
+  CHECK(r.median_limit >= r.good_from);
+  CHECK(r.median_limit <= r.good_to);
+  CHECK(r.intervals_429 * 20 < kIntervals);  // under 5%
+}
