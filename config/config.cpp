@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -258,6 +259,17 @@ void parse_credentials(const Item& item, Config& config) {
 
 // ---- mirrors -------------------------------------------------------------------------------
 
+detail::DurationRule seconds_at_least(std::chrono::seconds min) {
+  return {.min = min};
+}
+
+template <class T>
+auto rate(std::int64_t T::*member) {
+  return [=](const Item& item, T& out) {
+    out.*member = value_or_fail(item, detail::parse_rate(scalar(item, "a rate")));
+  };
+}
+
 bool valid_project(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
@@ -437,6 +449,8 @@ const std::vector<Key<Mirror>>& mirror_keys() {
       {"delete_unselected", on_selection([](const Item& item, SelectionSpec& out) {
          out.delete_unselected = boolean(item);
        })},
+      {"every", duration_in(&Mirror::every, seconds_at_least(std::chrono::seconds(60)))},
+      {"bandwidth_limit", rate(&Mirror::bandwidth_limit)},
   };
   return keys;
 }
@@ -506,9 +520,46 @@ void parse_mirrors(const Item& item, Document& doc) {
 
 // ---- The top level -------------------------------------------------------------------------
 
-detail::DurationRule seconds_at_least(std::chrono::seconds min) {
-  return {.min = min};
+void parse_transfers(const Item& item, Config& config) {
+  const std::string text = scalar(item, "an integer or auto");
+  if (text == "auto") {
+    config.transfers.reset();
+    return;
+  }
+  const auto parsed = detail::parse_int(text, 1, 256);
+  if (!parsed.value) fail(item, "must be 1..256 or auto, got " + quote(text));
+  config.transfers = static_cast<int>(*parsed.value);
 }
+
+void parse_log_level(const Item& item, Config& config) {
+  static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+      {"error", LogLevel::Error},
+      {"warning", LogLevel::Warning},
+      {"info", LogLevel::Info},
+      {"debug", LogLevel::Debug}};
+  const std::string text = scalar(item, "a log level");
+  for (const auto& [name, level] : kLevels) {
+    if (text == name) {
+      config.log_level = level;
+      return;
+    }
+  }
+  fail(item, "must be error, warning, info or debug, got " + quote(text));
+}
+
+// A group name as getgrnam() takes it; existence is checked where it is used (the group may be
+// created after the config is written, e.g. by the package's sysusers file).
+std::string group_name(const Item& item) {
+  const std::string text = scalar(item, "a group name");
+  const bool ok =
+      !text.empty() && text.size() <= 32 && text.front() != '-' &&
+      std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+  if (!ok) fail(item, "must be a group name (letters, digits, _ - .), got " + quote(text));
+  return text;
+}
+
 detail::DurationRule millis_at_least(milliseconds min) {
   return {.min = min, .allow_ms = true};
 }
@@ -530,7 +581,31 @@ const std::vector<Key<Document>>& top_level_keys() {
        on_config([](const Item& item, Config& out) { out.state_dir = absolute_path(item); })},
       {"user_agent", on_config(parse_user_agent)},
       {"credentials", on_config(parse_credentials)},
-      {"transfers", on_config(int_in(&Config::transfers, 1, 256))},
+      {"transfers", on_config(parse_transfers)},
+      {"max_transfers", on_config(int_in(&Config::max_transfers, 1, 256))},
+      {"socket",
+       on_config([](const Item& item, Config& out) { out.socket = absolute_path(item); })},
+      {"control_group",
+       on_config([](const Item& item, Config& out) { out.control_group = group_name(item); })},
+      {"bandwidth_limit", on_config(rate(&Config::bandwidth_limit))},
+      {"log_level", on_config(parse_log_level)},
+      {"file_mode", on_config([](const Item& item, Config& out) {
+         out.file_mode = value_or_fail(item, detail::parse_mode(scalar(item, "an octal mode")));
+         if (out.file_mode & 07111)
+           fail(item, "must not set execute, setuid, setgid or sticky bits on data files, got " +
+                          quote(item.node.Scalar()));
+       })},
+      {"dir_mode", on_config([](const Item& item, Config& out) {
+         out.dir_mode = value_or_fail(item, detail::parse_mode(scalar(item, "an octal mode")));
+         if ((out.dir_mode & 0700) != 0700)
+           fail(item, "must give the owner rwx (0700), got " + quote(item.node.Scalar()));
+       })},
+      {"group", on_config([](const Item& item, Config& out) { out.group = group_name(item); })},
+      {"metrics_listen", on_config([](const Item& item, Config& out) {
+         const std::string text = scalar(item, "HOST:PORT");
+         value_or_fail(item, detail::parse_listen_address(text));
+         out.metrics_listen = text;
+       })},
       {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
       {"listing_concurrency", on_config(int_in(&Config::listing_concurrency, 1, 64))},
       {"stall_timeout",

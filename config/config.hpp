@@ -3,6 +3,7 @@
 // so the engine never re-checks a setting.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -58,8 +59,12 @@ struct Mirror {
   std::string version;         // digits and dots
   std::filesystem::path dest;  // absolute
   SelectionSpec selection{};
+  std::chrono::seconds every{86400};  // daemon mode: a new pass this long after the last began
+  std::int64_t bandwidth_limit = 0;   // bytes/s for this mirror's files; 0 = none
   std::string name() const { return project + "/" + version; }
 };
+
+enum class LogLevel { Error, Warning, Info, Debug };
 
 struct Credentials {
   std::string username;
@@ -76,7 +81,10 @@ struct Config {
   std::filesystem::path state_dir = "/var/lib/pnsync";
   std::string user_agent = "Wget/1.21.3 (compatible; pnsync/0.1)";
   std::optional<Credentials> credentials;  // absent: anonymous (open projects, tests)
-  int transfers = 8;                       // 1..256 files in flight
+  // Files in flight: a number pins it (1..256); nullopt is `auto`, adaptive between 1 and
+  // max_transfers (daemon/concurrency_controller.hpp).
+  std::optional<int> transfers;
+  int max_transfers = 16;                  // 1..256: the ceiling of `auto`
   int max_host_connections = 8;            // 1..256
   int listing_concurrency = 4;             // 1..64 directory listings in flight
   std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
@@ -86,6 +94,20 @@ struct Config {
   std::chrono::milliseconds retry_max{300000};
   std::chrono::seconds relist_after{86400};  // a complete crawl older than this is redone
   std::vector<Mirror> mirrors;               // at least one, unique names, non-overlapping dests
+
+  // Daemon mode and control (pnsyncctl).
+  std::filesystem::path socket = "/run/pnsync/pnsyncd.sock";
+  std::optional<std::string> control_group;  // members may change things, not only read status
+  std::int64_t bandwidth_limit = 0;          // bytes/s over all mirrors; 0 = none
+
+  // Operation.
+  LogLevel log_level = LogLevel::Info;
+  unsigned file_mode = 0640;         // every file pnsync publishes, whatever the umask
+  unsigned dir_mode = 02750;         // every directory pnsync creates
+  std::optional<std::string> group;  // group (name) given to every file and directory created
+  std::optional<std::string> metrics_listen;  // "HOST:PORT" for Prometheus /metrics; none = off
+
+  int initial_transfers() const { return transfers.value_or(std::min(4, max_transfers)); }
 };
 
 // Reads and validates a config file. Throws ConfigError.

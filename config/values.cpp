@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <vector>
@@ -163,6 +164,83 @@ std::string format_duration(std::chrono::milliseconds d) {
       return std::to_string(d.count() / it->size.count()) + std::string(it->suffix);
   }
   return std::to_string(d.count() / 1000) + "s";
+}
+
+Parsed<std::int64_t> parse_rate(std::string_view text) {
+  using Result = Parsed<std::int64_t>;
+  const std::string shape =
+      "must be bytes per second with an optional unit K, M or G (binary), such as 50M, 512K or 0 "
+      "for no limit, got " +
+      quote(text);
+  const std::size_t digits_end = std::min(text.find_first_not_of("0123456789"), text.size());
+  if (digits_end == 0) return Result::fail(shape);
+  std::string suffix = to_lower(text.substr(digits_end));
+  if (suffix.ends_with("ib"))
+    suffix.resize(suffix.size() - 2);
+  else if (suffix.size() == 2 && suffix.back() == 'b')
+    suffix.resize(1);
+  std::int64_t unit = 1;
+  if (suffix == "k")
+    unit = std::int64_t{1} << 10;
+  else if (suffix == "m")
+    unit = std::int64_t{1} << 20;
+  else if (suffix == "g")
+    unit = std::int64_t{1} << 30;
+  else if (!suffix.empty() && suffix != "b")
+    return Result::fail(shape);
+  std::int64_t count = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits_end, count);
+  constexpr std::int64_t kMax = std::int64_t{1} << 40;  // 1 TiB/s: beyond any real link
+  if (ec != std::errc{} || ptr != text.data() + digits_end || count > kMax / unit)
+    return Result::fail("must be at most 1024G, got " + quote(text));
+  return {count * unit, {}};
+}
+
+std::string format_rate(std::int64_t bytes_per_second) {
+  static constexpr std::pair<std::int64_t, const char*> kUnitsDown[] = {
+      {std::int64_t{1} << 30, "G"}, {std::int64_t{1} << 20, "M"}, {std::int64_t{1} << 10, "K"}};
+  for (const auto& [size, suffix] : kUnitsDown)
+    if (bytes_per_second != 0 && bytes_per_second % size == 0)
+      return std::to_string(bytes_per_second / size) + suffix;
+  return std::to_string(bytes_per_second);
+}
+
+Parsed<unsigned> parse_mode(std::string_view text) {
+  unsigned value = 0;
+  const bool octal =
+      !text.empty() && text.size() <= 5 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (octal) std::from_chars(text.data(), text.data() + text.size(), value, 8);
+  if (!octal || value > 07777)
+    return Parsed<unsigned>::fail("must be an octal mode such as 0640 or 2750, got " + quote(text));
+  return {value, {}};
+}
+
+Parsed<ListenAddress> parse_listen_address(std::string_view text) {
+  using Result = Parsed<ListenAddress>;
+  const std::string shape =
+      "must be HOST:PORT such as 127.0.0.1:9464 or [::1]:9464, got " + quote(text);
+  ListenAddress address;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const std::size_t close = text.find("]:");
+    if (close == std::string_view::npos) return Result::fail(shape);
+    address.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return Result::fail(shape);
+    address.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  const bool host_ok =
+      !address.host.empty() && std::all_of(address.host.begin(), address.host.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':';
+      });
+  const auto number = parse_int(port, 1, 65535);
+  if (!host_ok || !number.value) return Result::fail(shape);
+  address.port = static_cast<unsigned short>(*number.value);
+  return {address, {}};
 }
 
 std::string Origin::text() const {

@@ -43,6 +43,23 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const Du
 // The largest unit that expresses `d` exactly: 300000ms -> "5m", 1500ms -> "1500ms".
 std::string format_duration(std::chrono::milliseconds d);
 
+// A transfer rate in bytes per second: digits with an optional binary unit K, M, G (KiB/s,
+// MiB/s, GiB/s, as curl --limit-rate and rclone --bwlimit read them): "50M", "512K", "0" (no
+// limit). Case-insensitive unit; a trailing "B" or "iB" is accepted ("50MiB", "50MB").
+Parsed<std::int64_t> parse_rate(std::string_view text);
+// "52428800" -> "50M": the shortest exact form parse_rate() reads back.
+std::string format_rate(std::int64_t bytes_per_second);
+
+// A permission mode in octal, "0640" or "2750" (0..07777); `what` names it in messages.
+Parsed<unsigned> parse_mode(std::string_view text);
+
+// host:port for a listening socket: "127.0.0.1:9464", "[::1]:9464", "localhost:9464".
+struct ListenAddress {
+  std::string host;  // without brackets
+  unsigned short port = 0;
+};
+Parsed<ListenAddress> parse_listen_address(std::string_view text);
+
 struct Origin {
   std::string scheme;  // "https" or "http", lower case
   std::string host;    // lower case; an IPv6 literal without its brackets

@@ -53,7 +53,7 @@ public:
                   config.credentials ? std::optional(config.credentials->username) : std::nullopt,
                   password, config.ca_file, is_loopback_url(config.server), config.connect_timeout,
                   config.stall_timeout, config.max_host_connections}),
-        scheduler_(io_, config.transfers, config.listing_concurrency),
+        scheduler_(io_, config.initial_transfers(), config.listing_concurrency),
         signals_(io_, SIGINT, SIGTERM),
         ticker_(io_),
         store_(store) {}
@@ -93,6 +93,10 @@ private:
     }
     if (finished_ == jobs_.size()) {
       // Let the loop run dry: no io_context::stop(), so no handler is left behind half-done.
+      // A tick whose wait already completed is not cancelled by cancel(); all_finished_ stops it
+      // from arming the timer again (which would keep the loop, and the process, alive).
+      all_finished_ = true;
+      signals_.clear();
       signals_.cancel();
       ticker_.cancel();
       scheduler_.clear();
@@ -102,7 +106,7 @@ private:
   void tick() {
     ticker_.expires_after(kRedrawEvery);
     ticker_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || all_finished_) return;
       report_progress();
       tick();
     });
@@ -209,6 +213,7 @@ private:
   store::Store& store_;
   std::vector<std::unique_ptr<MirrorJob>> jobs_;
   std::size_t finished_ = 0;
+  bool all_finished_ = false;
   bool interrupted_ = false;
   RateMeter meter_;
   std::chrono::steady_clock::time_point started_;

@@ -122,15 +122,32 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
        "t.yaml:3: credentials.password_file: must be an absolute path, got \"pw\""},
       {"credentials:\n  username: jdoe\n  username: jane\n" + M,
        "t.yaml:3: credentials.username: duplicate key (first set on line 2)"},
+      // Daemon and operation keys.
+      {"bandwidth_limit: fast\n" + M,
+       "t.yaml:1: bandwidth_limit: must be bytes per second with an optional unit K, M or G"},
+      {"bandwidth_limit: 5T\n" + M, "t.yaml:1: bandwidth_limit: must be bytes per second"},
+      {"bandwidth_limit: 2000G\n" + M, "t.yaml:1: bandwidth_limit: must be at most 1024G"},
+      {"log_level: verbose\n" + M,
+       "t.yaml:1: log_level: must be error, warning, info or debug, got \"verbose\""},
+      {"file_mode: 0755\n" + M, "t.yaml:1: file_mode: must not set execute"},
+      {"file_mode: rw-r-----\n" + M, "t.yaml:1: file_mode: must be an octal mode"},
+      {"dir_mode: \"0050\"\n" + M, "t.yaml:1: dir_mode: must give the owner rwx"},
+      {"group: \"bad group\"\n" + M, "t.yaml:1: group: must be a group name"},
+      {"metrics_listen: 9464\n" + M, "t.yaml:1: metrics_listen: must be HOST:PORT"},
+      {"metrics_listen: \"127.0.0.1:70000\"\n" + M, "t.yaml:1: metrics_listen: must be HOST:PORT"},
+      {"socket: run/pnsync.sock\n" + M, "t.yaml:1: socket: must be an absolute path"},
+      {"max_transfers: 0\n" + M, "t.yaml:1: max_transfers: must be 1..256, got \"0\""},
+      {"mirrors:\n  - {project: a, version: '1', dest: /d, every: 10s}\n",
+       "t.yaml:2: mirrors[0].every: must be at least 1m, got \"10s\""},
       // Integers.
-      {"\n\n\n\n\n\ntransfers: x\n" + M, "t.yaml:7: transfers: must be 1..256, got \"x\""},
-      {"transfers: 0\n" + M, "t.yaml:1: transfers: must be 1..256, got \"0\""},
-      {"transfers: 257\n" + M, "t.yaml:1: transfers: must be 1..256, got \"257\""},
-      {"transfers: -1\n" + M, "t.yaml:1: transfers: must be 1..256, got \"-1\""},
-      {"transfers: 8.0\n" + M, "t.yaml:1: transfers: must be 1..256, got \"8.0\""},
-      {"transfers: 0x10\n" + M, "t.yaml:1: transfers: must be 1..256, got \"0x10\""},
-      {"transfers: [8]\n" + M, "t.yaml:1: transfers: must be an integer, got a list"},
-      {"transfers:\n" + M, "t.yaml:1: transfers: missing value (expected an integer)"},
+      {"\n\n\n\n\n\ntransfers: x\n" + M, "t.yaml:7: transfers: must be 1..256 or auto, got \"x\""},
+      {"transfers: 0\n" + M, "t.yaml:1: transfers: must be 1..256 or auto, got \"0\""},
+      {"transfers: 257\n" + M, "t.yaml:1: transfers: must be 1..256 or auto, got \"257\""},
+      {"transfers: -1\n" + M, "t.yaml:1: transfers: must be 1..256 or auto, got \"-1\""},
+      {"transfers: 8.0\n" + M, "t.yaml:1: transfers: must be 1..256 or auto, got \"8.0\""},
+      {"transfers: 0x10\n" + M, "t.yaml:1: transfers: must be 1..256 or auto, got \"0x10\""},
+      {"transfers: [8]\n" + M, "t.yaml:1: transfers: must be an integer or auto, got a list"},
+      {"transfers:\n" + M, "t.yaml:1: transfers: missing value (expected an integer or auto)"},
       {"max_host_connections: 300\n" + M,
        "t.yaml:1: max_host_connections: must be 1..256, got \"300\""},
       {"listing_concurrency: 65\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"65\""},
@@ -240,7 +257,8 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK(config.state_dir == "/var/lib/pnsync");
   CHECK(config.user_agent == "Wget/1.21.3 (compatible; pnsync/0.1)");
   CHECK_FALSE(config.credentials);
-  CHECK(config.transfers == 8);
+  CHECK_FALSE(config.transfers);  // auto
+  CHECK(config.max_transfers == 16);
   CHECK(config.max_host_connections == 8);
   CHECK(config.listing_concurrency == 4);
   CHECK(config.stall_timeout == 60s);
@@ -279,6 +297,33 @@ TEST_CASE("every key set: values arrive normalised", "[config]") {
   CHECK(config.mirrors[0].dest == "/data/physionet/mimic-cxr/2.1.0");
   CHECK(config.mirrors[1].name() == "mimic-iv/3.1");
   CHECK(config.mirrors[1].dest == "/data/physionet/mimic-iv/3.1");
+  CHECK(config.max_transfers == 24);
+  CHECK(config.socket == "/run/pnsync-test/ctl.sock");
+  CHECK(config.control_group == "pnsync-admins");
+  CHECK(config.bandwidth_limit == 50 * 1024 * 1024);
+  CHECK(config.log_level == pnsync::config::LogLevel::Debug);
+  CHECK(config.file_mode == 0600);
+  CHECK(config.dir_mode == 0750);
+  CHECK(config.group == "physionet");
+  CHECK(config.metrics_listen == "127.0.0.1:9464");
+  CHECK(config.mirrors[0].every == 24h);
+  CHECK(config.mirrors[1].every == 6h);
+  CHECK(config.mirrors[0].bandwidth_limit == 0);
+  CHECK(config.mirrors[1].bandwidth_limit == 512 * 1024);
+}
+
+TEST_CASE("daemon and operation keys: defaults are closed and adaptive", "[config]") {
+  const Config config = parse_config(M, "t.yaml");
+  CHECK_FALSE(config.transfers);
+  CHECK(config.initial_transfers() == 4);
+  CHECK(config.socket == "/run/pnsync/pnsyncd.sock");
+  CHECK(config.file_mode == 0640);
+  CHECK(config.dir_mode == 02750);
+  CHECK_FALSE(config.group);
+  CHECK_FALSE(config.metrics_listen);
+  CHECK(config.bandwidth_limit == 0);
+  CHECK(parse_config("transfers: auto\n" + M, "t.yaml").transfers == std::nullopt);
+  CHECK(parse_config("transfers: 6\n" + M, "t.yaml").initial_transfers() == 6);
 }
 
 TEST_CASE("the documented sample parses", "[config]") {
@@ -342,7 +387,8 @@ TEST_CASE("load_config messages use the file name as given", "[config]") {
       load_config(file);
       FAIL("no error");
     } catch (const ConfigError& e) {
-      CHECK(std::string(e.what()) == file.string() + ":7: transfers: must be 1..256, got \"x\"");
+      CHECK(std::string(e.what()) ==
+            file.string() + ":7: transfers: must be 1..256 or auto, got \"x\"");
     }
   }
   SECTION("YAML syntax errors carry the line") {

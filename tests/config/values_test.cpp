@@ -180,3 +180,55 @@ TEST_CASE("quote keeps a message on one line", "[config][values]") {
   CHECK(quote(long_text).size() < 130);
   CHECK_THAT(quote(long_text), Catch::EndsWith("\"..."));
 }
+
+TEST_CASE("rates: binary units, read back by format_rate", "[config][values]") {
+  auto [text, expected] = GENERATE(table<std::string, std::int64_t>({
+      {"0", 0},
+      {"1000", 1000},
+      {"512K", 512 * 1024},
+      {"50M", 50 * 1024 * 1024},
+      {"50m", 50 * 1024 * 1024},
+      {"50MiB", 50 * 1024 * 1024},
+      {"50MB", 50 * 1024 * 1024},
+      {"2G", std::int64_t{2} << 30},
+      {"1024G", std::int64_t{1} << 40},
+  }));
+  INFO(text);
+  const auto parsed = parse_rate(text);
+  REQUIRE(parsed.value);
+  CHECK(*parsed.value == expected);
+  CHECK(parse_rate(format_rate(expected)).value == expected);
+}
+
+TEST_CASE("rates: refused forms", "[config][values]") {
+  for (const char* text :
+       {"", "M", "-5M", "1.5M", "5 M", "5T", "5Mbit", "1025G", "99999999999999999999"}) {
+    INFO(text);
+    CHECK_FALSE(parse_rate(text).value);
+  }
+}
+
+TEST_CASE("modes: octal up to 07777", "[config][values]") {
+  CHECK(parse_mode("0640").value == 0640u);
+  CHECK(parse_mode("2750").value == 02750u);
+  CHECK(parse_mode("640").value == 0640u);
+  for (const char* text : {"", "0648", "17777", "rw-r-----", "-640", "064000"}) {
+    INFO(text);
+    CHECK_FALSE(parse_mode(text).value);
+  }
+}
+
+TEST_CASE("listen addresses: host:port, IPv6 in brackets", "[config][values]") {
+  auto v4 = parse_listen_address("127.0.0.1:9464");
+  REQUIRE(v4.value);
+  CHECK(v4.value->host == "127.0.0.1");
+  CHECK(v4.value->port == 9464);
+  auto v6 = parse_listen_address("[::1]:9100");
+  REQUIRE(v6.value);
+  CHECK(v6.value->host == "::1");
+  CHECK(v6.value->port == 9100);
+  for (const char* text : {"9464", ":9464", "host:", "host:0", "host:65536", "::1:9464", "a b:1"}) {
+    INFO(text);
+    CHECK_FALSE(parse_listen_address(text).value);
+  }
+}

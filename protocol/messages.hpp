@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+// The control protocol's messages as plain values, shared by pnsyncd (which answers) and
+// pnsyncctl (which asks and renders). The wire form, JSON lines, lives in protocol/codec.hpp so
+// that only two translation units ever see a JSON library. docs/control-protocol.md is the
+// reference for scripts.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pnsync::protocol {
+
+inline constexpr int kProtocolVersion = 1;
+// A request line longer than this is refused and the connection closed: status requests are
+// tiny, and a client must not make the daemon buffer without bound.
+inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+
+// One file being fetched right now.
+struct TransferStatus {
+  std::string path;  // relative to the mirror's dest
+  std::int64_t bytes_done = 0;
+  std::optional<std::int64_t> size;  // unknown until the listing or the response says
+  double rate_bytes_per_s = 0;
+};
+
+struct MirrorStatus {
+  std::string name;  // "mimic-cxr/2.1.0": project/version, the id every command takes
+  std::string dest;
+  // listing, syncing, idle, paused, failed, stopped (stopping on SIGTERM).
+  std::string state;
+  std::string reason;  // why it is paused or failed; empty otherwise
+  std::int64_t files_total = 0;
+  std::int64_t files_verified = 0;
+  std::int64_t files_failed = 0;
+  std::int64_t files_unknown_size = 0;  // counted in files_total, not in bytes_total
+  std::int64_t bytes_total = 0;
+  std::int64_t bytes_done = 0;        // verified bytes
+  bool bytes_total_estimated = false;  // the crawl is still going, or some sizes are unknown
+  std::int64_t dirs_pending = 0;       // listings still to fetch in this pass
+  double rate_bytes_per_s = 0;
+  std::optional<std::int64_t> eta_s;  // none while unknowable (no rate, or crawl going on)
+  std::optional<std::int64_t> last_sync_unix;  // when the last complete pass ended
+  std::optional<std::int64_t> next_sync_unix;  // when the next pass is due (idle state)
+  std::int64_t bandwidth_limit = 0;            // bytes/s; 0 = none
+  std::vector<TransferStatus> transfers;
+};
+
+struct DaemonStatus {
+  std::string version;  // pnsyncd's
+  std::int64_t pid = 0;
+  std::int64_t started_unix = 0;
+  bool paused = false;  // every mirror paused by `pause` without a name
+  // Concurrency: the limit in use, whether it is adaptive (transfers: auto), and why it last
+  // changed ("cut to 9 after 3x 429", "raised to 12: +8% throughput").
+  int transfers = 0;
+  bool transfers_auto = false;
+  int max_transfers = 0;
+  std::string transfers_reason;
+  std::int64_t bandwidth_limit = 0;  // bytes/s over all mirrors; 0 = none
+  double rate_bytes_per_s = 0;
+  std::vector<MirrorStatus> mirrors;
+};
+
+struct FailedFile {
+  std::string mirror;
+  std::string path;
+  std::string last_error;
+  int attempts = 0;
+};
+
+// What `pnsyncctl plan MIRROR` and `pnsyncd --dry-run` show before anything is fetched.
+struct Plan {
+  std::string mirror;
+  std::int64_t files_selected = 0;
+  std::int64_t bytes_selected = 0;           // known sizes only
+  std::int64_t files_unknown_size = 0;       // selected files whose size is not known yet
+  std::int64_t files_verified = 0;           // already verified locally
+  std::int64_t files_to_fetch = 0;
+  std::int64_t bytes_to_fetch = 0;           // known sizes only
+  std::int64_t files_kept_unselected = 0;    // on disk, no longer selected, kept
+  bool listing_complete = false;             // false: more files may appear when listed
+  std::vector<std::string> sample;           // a few selected paths
+};
+
+// Methods (docs/control-protocol.md has the table). `mirror` empty = every mirror.
+enum class Method {
+  Hello,
+  Status,
+  Pause,
+  Resume,
+  Sync,
+  Failures,
+  Retry,
+  Verify,
+  Limit,      // value: bytes/s, 0 = none; with mirror: that mirror's own limit
+  Transfers,  // value: 1..256 pins it, 0 = auto
+  Plan,
+};
+
+struct Request {
+  std::int64_t id = 0;  // echoed in the response so a client can pipeline
+  Method method = Method::Hello;
+  std::string mirror;
+  std::int64_t value = 0;  // Limit, Transfers
+};
+
+// Error codes a script can branch on.
+enum class ErrorCode {
+  None,
+  BadRequest,     // not JSON, wrong shape, unknown field values
+  UnknownMethod,  // names the method and lists the known ones
+  TooLarge,       // request line over kMaxRequestBytes; the connection is closed
+  NotPermitted,   // a changing method from a peer that is not root, the daemon's user or in
+                  // control_group
+  UnknownMirror,  // names it and lists the configured mirrors
+  Failed,         // the daemon tried and could not (message says why)
+  Unsupported,    // protocol version mismatch
+};
+
+struct Response {
+  std::int64_t id = 0;
+  ErrorCode error = ErrorCode::None;
+  std::string message;  // human-readable: the error, or what a command did ("paused 2 mirrors")
+  // Exactly one of these is set for a successful Hello/Status/Failures/Plan; none for commands.
+  std::optional<int> hello_version;
+  std::optional<DaemonStatus> status;
+  std::optional<std::vector<FailedFile>> failures;
+  std::optional<std::vector<Plan>> plans;
+  bool ok() const { return error == ErrorCode::None; }
+};
+
+}  // namespace pnsync::protocol
