@@ -110,6 +110,7 @@ struct HttpClient::Impl {
   }
 
   HttpSettings settings;
+  std::function<void(const HttpOutcome&)> observer;
   curl::Share share{curl_share_init()};
   CurlEngine engine;
 
@@ -160,6 +161,9 @@ struct HttpClient::Impl {
       call.range = std::to_string(*call.request.range_from) + "-";
       curl_easy_setopt(handle, CURLOPT_RANGE, call.range.c_str());
     }
+    if (call.request.max_recv_speed > 0)
+      curl_easy_setopt(handle, CURLOPT_MAX_RECV_SPEED_LARGE,
+                       static_cast<curl_off_t>(call.request.max_recv_speed));
     return easy;
   }
 };
@@ -177,12 +181,13 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
   call->outcome.url = call->request.url;
   curl::Easy easy = impl_->make_easy(*call);
   if (!easy) throw std::runtime_error("curl_easy_init failed");
-  return impl_->engine.start(std::move(easy), [call](CURL*, CURLcode result) {
+  return impl_->engine.start(std::move(easy), [call, impl = impl_.get()](CURL*, CURLcode result) {
     call->outcome.curl_code = static_cast<int>(result);
     if (result != CURLE_OK) {
       call->outcome.curl_error =
           call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);
     }
+    if (impl->observer) impl->observer(call->outcome);
     call->done(call->outcome);
   });
 }
@@ -193,6 +198,10 @@ void HttpClient::cancel(RequestId id) {
 
 std::size_t HttpClient::active() const {
   return impl_->engine.active();
+}
+
+void HttpClient::set_observer(std::function<void(const HttpOutcome&)> observer) {
+  impl_->observer = std::move(observer);
 }
 
 void HttpClient::set_max_host_connections(long limit) {

@@ -49,6 +49,7 @@ struct GetRequest {
   std::string url;
   std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
   bool compressed = false;                 // listings may come gzip'd; file bodies never
+  std::int64_t max_recv_speed = 0;         // bytes/s for this request; 0 = no limit
   // Called for each body chunk of the final response; return false to abort the transfer
   // (it then ends with CURLE_WRITE_ERROR).
   std::function<bool(const ResponseInfo&, std::string_view chunk)> on_body;
@@ -66,6 +67,9 @@ public:
   void cancel(RequestId id);
   std::size_t active() const;
   void set_max_host_connections(long limit);
+  // Sees every finished request before its own handler does (adaptive concurrency counts
+  // throttling signals here).
+  void set_observer(std::function<void(const HttpOutcome&)> observer);
 
 private:
   struct Impl;

@@ -79,9 +79,10 @@ void MirrorJob::start() {
     return;
   }
   tree_.emplace(std::move(*tree));
-  transfer_context_ = std::make_unique<TransferContext>(
-      TransferContext{services_.io, services_.log, services_.http, *tree_, base_url_,
-                      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }});
+  transfer_context_ = std::make_unique<TransferContext>(TransferContext{
+      services_.io, services_.log, services_.http, *tree_, base_url_,
+      [this](std::int64_t bytes) { bytes_fetched_ += bytes; },
+      [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
   fetch_manifest(1);
@@ -99,25 +100,26 @@ HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t li
     return true;
   };
   auto id = std::make_shared<HttpClient::RequestId>();
-  *id =
-      services_.http.get(std::move(request), [this, body, id, on_done](const HttpOutcome& outcome) {
-        text_requests_.erase(*id);
-        on_done(outcome, *body);
-      });
+  *id = services_.http.get(std::move(request), [this, self = shared_from_this(), body, id,
+                                                on_done](const HttpOutcome& outcome) {
+    text_requests_.erase(*id);
+    on_done(outcome, *body);
+  });
   text_requests_.insert(*id);
   return *id;
 }
 
 void MirrorJob::fetch_manifest(int attempt) {
-  services_.scheduler.submit(Lane::Listing, [this, attempt](Scheduler::Slot slot) {
-    if (status_ != JobStatus::Running) return;
-    auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-    get_text(url_for("SHA256SUMS.txt"), kManifestLimit,
-             [this, held, attempt](const HttpOutcome& outcome, const std::string& body) {
-               held->release();
-               on_manifest(outcome, body, attempt);
-             });
-  });
+  services_.scheduler.submit(
+      Lane::Listing, [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
+        if (status_ != JobStatus::Running) return;
+        auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+        get_text(url_for("SHA256SUMS.txt"), kManifestLimit,
+                 [this, held, attempt](const HttpOutcome& outcome, const std::string& body) {
+                   held->release();
+                   on_manifest(outcome, body, attempt);
+                 });
+      });
 }
 
 bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
@@ -258,15 +260,16 @@ void MirrorJob::queue_dir(const std::string& dir) {
 }
 
 void MirrorJob::list_dir(const std::string& dir, int attempt) {
-  services_.scheduler.submit(Lane::Listing, [this, dir, attempt](Scheduler::Slot slot) {
-    if (status_ != JobStatus::Running) return;
-    auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-    get_text(url_for(dir), kListingLimit,
-             [this, held, dir, attempt](const HttpOutcome& outcome, const std::string& body) {
-               held->release();
-               on_listing(dir, outcome, body, attempt);
-             });
-  });
+  services_.scheduler.submit(
+      Lane::Listing, [this, self = shared_from_this(), dir, attempt](Scheduler::Slot slot) {
+        if (status_ != JobStatus::Running) return;
+        auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+        get_text(url_for(dir), kListingLimit,
+                 [this, held, dir, attempt](const HttpOutcome& outcome, const std::string& body) {
+                   held->release();
+                   on_listing(dir, outcome, body, attempt);
+                 });
+      });
 }
 
 void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
@@ -352,18 +355,20 @@ void MirrorJob::enqueue(const store::FileRecord& file) {
 }
 
 void MirrorJob::submit(const std::string& path) {
-  services_.scheduler.submit(Lane::File, [this, path](Scheduler::Slot slot) {
-    auto found = transfers_.find(path);
-    if (status_ != JobStatus::Running || found == transfers_.end()) return;
-    found->second.slot = std::move(slot);
-    found->second.transfer->start();
-  });
+  services_.scheduler.submit(Lane::File,
+                             [this, self = shared_from_this(), path](Scheduler::Slot slot) {
+                               auto found = transfers_.find(path);
+                               if (status_ != JobStatus::Running || found == transfers_.end())
+                                 return;
+                               found->second.slot = std::move(slot);
+                               found->second.transfer->start();
+                             });
 }
 
 void MirrorJob::give_up(const std::string& path, const std::string& message) {
   services_.log.error("failed: " + message);
   // Erased on the loop: we may be inside the transfer's own callback.
-  boost::asio::post(services_.io, [this, path] {
+  boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
     transfers_.erase(path);
     check_finished();
   });
@@ -383,13 +388,14 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
       } else if (!flush_armed_) {
         flush_armed_ = true;
         flush_timer_.expires_after(kFlushDelay);
-        flush_timer_.async_wait([this](const boost::system::error_code& ec) {
-          flush_armed_ = false;
-          if (!ec) flush_verified();
-          check_finished();
-        });
+        flush_timer_.async_wait(
+            [this, self = shared_from_this()](const boost::system::error_code& ec) {
+              flush_armed_ = false;
+              if (!ec) flush_verified();
+              check_finished();
+            });
       }
-      boost::asio::post(services_.io, [this, path] {
+      boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
         transfers_.erase(path);
         check_finished();
       });
@@ -430,7 +436,7 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
       services_.store.forget_file(id);
       // Queued before the transfer goes, so the job never looks finished in between.
       queue_dir(path + "/");
-      boost::asio::post(services_.io, [this, path] {
+      boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
         transfers_.erase(path);
         check_finished();
       });
@@ -462,7 +468,8 @@ void MirrorJob::retry_later(std::function<void()> again, int attempt,
   auto* raw = timer.get();
   timers_.push_back(std::move(timer));
   ++waiting_retries_;
-  raw->async_wait([this, raw, again = std::move(again)](const boost::system::error_code& ec) {
+  raw->async_wait([this, self = shared_from_this(), raw,
+                   again = std::move(again)](const boost::system::error_code& ec) {
     --waiting_retries_;
     std::erase_if(timers_, [raw](const auto& owned) { return owned.get() == raw; });
     if (!ec && status_ == JobStatus::Running) again();
@@ -528,6 +535,16 @@ JobProgress MirrorJob::progress() const {
   progress.crawl_done = crawl_done();
   progress.in_flight = transfers_.size();
   return progress;
+}
+
+std::vector<InFlightFile> MirrorJob::in_flight() const {
+  std::vector<InFlightFile> files;
+  for (const auto& [path, pending] : transfers_) {
+    const TransferState state = pending.transfer->state();
+    if (state != TransferState::Connecting && state != TransferState::Downloading) continue;
+    files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size});
+  }
+  return files;
 }
 
 std::vector<store::FileRecord> MirrorJob::failures() {

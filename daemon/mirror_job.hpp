@@ -44,15 +44,28 @@ struct JobProgress {
   std::size_t in_flight = 0;
 };
 
+// A file being fetched right now, for status displays.
+struct InFlightFile {
+  std::string path;
+  std::int64_t bytes_on_disk = 0;
+  std::optional<std::int64_t> size;
+};
+
 struct JobServices {
   boost::asio::io_context& io;
   Log& log;
   HttpClient& http;
   Scheduler& scheduler;
   store::Store& store;
+  // The receive-rate cap for one request of the named mirror starting now; 0 = none.
+  std::function<std::int64_t(const std::string& mirror)> recv_speed = {};
 };
 
-class MirrorJob {
+// Shared ownership keeps the job alive while any of its handlers is queued on the loop (each
+// captures shared_from_this()), so the owner may drop a finished or stopped job at any time.
+// Transfers post their completions with a plain `this`; they are owned by the job and so never
+// outlive it.
+class MirrorJob : public std::enable_shared_from_this<MirrorJob> {
 public:
   MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
             std::string server_url, std::function<void(MirrorJob&)> on_finished);
@@ -69,6 +82,7 @@ public:
   const std::string& status_message() const { return status_message_; }
   JobProgress progress() const;
   std::vector<store::FileRecord> failures();
+  std::vector<InFlightFile> in_flight() const;
 
 private:
   std::string url_for(const std::string& relative) const;

@@ -8,10 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "daemon/http_client.hpp"
-#include "daemon/mirror_job.hpp"
+#include "daemon/engine.hpp"
 #include "daemon/progress.hpp"
-#include "daemon/scheduler.hpp"
 
 namespace pnsync {
 
@@ -20,11 +18,6 @@ namespace {
 constexpr auto kRedrawEvery = std::chrono::seconds(1);
 constexpr auto kLogProgressEvery = std::chrono::seconds(30);
 constexpr std::size_t kFailuresShown = 20;
-
-bool is_loopback_url(const std::string& server) {
-  return server.starts_with("http://127.") || server.starts_with("http://localhost") ||
-         server.starts_with("http://[::1]");
-}
 
 std::string progress_text(const JobProgress& progress, double rate) {
   std::string text =
@@ -44,36 +37,23 @@ class Pass {
 public:
   Pass(const config::Config& config, const std::optional<std::string>& password,
        store::Store& store, Log& log, const PassOptions& options)
-      : config_(config),
-        log_(log),
+      : log_(log),
         options_(options),
-        http_(io_,
-              HttpSettings{
-                  config.user_agent,
-                  config.credentials ? std::optional(config.credentials->username) : std::nullopt,
-                  password, config.ca_file, is_loopback_url(config.server), config.connect_timeout,
-                  config.stall_timeout, config.max_host_connections}),
-        scheduler_(io_, config.initial_transfers(), config.listing_concurrency),
+        engine_(io_, config, password, store, log, RunnerMode::Once, [this] { on_all_done(); }),
         signals_(io_, SIGINT, SIGTERM),
-        ticker_(io_),
-        store_(store) {}
+        ticker_(io_) {}
 
   ExitCode run() {
     started_ = std::chrono::steady_clock::now();
-    for (const auto& mirror : config_.mirrors) {
-      jobs_.push_back(std::make_unique<MirrorJob>(
-          JobServices{io_, log_, http_, scheduler_, store_}, config_, mirror, config_.server,
-          [this](MirrorJob& job) { on_job_finished(job); }));
-    }
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       log_.warning(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                    "; stopping, partial files are kept for the next run");
       interrupted_ = true;
-      for (auto& job : jobs_) job->stop(JobStatus::Stopped, "interrupted");
+      engine_.shutdown("interrupted");
     });
     tick();
-    for (auto& job : jobs_) job->start();
+    engine_.start();
     io_.run();
     if (options_.live_progress) std::fputs("\r\033[K", stderr);
     log_.set_status_line(false);
@@ -81,26 +61,14 @@ public:
   }
 
 private:
-  void on_job_finished(MirrorJob& job) {
-    ++finished_;
-    if (job.status() == JobStatus::Done) {
-      log_.info(job.name() + ": pass complete");
-    }
-    if (job.status() == JobStatus::AuthFailed) {
-      // Every mirror uses the same credentials: do not let the others fail a login too.
-      for (auto& other : jobs_)
-        other->stop(JobStatus::Stopped, "stopped after an authentication failure");
-    }
-    if (finished_ == jobs_.size()) {
-      // Let the loop run dry: no io_context::stop(), so no handler is left behind half-done.
-      // A tick whose wait already completed is not cancelled by cancel(); all_finished_ stops it
-      // from arming the timer again (which would keep the loop, and the process, alive).
-      all_finished_ = true;
-      signals_.clear();
-      signals_.cancel();
-      ticker_.cancel();
-      scheduler_.clear();
-    }
+  void on_all_done() {
+    // Let the loop run dry: no io_context::stop(), so no handler is left behind half-done.
+    // A tick whose wait already completed is not cancelled by cancel(); all_finished_ stops it
+    // from arming the timer again (which would keep the loop, and the process, alive).
+    all_finished_ = true;
+    signals_.clear();
+    signals_.cancel();
+    ticker_.cancel();
   }
 
   void tick() {
@@ -114,25 +82,23 @@ private:
 
   void report_progress() {
     const auto now = std::chrono::steady_clock::now();
-    std::int64_t fetched = 0;
-    for (const auto& job : jobs_) fetched += job->progress().bytes_fetched;
-    meter_.sample(now, fetched);
-    const double rate = meter_.bytes_per_second();
+    const auto& runners = engine_.runners();
+    const double rate = engine_.rate();
     if (options_.live_progress) {
       std::string line;
-      for (const auto& job : jobs_) {
+      for (const auto& runner : runners) {
         if (!line.empty()) line += " | ";
-        line += job->name() + ": " + progress_text(job->progress(), jobs_.size() == 1 ? rate : 0.0);
+        line += runner->name() + ": " + progress_text(runner->progress(), runner->rate());
       }
-      if (jobs_.size() > 1) line += " | " + format_rate(rate);
+      if (runners.size() > 1) line += " | " + format_rate(rate);
       std::fprintf(stderr, "\r\033[K%s", line.c_str());
       std::fflush(stderr);
       log_.set_status_line(true);
     } else if (now - last_logged_ >= kLogProgressEvery) {
       last_logged_ = now;
-      for (const auto& job : jobs_)
-        if (job->status() == JobStatus::Running)
-          log_.info(job->name() + ": " + progress_text(job->progress(), rate));
+      for (const auto& runner : runners)
+        if (runner->running())
+          log_.info(runner->name() + ": " + progress_text(runner->progress(), runner->rate()));
     }
   }
 
@@ -154,19 +120,18 @@ private:
     };
     std::FILE* out = options_.summary_out;
     std::fprintf(out, "\npnsync summary (%.1f s)\n", elapsed);
-    for (const auto& job : jobs_) {
+    for (const auto& job : engine_.runners()) {
       const auto progress = job->progress();
       const double rate = elapsed > 0 ? static_cast<double>(progress.bytes_fetched) / elapsed : 0.0;
       std::fprintf(out, "  %-28s %s: %lld/%lld files verified, %s of %s, fetched %s at %s\n",
-                   job->name().c_str(), std::string(to_string(job->status())).c_str(),
+                   job->name().c_str(), std::string(to_string(job->last_status())).c_str(),
                    static_cast<long long>(progress.files_verified),
                    static_cast<long long>(progress.files_total),
                    format_bytes(progress.bytes_verified).c_str(),
                    format_bytes(progress.bytes_total).c_str(),
                    format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
-      if (!job->status_message().empty())
-        std::fprintf(out, "    %s\n", job->status_message().c_str());
-      switch (job->status()) {
+      if (!job->last_message().empty()) std::fprintf(out, "    %s\n", job->last_message().c_str());
+      switch (job->last_status()) {
         case JobStatus::AuthFailed:
           worse(ExitCode::AuthFailed);
           break;
@@ -192,7 +157,7 @@ private:
           std::fprintf(out, "      %s: %s\n", failed[i].path.c_str(), failed[i].last_error.c_str());
         if (failed.size() > kFailuresShown)
           std::fprintf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
-      } else if (job->status() == JobStatus::Done &&
+      } else if (job->last_status() == JobStatus::Done &&
                  progress.files_verified < progress.files_total) {
         worse(ExitCode::FilesFailed);
       }
@@ -202,20 +167,14 @@ private:
     return code;
   }
 
-  const config::Config& config_;
   Log& log_;
   const PassOptions& options_;
   boost::asio::io_context io_;
-  HttpClient http_;
-  Scheduler scheduler_;
+  Engine engine_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer ticker_;
-  store::Store& store_;
-  std::vector<std::unique_ptr<MirrorJob>> jobs_;
-  std::size_t finished_ = 0;
   bool all_finished_ = false;
   bool interrupted_ = false;
-  RateMeter meter_;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_logged_ = std::chrono::steady_clock::now();
 };

@@ -62,6 +62,9 @@ struct TransferContext {
   const LocalTree& tree;
   std::string base_url;                        // ".../files/<project>/<version>/"
   std::function<void(std::int64_t)> on_bytes;  // bytes received, for progress
+  // The receive-rate cap for a request starting now (bandwidth_limit shared among the transfer
+  // slots); 0 or unset = none.
+  std::function<std::int64_t()> recv_speed = {};
 };
 
 class Transfer {

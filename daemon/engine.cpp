@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/engine.hpp"
+
+#include <curl/curl.h>
+#include <boost/asio/post.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "config/values.hpp"
+
+namespace pnsync {
+
+namespace {
+
+constexpr auto kTickEvery = std::chrono::seconds(1);
+constexpr auto kControlEvery = std::chrono::seconds(2);
+
+bool is_loopback_url(const std::string& server) {
+  return server.starts_with("http://127.") || server.starts_with("http://localhost") ||
+         server.starts_with("http://[::1]");
+}
+
+HttpSettings http_settings(const config::Config& config,
+                           const std::optional<std::string>& password) {
+  return HttpSettings{
+      config.user_agent,
+      config.credentials ? std::optional(config.credentials->username) : std::nullopt,
+      password,
+      config.ca_file,
+      is_loopback_url(config.server),
+      config.connect_timeout,
+      config.stall_timeout,
+      config.max_host_connections};
+}
+
+ControllerParams controller_params(const config::Config& config) {
+  ControllerParams params;
+  params.max = std::min(config.max_transfers, config.max_host_connections);
+  params.initial = std::min(config.initial_transfers(), params.max);
+  params.connect_timeout = config.connect_timeout;
+  params.stall_timeout = config.stall_timeout;
+  return params;
+}
+
+protocol::Response error_response(const protocol::Request& request, protocol::ErrorCode code,
+                                  std::string message) {
+  protocol::Response response;
+  response.id = request.id;
+  response.error = code;
+  response.message = std::move(message);
+  return response;
+}
+
+protocol::Response ok_response(const protocol::Request& request, std::string message) {
+  protocol::Response response;
+  response.id = request.id;
+  response.message = std::move(message);
+  return response;
+}
+
+std::string count_of(std::size_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+Engine::Engine(boost::asio::io_context& io, config::Config config,
+               std::optional<std::string> password, store::Store& store, Log& log,
+               RunnerMode mode, std::function<void()> on_all_idle)
+    : io_(io),
+      config_(std::move(config)),
+      log_(log),
+      store_(store),
+      mode_(mode),
+      on_all_idle_(std::move(on_all_idle)),
+      http_(io, http_settings(config_, password)),
+      scheduler_(io, config_.initial_transfers(), config_.listing_concurrency),
+      ticker_(io) {
+  http_.set_observer([this](const HttpOutcome& outcome) { observe(outcome); });
+}
+
+Engine::~Engine() {
+  ticker_.cancel();
+  // Runners stop their passes while the HTTP client and scheduler still exist.
+  runners_.clear();
+  retired_.clear();
+}
+
+void Engine::add_runner(const config::Mirror& mirror) {
+  JobServices services{io_, log_, http_, scheduler_, store_,
+                       [this](const std::string& name) -> std::int64_t {
+                         // Each transfer slot gets an even share of the tighter limit.
+                         const auto slots =
+                             static_cast<std::int64_t>(std::max(1, scheduler_.limit(Lane::File)));
+                         std::int64_t cap = config_.bandwidth_limit;
+                         if (auto* runner = find(name); runner && runner->mirror().bandwidth_limit)
+                           cap = cap ? std::min(cap, runner->mirror().bandwidth_limit)
+                                     : runner->mirror().bandwidth_limit;
+                         return cap ? std::max<std::int64_t>(1, cap / slots) : 0;
+                       }};
+  runners_.push_back(std::make_unique<MirrorRunner>(
+      services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); }));
+}
+
+void Engine::start() {
+  started_ = true;
+  started_at_ = std::chrono::steady_clock::now();
+  started_unix_ = static_cast<std::int64_t>(std::time(nullptr));
+  sample_from_ = started_at_;
+  if (!config_.transfers)
+    controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
+  if (controller_) transfers_reason_ = controller_->state().reason;
+  for (const auto& mirror : config_.mirrors) add_runner(mirror);
+  tick();
+  // Every runner exists before any pass starts: a pass that ends at once (dest unwritable)
+  // must not make the engine look idle while others have not begun.
+  for (auto& runner : runners_) runner->sync_now();
+}
+
+void Engine::on_pass_end(MirrorRunner& runner) {
+  if (runner.last_status() == JobStatus::Done) {
+    log_.info(runner.name() + ": pass complete");
+  }
+  if (runner.last_status() == JobStatus::AuthFailed) {
+    // Every mirror uses the same credentials: do not let the others fail a login too.
+    for (auto& other : runners_)
+      if (other.get() != &runner) other->pause("stopped after an authentication failure");
+  }
+  const bool any_running = std::any_of(runners_.begin(), runners_.end(),
+                                       [](const auto& r) { return r->running(); }) ||
+                           std::any_of(retired_.begin(), retired_.end(),
+                                       [](const auto& r) { return r->running(); });
+  if (any_running) return;
+  if (mode_ == RunnerMode::Once || shutting_down_) {
+    ticker_.cancel();
+    scheduler_.clear();
+  }
+  if (on_all_idle_) on_all_idle_();
+}
+
+void Engine::shutdown(const std::string& why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  const bool any_running =
+      std::any_of(runners_.begin(), runners_.end(), [](const auto& r) { return r->running(); });
+  for (auto& runner : runners_) runner->retire(why);
+  if (!any_running) {
+    ticker_.cancel();
+    scheduler_.clear();
+    if (on_all_idle_) boost::asio::post(io_, on_all_idle_);
+  }
+}
+
+MirrorRunner* Engine::find(const std::string& name) {
+  for (auto& runner : runners_)
+    if (runner->name() == name) return runner.get();
+  return nullptr;
+}
+
+std::int64_t Engine::bytes_fetched() const {
+  std::int64_t total = 0;
+  for (const auto& runner : runners_) total += runner->bytes_fetched();
+  for (const auto& runner : retired_) total += runner->bytes_fetched();
+  return total;
+}
+
+void Engine::observe(const HttpOutcome& outcome) {
+  if (!controller_) return;
+  const long status = outcome.info.status;
+  if (status == 429) ++signals_.http_429;
+  if (status == 503) ++signals_.http_503;
+  if (auto wait = requested_wait(outcome); wait && (!retry_after_ || *wait > *retry_after_))
+    retry_after_ = wait;
+  switch (outcome.curl_code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      if (status == 0)
+        ++signals_.connect_timeouts;
+      else
+        ++signals_.stalls;
+      break;
+    case CURLE_COULDNT_CONNECT:
+      ++signals_.connect_timeouts;
+      break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP2:
+      ++signals_.resets;
+      break;
+    default:
+      break;
+  }
+  if (outcome.body_bytes > 0 || status != 0) ++completed_;
+}
+
+void Engine::tick() {
+  ticker_.expires_after(kTickEvery);
+  ticker_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || (shutting_down_ && mode_ == RunnerMode::Continuous &&
+               std::none_of(runners_.begin(), runners_.end(),
+                            [](const auto& r) { return r->running(); })))
+      return;
+    const auto now = std::chrono::steady_clock::now();
+    meter_.sample(now, bytes_fetched());
+    for (auto& runner : runners_) runner->sample_rate(now);
+    if (controller_ && now - sample_from_ >= kControlEvery) control_step();
+    tick();
+  });
+}
+
+void Engine::control_step() {
+  const auto now = std::chrono::steady_clock::now();
+  const std::int64_t fetched = bytes_fetched();
+  Sample sample;
+  sample.duration = std::chrono::duration_cast<std::chrono::milliseconds>(now - sample_from_);
+  sample.bytes = std::max<std::int64_t>(0, fetched - sample_bytes_from_);
+  sample.completed = completed_;
+  sample.active = static_cast<int>(scheduler_.running(Lane::File));
+  sample.queued = static_cast<int>(scheduler_.queued(Lane::File));
+  sample.signals = signals_;
+  sample.retry_after = retry_after_;
+  sample_from_ = now;
+  sample_bytes_from_ = fetched;
+  signals_ = {};
+  retry_after_.reset();
+  completed_ = 0;
+  const Decision decision = controller_->observe(sample, now);
+  transfers_reason_ = decision.reason;
+  if (decision.hold_host) scheduler_.hold_until(now + *decision.hold_host);
+  if (decision.changed) {
+    scheduler_.set_limit(Lane::File, decision.limit);
+    log_.info("transfers: " + decision.reason);
+  }
+}
+
+void Engine::set_fixed_transfers(int limit) {
+  config_.transfers = limit;
+  controller_.reset();
+  transfers_reason_ = "fixed by configuration";
+  scheduler_.set_limit(Lane::File, limit);
+}
+
+std::string Engine::reload(config::Config next) {
+  std::vector<std::string> changes;
+  std::vector<std::string> need_restart;
+  const auto differs = [&](bool different, const char* key) {
+    if (different) need_restart.emplace_back(key);
+  };
+  differs(next.server != config_.server, "server");
+  differs(next.state_dir != config_.state_dir, "state_dir");
+  differs(next.socket != config_.socket, "socket");
+  differs(next.ca_file != config_.ca_file, "ca_file");
+  differs(next.user_agent != config_.user_agent, "user_agent");
+  differs(next.metrics_listen != config_.metrics_listen, "metrics_listen");
+  const auto user = [](const config::Config& c) {
+    return c.credentials ? std::optional(c.credentials->username) : std::nullopt;
+  };
+  differs(user(next) != user(config_), "credentials");
+  // Those keep their running values.
+  next.server = config_.server;
+  next.state_dir = config_.state_dir;
+  next.socket = config_.socket;
+  next.ca_file = config_.ca_file;
+  next.user_agent = config_.user_agent;
+  next.credentials = config_.credentials;
+  next.metrics_listen = config_.metrics_listen;
+
+  if (next.transfers != config_.transfers || next.max_transfers != config_.max_transfers) {
+    changes.push_back("transfers " + (next.transfers ? std::to_string(*next.transfers) : "auto"));
+    if (next.transfers) {
+      controller_.reset();
+      transfers_reason_ = "fixed by configuration";
+      scheduler_.set_limit(Lane::File, *next.transfers);
+    } else {
+      controller_.emplace(controller_params(next), std::chrono::steady_clock::now());
+      transfers_reason_ = controller_->state().reason;
+      scheduler_.set_limit(Lane::File, controller_->limit());
+    }
+  }
+  if (next.listing_concurrency != config_.listing_concurrency) {
+    scheduler_.set_limit(Lane::Listing, next.listing_concurrency);
+    changes.push_back("listing_concurrency " + std::to_string(next.listing_concurrency));
+  }
+  if (next.max_host_connections != config_.max_host_connections) {
+    http_.set_max_host_connections(next.max_host_connections);
+    changes.push_back("max_host_connections " + std::to_string(next.max_host_connections));
+  }
+  if (next.bandwidth_limit != config_.bandwidth_limit)
+    changes.push_back("bandwidth_limit " + config::detail::format_rate(next.bandwidth_limit));
+  if (next.log_level != config_.log_level) changes.emplace_back("log_level");
+
+  // Mirrors by name: removed ones stop (files stay), new ones start, the rest take new settings.
+  // The config is replaced before runners see it: they read it by reference.
+  std::vector<config::Mirror> added;
+  for (const auto& mirror : next.mirrors) {
+    if (!find(mirror.name())) added.push_back(mirror);
+  }
+  for (auto it = runners_.begin(); it != runners_.end();) {
+    const auto kept = std::find_if(next.mirrors.begin(), next.mirrors.end(),
+                                   [&](const auto& m) { return m.name() == (*it)->name(); });
+    if (kept == next.mirrors.end()) {
+      changes.push_back("removed " + (*it)->name() + " (its files stay)");
+      (*it)->retire("removed from the configuration");
+      retired_.push_back(std::move(*it));
+      it = runners_.erase(it);
+    } else {
+      if (kept->dest != (*it)->mirror().dest) {
+        need_restart.push_back((*it)->name() + " dest");
+        kept->dest = (*it)->mirror().dest;
+      }
+      (*it)->update(*kept);
+      ++it;
+    }
+  }
+  config_ = std::move(next);
+  for (const auto& mirror : added) {
+    changes.push_back("added " + mirror.name());
+    add_runner(mirror);
+    if (!shutting_down_) runners_.back()->sync_now();
+  }
+  if (!need_restart.empty()) {
+    std::string keys;
+    for (const auto& key : need_restart) keys += (keys.empty() ? "" : ", ") + key;
+    log_.warning("reload: " + keys + " changed; that takes a restart, keeping the running value");
+  }
+  std::string summary;
+  for (const auto& change : changes) summary += (summary.empty() ? "" : "; ") + change;
+  return summary.empty() ? "no change" : summary;
+}
+
+std::optional<protocol::Response> Engine::select(const protocol::Request& request,
+                                                 std::vector<MirrorRunner*>& out) {
+  if (request.mirror.empty()) {
+    for (auto& runner : runners_) out.push_back(runner.get());
+    return std::nullopt;
+  }
+  if (auto* runner = find(request.mirror)) {
+    out.push_back(runner);
+    return std::nullopt;
+  }
+  std::string names;
+  for (const auto& runner : runners_) names += (names.empty() ? "" : ", ") + runner->name();
+  return error_response(request, protocol::ErrorCode::UnknownMirror,
+                        "no mirror named \"" + request.mirror + "\"; configured: " + names);
+}
+
+protocol::Response Engine::handle(const protocol::Request& request) {
+  using protocol::Method;
+  std::vector<MirrorRunner*> targets;
+  switch (request.method) {
+    case Method::Hello: {
+      protocol::Response response = ok_response(request, "pnsyncd " PNSYNC_VERSION);
+      response.hello_version = protocol::kProtocolVersion;
+      return response;
+    }
+    case Method::Status: {
+      protocol::Response response = ok_response(request, "");
+      response.status = status();
+      if (!request.mirror.empty()) {
+        if (auto error = select(request, targets)) return *error;
+        std::erase_if(response.status->mirrors,
+                      [&](const auto& m) { return m.name != request.mirror; });
+      }
+      return response;
+    }
+    case Method::Failures: {
+      if (auto error = select(request, targets)) return *error;
+      protocol::Response response = ok_response(request, "");
+      response.failures.emplace();
+      for (auto* runner : targets)
+        for (const auto& file : runner->failures())
+          response.failures->push_back({runner->name(), file.path, file.last_error, file.attempts});
+      return response;
+    }
+    case Method::Pause:
+    case Method::Resume:
+    case Method::Sync:
+    case Method::Retry: {
+      if (shutting_down_)
+        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
+      if (auto error = select(request, targets)) return *error;
+      const char* done = "";
+      for (auto* runner : targets) {
+        switch (request.method) {
+          case Method::Pause:
+            runner->pause("paused by pnsyncctl");
+            done = "paused";
+            break;
+          case Method::Resume:
+            runner->resume();
+            done = "resumed";
+            break;
+          case Method::Sync:
+            runner->sync_now();
+            done = "started a pass of";
+            break;
+          default:
+            runner->retry_failed();
+            done = "re-queued the failed files of";
+            break;
+        }
+      }
+      log_.info(std::string(done) + " " + (request.mirror.empty() ? "every mirror" : request.mirror) +
+                " (pnsyncctl)");
+      return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
+    }
+    case Method::Verify:
+      return error_response(request, protocol::ErrorCode::Failed,
+                            "verify at rest is not available in this version of pnsyncd");
+    case Method::Limit: {
+      if (request.value < 0)
+        return error_response(request, protocol::ErrorCode::BadRequest,
+                              "limit must be 0 (none) or a positive number of bytes/s");
+      const std::string rate =
+          request.value ? config::detail::format_rate(request.value) + "/s" : "no limit";
+      if (request.mirror.empty()) {
+        config_.bandwidth_limit = request.value;
+      } else {
+        if (auto error = select(request, targets)) return *error;
+        auto mirror = targets.front()->mirror();
+        mirror.bandwidth_limit = request.value;
+        targets.front()->update(mirror);
+      }
+      log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) +
+                ": " + rate + " (pnsyncctl; applies to transfers that start from now)");
+      return ok_response(request, "bandwidth limit set to " + rate);
+    }
+    case Method::Transfers: {
+      if (request.value < 0 || request.value > 256)
+        return error_response(request, protocol::ErrorCode::BadRequest,
+                              "transfers must be 1..256, or 0 for auto");
+      if (request.value == 0) {
+        config_.transfers.reset();
+        controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
+        transfers_reason_ = controller_->state().reason;
+        scheduler_.set_limit(Lane::File, controller_->limit());
+        log_.info("transfers: auto (pnsyncctl)");
+        return ok_response(request, "transfers: auto, starting at " +
+                                        std::to_string(controller_->limit()));
+      }
+      set_fixed_transfers(static_cast<int>(request.value));
+      log_.info("transfers: " + std::to_string(request.value) + " (pnsyncctl)");
+      return ok_response(request, "transfers set to " + std::to_string(request.value));
+    }
+    case Method::Plan:
+      return error_response(request, protocol::ErrorCode::Failed,
+                            "plan is not available in this version of pnsyncd");
+  }
+  return error_response(request, protocol::ErrorCode::UnknownMethod, "unknown method");
+}
+
+protocol::DaemonStatus Engine::status() {
+  protocol::DaemonStatus status;
+  status.version = PNSYNC_VERSION;
+  status.pid = static_cast<std::int64_t>(::getpid());
+  status.started_unix = started_unix_;
+  status.transfers = scheduler_.limit(Lane::File);
+  status.transfers_auto = controller_.has_value();
+  status.max_transfers = config_.max_transfers;
+  status.transfers_reason = transfers_reason_;
+  status.bandwidth_limit = config_.bandwidth_limit;
+  status.rate_bytes_per_s = meter_.bytes_per_second();
+  bool all_paused = !runners_.empty();
+  for (auto& runner : runners_) {
+    all_paused = all_paused && runner->paused();
+    status.mirrors.push_back(runner->status());
+  }
+  status.paused = all_paused;
+  return status;
+}
+
+}  // namespace pnsync

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// The daemon's engine: one HTTP client and one scheduler shared by every mirror, a runner per
+// mirror, the adaptive concurrency controller, and the answers to control requests. It lives on
+// one io_context and is driven by whoever owns that loop: `pnsyncd --once` (sync_pass.cpp) or the
+// long-running daemon (daemon_main.cpp).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/concurrency_controller.hpp"
+#include "daemon/control_target.hpp"
+#include "daemon/http_client.hpp"
+#include "daemon/log.hpp"
+#include "daemon/mirror_runner.hpp"
+#include "daemon/progress.hpp"
+#include "daemon/scheduler.hpp"
+#include "protocol/messages.hpp"
+#include "store/store.hpp"
+
+namespace pnsync {
+
+class Engine final : public ControlTarget {
+public:
+  // `on_all_idle` runs whenever no mirror has a pass in flight after one ended (in Once mode:
+  // every mirror has done its pass).
+  Engine(boost::asio::io_context& io, config::Config config, std::optional<std::string> password,
+         store::Store& store, Log& log, RunnerMode mode, std::function<void()> on_all_idle);
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void start();
+  // Stops every pass (partial files stay for the next run); on_all_idle follows once the last
+  // one has ended. Nothing starts afterwards.
+  void shutdown(const std::string& why);
+  bool shutting_down() const { return shutting_down_; }
+  // Applies a reloaded configuration: new mirrors start, removed ones stop (their files stay),
+  // limits change live. Settings that need a restart (server, credentials, state_dir, socket,
+  // ca_file, user_agent) are kept and a warning says so. Returns what changed, for the log.
+  std::string reload(config::Config next);
+
+  protocol::Response handle(const protocol::Request& request) override;
+  protocol::DaemonStatus status();
+
+  const config::Config& config() const { return config_; }
+  const std::vector<std::unique_ptr<MirrorRunner>>& runners() const { return runners_; }
+  std::int64_t bytes_fetched() const;
+  double rate() const { return meter_.bytes_per_second(); }
+
+private:
+  void add_runner(const config::Mirror& mirror);
+  void on_pass_end(MirrorRunner& runner);
+  void observe(const HttpOutcome& outcome);
+  void tick();
+  void control_step();
+  void set_fixed_transfers(int limit);
+  void apply_bandwidth_limit();
+  MirrorRunner* find(const std::string& name);
+  // The runners a request addresses (all when `name` is empty), or an error response.
+  std::optional<protocol::Response> select(const protocol::Request& request,
+                                           std::vector<MirrorRunner*>& out);
+
+  boost::asio::io_context& io_;
+  config::Config config_;
+  Log& log_;
+  store::Store& store_;
+  RunnerMode mode_;
+  std::function<void()> on_all_idle_;
+  HttpClient http_;
+  Scheduler scheduler_;
+  std::vector<std::unique_ptr<MirrorRunner>> runners_;
+  std::vector<std::unique_ptr<MirrorRunner>> retired_;  // removed by a reload, kept until exit
+  bool shutting_down_ = false;
+  bool started_ = false;
+
+  boost::asio::steady_timer ticker_;
+  RateMeter meter_;
+  std::chrono::steady_clock::time_point started_at_;
+  std::int64_t started_unix_ = 0;
+
+  // Adaptive concurrency (transfers: auto).
+  std::optional<ConcurrencyController> controller_;
+  std::string transfers_reason_;
+  std::chrono::steady_clock::time_point sample_from_;
+  std::int64_t sample_bytes_from_ = 0;
+  ThrottleSignals signals_;
+  std::optional<std::chrono::seconds> retry_after_;
+  int completed_ = 0;
+};
+
+}  // namespace pnsync

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/mirror_runner.hpp"
+
+#include <boost/asio/post.hpp>
+#include <ctime>
+
+#include "daemon/progress.hpp"
+
+namespace pnsync {
+
+namespace {
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+MirrorRunner::MirrorRunner(JobServices services, const config::Config& config,
+                           config::Mirror mirror, RunnerMode mode,
+                           std::function<void(MirrorRunner&)> on_pass_end)
+    : services_(services),
+      config_(config),
+      mirror_(std::move(mirror)),
+      name_(mirror_.name()),
+      mode_(mode),
+      on_pass_end_(std::move(on_pass_end)),
+      next_pass_(services.io) {}
+
+MirrorRunner::~MirrorRunner() {
+  if (job_) job_->stop(JobStatus::Stopped, "shutting down");
+}
+
+std::shared_ptr<MirrorJob> MirrorRunner::make_job() {
+  return std::make_shared<MirrorJob>(services_, config_, mirror_, config_.server,
+                                     [this](MirrorJob& job) { on_job_finished(job); });
+}
+
+void MirrorRunner::sync_now() {
+  if (retired_ || paused_) return;
+  if (job_) {
+    sync_requested_ = true;
+    return;
+  }
+  start_pass();
+}
+
+void MirrorRunner::start_pass() {
+  next_pass_.cancel();
+  next_pass_unix_.reset();
+  sync_requested_ = false;
+  job_ = make_job();
+  // The job may finish inside start() (a local storage problem); job_ is then already reset.
+  auto job = job_;
+  job->start();
+}
+
+void MirrorRunner::on_job_finished(MirrorJob& job) {
+  last_status_ = job.status();
+  last_message_ = job.status_message();
+  last_progress_ = job.progress();
+  bytes_fetched_before_ += last_progress_.bytes_fetched;
+  if (last_status_ == JobStatus::Done) last_sync_unix_ = unix_now();
+  seen_.clear();
+  // Dropped on the loop, not here: we are inside the job's own call stack. Handlers it queued
+  // before this point run first (the loop is FIFO), and each holds its own reference anyway.
+  boost::asio::post(services_.io, [finished = std::move(job_)] {});
+  job_.reset();
+  on_pass_end_(*this);
+  if (retired_ || mode_ == RunnerMode::Once) return;
+  if (paused_) return;
+  // An authentication failure must not be retried on a timer: repeated failed logins can lock
+  // the account. It waits for a reload with new credentials or an explicit sync.
+  if (last_status_ == JobStatus::AuthFailed) return;
+  if (sync_requested_) {
+    boost::asio::post(services_.io, [this] { sync_now(); });
+    return;
+  }
+  schedule_next();
+}
+
+void MirrorRunner::schedule_next() {
+  // A pass that did not complete is retried sooner than the regular schedule, but not in a
+  // tight loop: the causes (server down, disk full, access withdrawn) take time to fix.
+  auto delay = std::chrono::duration_cast<std::chrono::seconds>(mirror_.every);
+  if (last_status_ != JobStatus::Done) delay = std::min(delay, std::chrono::seconds(15 * 60));
+  next_pass_unix_ = unix_now() + delay.count();
+  next_pass_.expires_after(delay);
+  next_pass_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sync_now();
+  });
+}
+
+void MirrorRunner::pause(std::string why) {
+  if (retired_) return;
+  paused_ = true;
+  pause_reason_ = std::move(why);
+  next_pass_.cancel();
+  next_pass_unix_.reset();
+  if (job_) job_->stop(JobStatus::Stopped, pause_reason_);
+}
+
+void MirrorRunner::resume() {
+  if (retired_ || !paused_) return;
+  paused_ = false;
+  pause_reason_.clear();
+  sync_now();
+}
+
+void MirrorRunner::retry_failed() {
+  if (retired_) return;
+  // A new pass re-queues failed files with fresh attempt counts (MirrorJob::plan_known_files).
+  sync_now();
+}
+
+void MirrorRunner::verify_at_rest() {
+  verify_requested_ = true;
+  sync_now();
+}
+
+void MirrorRunner::retire(std::string why) {
+  if (retired_) return;
+  retired_ = true;
+  next_pass_.cancel();
+  next_pass_unix_.reset();
+  if (job_) job_->stop(JobStatus::Stopped, std::move(why));
+}
+
+void MirrorRunner::update(const config::Mirror& mirror) {
+  const bool schedule_changed = mirror.every != mirror_.every;
+  mirror_ = mirror;
+  if (schedule_changed && next_pass_unix_) schedule_next();
+}
+
+JobProgress MirrorRunner::progress() const {
+  return job_ ? job_->progress() : last_progress_;
+}
+
+std::vector<store::FileRecord> MirrorRunner::failures() {
+  const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
+  return services_.store.failed_files(id);
+}
+
+std::int64_t MirrorRunner::bytes_fetched() const {
+  return bytes_fetched_before_ + (job_ ? job_->progress().bytes_fetched : 0);
+}
+
+void MirrorRunner::sample_rate(std::chrono::steady_clock::time_point now) {
+  meter_.sample(now, bytes_fetched());
+}
+
+protocol::MirrorStatus MirrorRunner::status() {
+  const double rate = meter_.bytes_per_second();
+  protocol::MirrorStatus status;
+  status.name = name_;
+  status.dest = mirror_.dest.string();
+  const JobProgress progress = this->progress();
+  if (retired_) {
+    status.state = "stopped";
+  } else if (paused_) {
+    status.state = "paused";
+    status.reason = pause_reason_;
+  } else if (job_) {
+    status.state = progress.crawl_done || progress.dirs_pending == 0 ? "syncing" : "listing";
+  } else if (last_status_ == JobStatus::Done || last_status_ == JobStatus::Running) {
+    status.state = "idle";
+  } else {
+    status.state = "failed";
+    status.reason = std::string(to_string(last_status_)) +
+                    (last_message_.empty() ? "" : ": " + last_message_);
+  }
+  if (!job_ && last_status_ == JobStatus::Running) {
+    // No pass has run yet (a paused start): the database still knows the totals.
+    const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
+    const auto counts = services_.store.counts(id);
+    status.files_total = counts.files_total;
+    status.files_verified = counts.files_verified;
+    status.files_failed = counts.files_failed;
+    status.files_unknown_size = counts.files_unknown_size;
+    status.bytes_total = counts.bytes_total;
+    status.bytes_done = counts.bytes_verified;
+  } else {
+    status.files_total = progress.files_total;
+    status.files_verified = progress.files_verified;
+    status.files_failed = progress.files_failed;
+    status.files_unknown_size = progress.unknown_sizes;
+    status.bytes_total = progress.bytes_total;
+    status.bytes_done = progress.bytes_verified;
+  }
+  status.dirs_pending = job_ ? progress.dirs_pending : 0;
+  status.bytes_total_estimated =
+      (job_ && !progress.crawl_done) || status.files_unknown_size > 0;
+  status.rate_bytes_per_s = job_ ? rate : 0.0;
+  if (job_ && !status.bytes_total_estimated) {
+    if (auto left = eta(status.bytes_total - status.bytes_done, rate))
+      status.eta_s = left->count();
+  }
+  status.last_sync_unix = last_sync_unix_;
+  status.next_sync_unix = next_pass_unix_;
+  status.bandwidth_limit = mirror_.bandwidth_limit;
+  if (job_) {
+    const auto now = std::chrono::steady_clock::now();
+    decltype(seen_) seen_now;
+    for (auto& file : job_->in_flight()) {
+      protocol::TransferStatus transfer;
+      transfer.path = file.path;
+      transfer.bytes_done = file.bytes_on_disk;
+      transfer.size = file.size;
+      if (auto before = seen_.find(file.path); before != seen_.end()) {
+        const double seconds = std::chrono::duration<double>(now - before->second.first).count();
+        if (seconds > 0.2)
+          transfer.rate_bytes_per_s =
+              static_cast<double>(file.bytes_on_disk - before->second.second) / seconds;
+        else
+          seen_now.emplace(file.path, before->second);
+      }
+      seen_now.try_emplace(file.path, now, file.bytes_on_disk);
+      status.transfers.push_back(std::move(transfer));
+    }
+    seen_ = std::move(seen_now);
+  }
+  return status;
+}
+
+}  // namespace pnsync
