@@ -2,8 +2,8 @@
 #include "daemon/engine.hpp"
 
 #include <curl/curl.h>
-#include <boost/asio/post.hpp>
 #include <unistd.h>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <ctime>
@@ -67,8 +67,8 @@ std::string count_of(std::size_t n, const char* what) {
 }  // namespace
 
 Engine::Engine(boost::asio::io_context& io, config::Config config,
-               std::optional<std::string> password, store::Store& store, Log& log,
-               RunnerMode mode, std::function<void()> on_all_idle)
+               std::optional<std::string> password, store::Store& store, Log& log, RunnerMode mode,
+               std::function<void()> on_all_idle)
     : io_(io),
       config_(std::move(config)),
       log_(log),
@@ -89,17 +89,16 @@ Engine::~Engine() {
 }
 
 void Engine::add_runner(const config::Mirror& mirror) {
-  JobServices services{io_, log_, http_, scheduler_, store_,
-                       [this](const std::string& name) -> std::int64_t {
-                         // Each transfer slot gets an even share of the tighter limit.
-                         const auto slots =
-                             static_cast<std::int64_t>(std::max(1, scheduler_.limit(Lane::File)));
-                         std::int64_t cap = config_.bandwidth_limit;
-                         if (auto* runner = find(name); runner && runner->mirror().bandwidth_limit)
-                           cap = cap ? std::min(cap, runner->mirror().bandwidth_limit)
-                                     : runner->mirror().bandwidth_limit;
-                         return cap ? std::max<std::int64_t>(1, cap / slots) : 0;
-                       }};
+  JobServices services{
+      io_, log_, http_, scheduler_, store_, [this](const std::string& name) -> std::int64_t {
+        // Each transfer slot gets an even share of the tighter limit.
+        const auto slots = static_cast<std::int64_t>(std::max(1, scheduler_.limit(Lane::File)));
+        std::int64_t cap = config_.bandwidth_limit;
+        if (auto* runner = find(name); runner && runner->mirror().bandwidth_limit)
+          cap = cap ? std::min(cap, runner->mirror().bandwidth_limit)
+                    : runner->mirror().bandwidth_limit;
+        return cap ? std::max<std::int64_t>(1, cap / slots) : 0;
+      }};
   runners_.push_back(std::make_unique<MirrorRunner>(
       services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); }));
 }
@@ -128,10 +127,9 @@ void Engine::on_pass_end(MirrorRunner& runner) {
     for (auto& other : runners_)
       if (other.get() != &runner) other->pause("stopped after an authentication failure");
   }
-  const bool any_running = std::any_of(runners_.begin(), runners_.end(),
-                                       [](const auto& r) { return r->running(); }) ||
-                           std::any_of(retired_.begin(), retired_.end(),
-                                       [](const auto& r) { return r->running(); });
+  const bool any_running =
+      std::any_of(runners_.begin(), runners_.end(), [](const auto& r) { return r->running(); }) ||
+      std::any_of(retired_.begin(), retired_.end(), [](const auto& r) { return r->running(); });
   if (any_running) return;
   if (mode_ == RunnerMode::Once || shutting_down_) {
     ticker_.cancel();
@@ -404,8 +402,8 @@ protocol::Response Engine::handle(const protocol::Request& request) {
             break;
         }
       }
-      log_.info(std::string(done) + " " + (request.mirror.empty() ? "every mirror" : request.mirror) +
-                " (pnsyncctl)");
+      log_.info(std::string(done) + " " +
+                (request.mirror.empty() ? "every mirror" : request.mirror) + " (pnsyncctl)");
       return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
     }
     case Method::Verify:
@@ -425,8 +423,8 @@ protocol::Response Engine::handle(const protocol::Request& request) {
         mirror.bandwidth_limit = request.value;
         targets.front()->update(mirror);
       }
-      log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) +
-                ": " + rate + " (pnsyncctl; applies to transfers that start from now)");
+      log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) + ": " +
+                rate + " (pnsyncctl; applies to transfers that start from now)");
       return ok_response(request, "bandwidth limit set to " + rate);
     }
     case Method::Transfers: {
@@ -439,8 +437,8 @@ protocol::Response Engine::handle(const protocol::Request& request) {
         transfers_reason_ = controller_->state().reason;
         scheduler_.set_limit(Lane::File, controller_->limit());
         log_.info("transfers: auto (pnsyncctl)");
-        return ok_response(request, "transfers: auto, starting at " +
-                                        std::to_string(controller_->limit()));
+        return ok_response(request,
+                           "transfers: auto, starting at " + std::to_string(controller_->limit()));
       }
       set_fixed_transfers(static_cast<int>(request.value));
       log_.info("transfers: " + std::to_string(request.value) + " (pnsyncctl)");

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "daemon/curl_handles.hpp"
+#include "daemon/daemon_loop.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/log.hpp"
 #include "daemon/state_lock.hpp"
@@ -18,21 +19,24 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: pnsyncd --config FILE --once [options]
+constexpr const char* kUsage = R"(Usage: pnsyncd --config FILE [--once] [options]
 
 Mirrors PhysioNet project versions to local storage: parallel, resumable, every file verified
 (SHA-256 against SHA256SUMS.txt where it lists the file, size otherwise) and tracked in SQLite.
+Without --once it runs in the foreground until SIGTERM, keeps every mirror in sync (a pass now,
+then every mirror's `every`), answers pnsyncctl on the control socket, and reloads its
+configuration on SIGHUP.
 
 Options:
   -c, --config FILE     configuration file (YAML; see pnsync.yaml(5) / docs/config.md)
-      --once            one pass over every mirror, then exit
-  -v, --verbose         debug logging (state changes of every transfer)
-  -q, --quiet           warnings and errors only
-      --no-progress     no live progress line, even on a terminal
+      --once            one pass over every mirror, then exit (with a summary)
+  -v, --verbose         debug logging (state changes of every transfer); overrides log_level
+  -q, --quiet           warnings and errors only; overrides log_level
+      --no-progress     no live progress line, even on a terminal (--once)
   -h, --help            this text
       --version         print the version
 
-Exit status:
+Exit status (--once; the daemon exits 0 after SIGTERM, 2 or 5 when it cannot start):
   0  every selected file is present and verified
   1  some files failed (they are listed in the summary)
   2  bad configuration or command line
@@ -45,7 +49,7 @@ struct Arguments {
   std::string config_file;
   bool once = false;
   bool progress = true;
-  pnsync::LogLevel level = pnsync::LogLevel::Info;
+  std::optional<pnsync::LogLevel> level;  // from the command line; else the config's log_level
 };
 
 std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
@@ -85,11 +89,6 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
     exit_now = 2;
     return std::nullopt;
   }
-  if (!args.once) {
-    std::fputs("pnsyncd: this build runs single passes only: add --once\n", stderr);
-    exit_now = 2;
-    return std::nullopt;
-  }
   return args;
 }
 
@@ -101,7 +100,7 @@ int main(int argc, char** argv) {
   auto args = parse_arguments(argc, argv, exit_now);
   if (!args) return exit_now;
 
-  pnsync::Log log(args->level);
+  pnsync::Log log(args->level.value_or(pnsync::LogLevel::Info));
   pnsync::config::Config config;
   std::optional<std::string> password;
   try {
@@ -111,6 +110,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());
     return static_cast<int>(ExitCode::BadUsage);
   }
+  if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
 
   auto lock = pnsync::StateLock::acquire(config.state_dir);
   if (!lock) {
@@ -120,9 +120,12 @@ int main(int argc, char** argv) {
   try {
     pnsync::store::Store store(config.state_dir / "state.db");
     pnsync::curl::GlobalInit curl_global;
+    if (!args->once)
+      return static_cast<int>(
+          pnsync::run_daemon(args->config_file, std::move(config), password, store, log));
     pnsync::PassOptions options;
     options.live_progress =
-        args->progress && ::isatty(STDERR_FILENO) && args->level != pnsync::LogLevel::Debug;
+        args->progress && ::isatty(STDERR_FILENO) && !log.enabled(pnsync::LogLevel::Debug);
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());

@@ -166,8 +166,8 @@ protocol::MirrorStatus MirrorRunner::status() {
     status.state = "idle";
   } else {
     status.state = "failed";
-    status.reason = std::string(to_string(last_status_)) +
-                    (last_message_.empty() ? "" : ": " + last_message_);
+    status.reason =
+        std::string(to_string(last_status_)) + (last_message_.empty() ? "" : ": " + last_message_);
   }
   if (!job_ && last_status_ == JobStatus::Running) {
     // No pass has run yet (a paused start): the database still knows the totals.
@@ -188,12 +188,10 @@ protocol::MirrorStatus MirrorRunner::status() {
     status.bytes_done = progress.bytes_verified;
   }
   status.dirs_pending = job_ ? progress.dirs_pending : 0;
-  status.bytes_total_estimated =
-      (job_ && !progress.crawl_done) || status.files_unknown_size > 0;
+  status.bytes_total_estimated = (job_ && !progress.crawl_done) || status.files_unknown_size > 0;
   status.rate_bytes_per_s = job_ ? rate : 0.0;
   if (job_ && !status.bytes_total_estimated) {
-    if (auto left = eta(status.bytes_total - status.bytes_done, rate))
-      status.eta_s = left->count();
+    if (auto left = eta(status.bytes_total - status.bytes_done, rate)) status.eta_s = left->count();
   }
   status.last_sync_unix = last_sync_unix_;
   status.next_sync_unix = next_pass_unix_;

@@ -43,7 +43,9 @@ std::filesystem::path write_config(const MirrorFixture& fixture) {
 
 class Pnsyncd {
 public:
-  Pnsyncd(const std::filesystem::path& config, const std::filesystem::path& log) {
+  enum class Mode { Once, Daemon };
+  Pnsyncd(const std::filesystem::path& config, const std::filesystem::path& log,
+          Mode mode = Mode::Once) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -53,8 +55,8 @@ public:
     char* argv[] = {binary.data(),
                     const_cast<char*>("--config"),
                     config_text.data(),
-                    const_cast<char*>("--once"),
                     const_cast<char*>("--verbose"),
+                    const_cast<char*>(mode == Mode::Once ? "--once" : nullptr),
                     nullptr};
     REQUIRE(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) == 0);
     posix_spawn_file_actions_destroy(&actions);
@@ -184,4 +186,37 @@ TEST_CASE("a second pnsyncd on the same state_dir refuses to start", "[process]"
   CHECK(second.wait() == 5);
   CHECK(read_file(fixture.sandbox / "second.log").find("in use by another pnsyncd") !=
         std::string::npos);
+}
+
+TEST_CASE("daemon mode: syncs, refuses a broken reload, stops on SIGTERM", "[process][daemon]") {
+  MirrorFixture fixture;
+  const auto config = write_config(fixture);
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  Pnsyncd daemon(config, log, Pnsyncd::Mode::Daemon);
+  REQUIRE(wait_for([&] { return fixture.mirrored_exactly(nullptr); }, std::chrono::seconds(20)));
+  // The first pass is complete; the daemon stays up for the next one.
+  REQUIRE(wait_for([&] { return read_file(log).find("pass complete") != std::string::npos; },
+                   std::chrono::seconds(10)));
+  CHECK(::kill(daemon.pid(), 0) == 0);
+
+  const std::string good = read_file(config);
+  write_file(config, good + "max_transfers: many\n");
+  ::kill(daemon.pid(), SIGHUP);
+  REQUIRE(wait_for([&] { return read_file(log).find("reload refused") != std::string::npos; },
+                   std::chrono::seconds(10)));
+  INFO(read_file(log));
+  CHECK(read_file(log).find("pnsync.yaml:14: max_transfers: must be 1..256, got \"many\"") !=
+        std::string::npos);
+  CHECK(::kill(daemon.pid(), 0) == 0);  // still running, on the old configuration
+
+  write_file(config, good);
+  ::kill(daemon.pid(), SIGHUP);
+  REQUIRE(wait_for([&] { return read_file(log).find("reloaded") != std::string::npos; },
+                   std::chrono::seconds(10)));
+
+  const auto asked = std::chrono::steady_clock::now();
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+  CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(3));
+  CHECK_MIRRORED(fixture);
 }
