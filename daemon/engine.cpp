@@ -100,7 +100,8 @@ void Engine::add_runner(const config::Mirror& mirror) {
         return cap ? std::max<std::int64_t>(1, cap / slots) : 0;
       }};
   runners_.push_back(std::make_unique<MirrorRunner>(
-      services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); }));
+      services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); },
+      job_options_));
 }
 
 void Engine::start() {
@@ -444,9 +445,21 @@ protocol::Response Engine::handle(const protocol::Request& request) {
       log_.info("transfers: " + std::to_string(request.value) + " (pnsyncctl)");
       return ok_response(request, "transfers set to " + std::to_string(request.value));
     }
-    case Method::Plan:
-      return error_response(request, protocol::ErrorCode::Failed,
-                            "plan is not available in this version of pnsyncd");
+    case Method::Plan: {
+      if (auto error = select(request, targets)) return *error;
+      protocol::Response response = ok_response(request, "");
+      response.plans.emplace();
+      for (auto* runner : targets) {
+        if (auto plan = runner->plan()) {
+          response.plans->push_back(std::move(*plan));
+        } else {
+          protocol::Plan unknown;  // no pass has got far enough to say
+          unknown.mirror = runner->name();
+          response.plans->push_back(std::move(unknown));
+        }
+      }
+      return response;
+    }
   }
   return error_response(request, protocol::ErrorCode::UnknownMethod, "unknown method");
 }

@@ -37,6 +37,8 @@ public:
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Options of every pass (before start()): pnsyncd --dry-run plans without fetching.
+  void set_job_options(JobOptions options) { job_options_ = options; }
   void start();
   // Stops every pass (partial files stay for the next run); on_all_idle follows once the last
   // one has ended. Nothing starts afterwards.
@@ -73,6 +75,7 @@ private:
   Log& log_;
   store::Store& store_;
   RunnerMode mode_;
+  JobOptions job_options_;
   std::function<void()> on_all_idle_;
   HttpClient http_;
   Scheduler scheduler_;

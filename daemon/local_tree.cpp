@@ -169,4 +169,18 @@ Result<UniqueFd> LocalTree::open_final(std::string_view rel) const {
   return fd;
 }
 
+Result<void> LocalTree::remove_final(std::string_view rel) const {
+  std::string leaf;
+  auto parent = open_parent(rel, false, leaf);
+  if (!parent) {
+    if (parent.error().errno_value == ENOENT) return {};
+    return parent.error();
+  }
+  // unlinkat never follows a symlink in the last component: a planted link is removed, not its
+  // target.
+  if (::unlinkat(parent->get(), leaf.c_str(), 0) != 0 && errno != ENOENT)
+    return local_error("cannot remove", describe(rel), errno);
+  return {};
+}
+
 }  // namespace pnsync

@@ -53,6 +53,8 @@ public:
   // The partial file for `rel`, created empty (mode 0600) if absent.
   Result<UniqueFd> open_partial(std::string_view rel) const;
   void remove_partial(std::string_view rel) const;
+  // Removes the file published as `rel` (delete_unselected); a missing file is not an error.
+  Result<void> remove_final(std::string_view rel) const;
   std::string partial_name(std::string_view rel) const;  // for messages and tests
 
   // fsync the partial, set mode and mtime, create parent directories, rename it to `rel`, then

@@ -30,6 +30,10 @@ configuration on SIGHUP.
 Options:
   -c, --config FILE     configuration file (YAML; see pnsync.yaml(5) / docs/config.md)
       --once            one pass over every mirror, then exit (with a summary)
+      --dry-run         show what each mirror's selection means (files, bytes, already here,
+                        to fetch) without fetching anything but listings and the tables the
+                        selection reads; exits like --once
+      --mirror NAME     only this mirror (project/version), with --once or --dry-run
   -v, --verbose         debug logging (state changes of every transfer); overrides log_level
   -q, --quiet           warnings and errors only; overrides log_level
       --no-progress     no live progress line, even on a terminal (--once)
@@ -48,6 +52,8 @@ Exit status (--once; the daemon exits 0 after SIGTERM, 2 or 5 when it cannot sta
 struct Arguments {
   std::string config_file;
   bool once = false;
+  bool dry_run = false;
+  std::string mirror;  // empty: all
   bool progress = true;
   std::optional<pnsync::LogLevel> level;  // from the command line; else the config's log_level
 };
@@ -72,6 +78,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
       args.config_file = std::string(arg.substr(9));
     } else if (arg == "--once") {
       args.once = true;
+    } else if (arg == "--dry-run") {
+      args.dry_run = true;
+    } else if (arg == "--mirror" && i + 1 < argc) {
+      args.mirror = argv[++i];
     } else if (arg == "-v" || arg == "--verbose") {
       args.level = pnsync::LogLevel::Debug;
     } else if (arg == "-q" || arg == "--quiet") {
@@ -111,6 +121,20 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::BadUsage);
   }
   if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
+  if (!args->mirror.empty()) {
+    if (!args->once && !args->dry_run) {
+      std::fputs("pnsyncd: --mirror goes with --once or --dry-run\n", stderr);
+      return static_cast<int>(ExitCode::BadUsage);
+    }
+    std::string names;
+    for (const auto& mirror : config.mirrors) names += (names.empty() ? "" : ", ") + mirror.name();
+    std::erase_if(config.mirrors, [&](const auto& m) { return m.name() != args->mirror; });
+    if (config.mirrors.empty()) {
+      std::fprintf(stderr, "pnsyncd: %s: no mirror named \"%s\" (configured: %s)\n",
+                   args->config_file.c_str(), args->mirror.c_str(), names.c_str());
+      return static_cast<int>(ExitCode::BadUsage);
+    }
+  }
 
   auto lock = pnsync::StateLock::acquire(config.state_dir);
   if (!lock) {
@@ -120,12 +144,13 @@ int main(int argc, char** argv) {
   try {
     pnsync::store::Store store(config.state_dir / "state.db");
     pnsync::curl::GlobalInit curl_global;
-    if (!args->once)
+    if (!args->once && !args->dry_run)
       return static_cast<int>(
           pnsync::run_daemon(args->config_file, std::move(config), password, store, log));
     pnsync::PassOptions options;
     options.live_progress =
         args->progress && ::isatty(STDERR_FILENO) && !log.enabled(pnsync::LogLevel::Debug);
+    options.plan_only = args->dry_run;
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());

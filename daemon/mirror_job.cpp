@@ -55,13 +55,14 @@ std::string_view to_string(JobStatus status) {
 
 MirrorJob::MirrorJob(JobServices services, const config::Config& config,
                      const config::Mirror& mirror, std::string server_url,
-                     std::function<void(MirrorJob&)> on_finished)
+                     std::function<void(MirrorJob&)> on_finished, JobOptions options)
     : services_(services),
       config_(config),
       mirror_(mirror),
       name_(mirror.name()),
       base_url_(server_url + "/files/" + mirror.project + "/" + mirror.version + "/"),
       on_finished_(std::move(on_finished)),
+      options_(options),
       flush_timer_(services.io),
       rng_(std::random_device{}()) {}
 
@@ -204,8 +205,110 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
     }
   }
   manifest_done_ = true;
-  plan_known_files();
+  prepare_selection();
+}
+
+void MirrorJob::prepare_selection() {
+  const auto tables = Selection::required_tables(mirror_.selection);
+  for (const auto& table : tables) {
+    auto record = services_.store.find_file(mirror_id_, table);
+    if (!record) {
+      // Not in the manifest: its size comes from the response (Content-Length).
+      const store::DiscoveredFile unknown{table, std::nullopt, std::nullopt, std::nullopt};
+      services_.store.upsert_files(mirror_id_, std::span(&unknown, 1));
+      record = services_.store.find_file(mirror_id_, table);
+    }
+    if (record->state == store::FileState::Verified) {
+      auto on_disk = tree_->stat_final(table);
+      if (on_disk && on_disk->has_value() && (*on_disk)->st_size == record->size.value_or(-1))
+        continue;
+      services_.store.requeue(record->id);
+      record = services_.store.find_file(mirror_id_, table);
+    } else if (record->state == store::FileState::Failed) {
+      services_.store.requeue(record->id);
+      record = services_.store.find_file(mirror_id_, table);
+    }
+    fetching_tables_ = true;
+    enqueue(*record);
+  }
+  if (!fetching_tables_) selection_ready();
+}
+
+namespace {
+
+// Identifies a selection for the crawl state: a crawl pruned by one selection is redone when it
+// changes. Empty when everything is selected, as in databases from before selections existed.
+std::string fingerprint_of(const config::SelectionSpec& spec, const Selection& selection) {
+  if (selection.selects_everything()) return "";
+  Sha256 hasher;
+  for (const auto* list : {&spec.include, &spec.exclude}) {
+    for (const auto& pattern : *list) hasher.update(pattern + '\n');
+    hasher.update("\x1e");
+  }
+  if (const auto& exact = selection.exact_paths())
+    for (const auto& path : *exact) hasher.update(path + '\n');
+  return hasher.finish_hex();
+}
+
+}  // namespace
+
+void MirrorJob::selection_ready() {
+  fetching_tables_ = false;
+  for (const auto& table : Selection::required_tables(mirror_.selection)) {
+    const auto record = services_.store.find_file(mirror_id_, table);
+    if (!record || record->state != store::FileState::Verified) {
+      stop(JobStatus::Failed,
+           "select needs " + table + ", which could not be fetched" +
+               (record && !record->last_error.empty() ? ": " + record->last_error : std::string()));
+      return;
+    }
+  }
+  if (mirror_.selection.restricts()) {
+    auto built = Selection::build(mirror_.selection, mirror_.dest);
+    if (!built) {
+      stop(built.error().kind == ErrorKind::LocalStorage ? JobStatus::LocalStorage
+                                                         : JobStatus::Failed,
+           built.error().message);
+      return;
+    }
+    selection_ = std::move(*built);
+  }
+  const std::string fingerprint = fingerprint_of(mirror_.selection, selection_);
+  if (fingerprint != services_.store.selection_fingerprint(mirror_id_)) {
+    services_.log.info(name_ + ": the selection changed; listing again what it needs");
+    services_.store.reset_crawl(mirror_id_);
+    services_.store.set_selection_fingerprint(mirror_id_, fingerprint);
+  }
+  services_.store.apply_selection(mirror_id_,
+                                  [this](std::string_view path) { return wanted(path); });
+  keep_or_delete_unselected();
+  if (status_ != JobStatus::Running) return;
+  if (!options_.plan_only) plan_known_files();
   start_crawl();
+}
+
+bool MirrorJob::wanted(std::string_view path) const {
+  // The manifest is kept whatever the selection: it is what the local copy is checked against.
+  return path == "SHA256SUMS.txt" || selection_.selected(path);
+}
+
+void MirrorJob::keep_or_delete_unselected() {
+  const auto unselected = services_.store.unselected_verified_files(mirror_id_);
+  if (unselected.empty()) return;
+  if (!mirror_.selection.delete_unselected || options_.plan_only) {
+    services_.log.info(name_ + ": " + std::to_string(unselected.size()) +
+                       " files kept, not selected (delete_unselected is off)");
+    return;
+  }
+  for (const auto& file : unselected) {
+    if (auto removed = tree_->remove_final(file.path); !removed) {
+      stop(JobStatus::LocalStorage, removed.error().message);
+      return;
+    }
+    services_.store.requeue(file.id);  // no longer on disk; stays outside the selection
+  }
+  services_.log.info(name_ + ": deleted " + std::to_string(unselected.size()) +
+                     " files no longer selected (delete_unselected: true)");
 }
 
 void MirrorJob::plan_known_files() {
@@ -242,6 +345,8 @@ void MirrorJob::start_crawl() {
   }
   crawl_started_ = true;
   auto pending = services_.store.pending_dirs(mirror_id_);
+  // Directories a narrower selection rules out stay pending in the store, unlisted.
+  std::erase_if(pending, [this](const std::string& dir) { return !selection_.may_list(dir); });
   if (pending.empty()) {
     services_.store.reset_crawl(mirror_id_);
     const std::string root;
@@ -310,19 +415,28 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
     if (dir.empty() && entry.name == kPartialDirName) continue;
     const std::string path = dir + entry.name;
     if (entry.kind == EntryKind::Dir || manifest_dirs_.contains(path + "/")) {
-      // A directory that holds manifest entries is covered by the manifest: no need to list it.
-      if (!manifest_dirs_.contains(path + "/")) subdirs.push_back(path + "/");
+      // A directory that holds manifest entries is covered by the manifest: no need to list it;
+      // nor one where the selection can find nothing.
+      if (!manifest_dirs_.contains(path + "/") && selection_.may_list(path + "/"))
+        subdirs.push_back(path + "/");
       continue;
     }
     files.push_back({path, entry.size, std::nullopt, entry.mtime});
   }
   services_.store.record_listing(mirror_id_, dir, files, subdirs, unix_now());
+  std::vector<std::string> unselected;
   for (const auto& file : files) {
+    if (!wanted(file.path)) {
+      unselected.push_back(file.path);
+      continue;
+    }
+    if (options_.plan_only) continue;
     if (auto record = services_.store.find_file(mirror_id_, file.path);
         record && record->state != store::FileState::Verified) {
       enqueue(*record);
     }
   }
+  services_.store.mark_unselected(mirror_id_, unselected);
   for (const auto& subdir : subdirs) queue_dir(subdir);
   refresh_counts(false);
   listing_finished(true);
@@ -493,6 +607,13 @@ void MirrorJob::refresh_counts(bool force) {
 
 void MirrorJob::check_finished() {
   if (status_ != JobStatus::Running || finished_reported_) return;
+  if (fetching_tables_) {
+    if (transfers_.empty() && waiting_retries_ == 0) {
+      flush_verified();
+      selection_ready();
+    }
+    return;
+  }
   if (!manifest_done_ || !crawl_done() || !transfers_.empty() || waiting_retries_ > 0) return;
   flush_verified();
   refresh_counts(true);
@@ -545,6 +666,35 @@ std::vector<InFlightFile> MirrorJob::in_flight() const {
     files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size});
   }
   return files;
+}
+
+protocol::Plan MirrorJob::plan() {
+  flush_verified();
+  const auto counts = services_.store.counts(mirror_id_);
+  protocol::Plan plan;
+  plan.mirror = name_;
+  plan.files_selected = counts.files_total;
+  plan.bytes_selected = counts.bytes_total;
+  plan.files_unknown_size = counts.files_unknown_size;
+  plan.files_verified = counts.files_verified;
+  plan.files_kept_unselected = counts.files_kept_unselected;
+  for (const auto& file : services_.store.unfinished_files(mirror_id_)) {
+    ++plan.files_to_fetch;
+    if (file.size) plan.bytes_to_fetch += *file.size - std::min(file.bytes_done, *file.size);
+    if (plan.sample.size() < 10) plan.sample.push_back(file.path);
+  }
+  if (const auto& exact = selection_.exact_paths()) {
+    // Named by files_from or select but not (yet) seen upstream.
+    for (const auto& path : *exact) {
+      if (services_.store.find_file(mirror_id_, path)) continue;
+      ++plan.files_selected;
+      ++plan.files_unknown_size;
+      ++plan.files_to_fetch;
+      if (plan.sample.size() < 10) plan.sample.push_back(path);
+    }
+  }
+  plan.listing_complete = crawl_done() && listing_failures_ == 0;
+  return plan;
 }
 
 std::vector<store::FileRecord> MirrorJob::failures() {

@@ -23,7 +23,9 @@
 #include "daemon/log.hpp"
 #include "daemon/manifest.hpp"
 #include "daemon/scheduler.hpp"
+#include "daemon/selection.hpp"
 #include "daemon/transfer.hpp"
+#include "protocol/messages.hpp"
 #include "store/store.hpp"
 
 namespace pnsync {
@@ -51,6 +53,12 @@ struct InFlightFile {
   std::optional<std::int64_t> size;
 };
 
+struct JobOptions {
+  // List (pruned by the selection) and fetch the tables `select` reads, but no other file: the
+  // pass ends with plan() filled in (pnsyncd --dry-run).
+  bool plan_only = false;
+};
+
 struct JobServices {
   boost::asio::io_context& io;
   Log& log;
@@ -68,7 +76,8 @@ struct JobServices {
 class MirrorJob : public std::enable_shared_from_this<MirrorJob> {
 public:
   MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
-            std::string server_url, std::function<void(MirrorJob&)> on_finished);
+            std::string server_url, std::function<void(MirrorJob&)> on_finished,
+            JobOptions options = {});
   ~MirrorJob();
   MirrorJob(const MirrorJob&) = delete;
   MirrorJob& operator=(const MirrorJob&) = delete;
@@ -83,12 +92,18 @@ public:
   JobProgress progress() const;
   std::vector<store::FileRecord> failures();
   std::vector<InFlightFile> in_flight() const;
+  // What the selection means, from the store (and, after a plan_only pass, the full listing).
+  protocol::Plan plan();
 
 private:
   std::string url_for(const std::string& relative) const;
 
   void fetch_manifest(int attempt);
   void on_manifest(const HttpOutcome& outcome, const std::string& body, int attempt);
+  void prepare_selection();
+  void selection_ready();
+  void keep_or_delete_unselected();
+  bool wanted(std::string_view path) const;
   void plan_known_files();
   void start_crawl();
   void queue_dir(const std::string& dir);
@@ -120,7 +135,10 @@ private:
   store::MirrorId mirror_id_ = 0;
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
+  JobOptions options_;
   Manifest manifest_;
+  Selection selection_;
+  bool fetching_tables_ = false;         // the tables `select` reads come before everything else
   std::set<std::string> manifest_dirs_;  // every directory that holds a manifest entry
 
   JobStatus status_ = JobStatus::Running;

@@ -18,13 +18,14 @@ std::int64_t unix_now() {
 
 MirrorRunner::MirrorRunner(JobServices services, const config::Config& config,
                            config::Mirror mirror, RunnerMode mode,
-                           std::function<void(MirrorRunner&)> on_pass_end)
+                           std::function<void(MirrorRunner&)> on_pass_end, JobOptions job_options)
     : services_(services),
       config_(config),
       mirror_(std::move(mirror)),
       name_(mirror_.name()),
       mode_(mode),
       on_pass_end_(std::move(on_pass_end)),
+      job_options_(job_options),
       next_pass_(services.io) {}
 
 MirrorRunner::~MirrorRunner() {
@@ -32,8 +33,9 @@ MirrorRunner::~MirrorRunner() {
 }
 
 std::shared_ptr<MirrorJob> MirrorRunner::make_job() {
-  return std::make_shared<MirrorJob>(services_, config_, mirror_, config_.server,
-                                     [this](MirrorJob& job) { on_job_finished(job); });
+  return std::make_shared<MirrorJob>(
+      services_, config_, mirror_, config_.server, [this](MirrorJob& job) { on_job_finished(job); },
+      job_options_);
 }
 
 void MirrorRunner::sync_now() {
@@ -61,6 +63,7 @@ void MirrorRunner::on_job_finished(MirrorJob& job) {
   last_progress_ = job.progress();
   bytes_fetched_before_ += last_progress_.bytes_fetched;
   if (last_status_ == JobStatus::Done) last_sync_unix_ = unix_now();
+  if (last_status_ == JobStatus::Done || job_options_.plan_only) last_plan_ = job.plan();
   seen_.clear();
   // Dropped on the loop, not here: we are inside the job's own call stack. Handlers it queued
   // before this point run first (the loop is FIFO), and each holds its own reference anyway.
@@ -134,6 +137,11 @@ void MirrorRunner::update(const config::Mirror& mirror) {
 
 JobProgress MirrorRunner::progress() const {
   return job_ ? job_->progress() : last_progress_;
+}
+
+std::optional<protocol::Plan> MirrorRunner::plan() {
+  if (job_) return job_->plan();
+  return last_plan_;
 }
 
 std::vector<store::FileRecord> MirrorRunner::failures() {

@@ -28,7 +28,8 @@ enum class RunnerMode {
 class MirrorRunner {
 public:
   MirrorRunner(JobServices services, const config::Config& config, config::Mirror mirror,
-               RunnerMode mode, std::function<void(MirrorRunner&)> on_pass_end);
+               RunnerMode mode, std::function<void(MirrorRunner&)> on_pass_end,
+               JobOptions job_options = {});
   ~MirrorRunner();
   MirrorRunner(const MirrorRunner&) = delete;
   MirrorRunner& operator=(const MirrorRunner&) = delete;
@@ -66,6 +67,8 @@ public:
   void sample_rate(std::chrono::steady_clock::time_point now);
   double rate() const { return meter_.bytes_per_second(); }
   protocol::MirrorStatus status();
+  // What the selection means: from the pass in flight, else as the last pass left it.
+  std::optional<protocol::Plan> plan();
 
 private:
   void start_pass();
@@ -79,6 +82,8 @@ private:
   std::string name_;
   RunnerMode mode_;
   std::function<void(MirrorRunner&)> on_pass_end_;
+  JobOptions job_options_;
+  std::optional<protocol::Plan> last_plan_;
 
   std::shared_ptr<MirrorJob> job_;  // the pass in flight
   boost::asio::steady_timer next_pass_;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/sync_pass.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <cstdarg>
 #include <memory>
 #include <vector>
 
@@ -18,6 +20,16 @@ namespace {
 constexpr auto kRedrawEvery = std::chrono::seconds(1);
 constexpr auto kLogProgressEvery = std::chrono::seconds(30);
 constexpr std::size_t kFailuresShown = 20;
+
+[[gnu::format(printf, 2, 3)]] void appendf(std::string& out, const char* format, ...) {
+  char buffer[1024];
+  std::va_list args;
+  va_start(args, format);
+  const int n = std::vsnprintf(buffer, sizeof buffer, format, args);
+  va_end(args);
+  if (n > 0)
+    out.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buffer - 1));
+}
 
 std::string progress_text(const JobProgress& progress, double rate) {
   std::string text =
@@ -53,11 +65,20 @@ public:
       engine_.shutdown("interrupted");
     });
     tick();
+    engine_.set_job_options(JobOptions{options_.plan_only});
     engine_.start();
     io_.run();
     if (options_.live_progress) std::fputs("\r\033[K", stderr);
     log_.set_status_line(false);
-    return summarise();
+    std::string summary;
+    const ExitCode code = summarise(summary);
+    if (options_.plan_only) {
+      print_plans();
+    } else {
+      std::fputs(summary.c_str(), options_.summary_out);
+      std::fflush(options_.summary_out);
+    }
+    return code;
   }
 
 private:
@@ -102,7 +123,38 @@ private:
     }
   }
 
-  ExitCode summarise() {
+  void print_plans() {
+    std::FILE* out = options_.summary_out;
+    for (const auto& runner : engine_.runners()) {
+      const auto plan = runner->plan();
+      if (!plan) continue;
+      std::fprintf(out, "\n%s: plan\n", plan->mirror.c_str());
+      std::fprintf(out, "  selected   %lld files, %s", static_cast<long long>(plan->files_selected),
+                   format_bytes(plan->bytes_selected).c_str());
+      if (plan->files_unknown_size > 0)
+        std::fprintf(out, " + %lld files of unknown size",
+                     static_cast<long long>(plan->files_unknown_size));
+      std::fprintf(out, "\n  verified   %lld files already here\n",
+                   static_cast<long long>(plan->files_verified));
+      std::fprintf(out, "  to fetch   %lld files, %s%s\n",
+                   static_cast<long long>(plan->files_to_fetch),
+                   format_bytes(plan->bytes_to_fetch).c_str(),
+                   plan->files_unknown_size > 0 ? " + the files of unknown size" : "");
+      if (plan->files_kept_unselected > 0)
+        std::fprintf(out, "  kept       %lld files no longer selected (delete_unselected is off)\n",
+                     static_cast<long long>(plan->files_kept_unselected));
+      std::fprintf(out, "  listing    %s\n",
+                   plan->listing_complete ? "complete"
+                                          : "incomplete: more files may be selected than shown");
+      for (const auto& path : plan->sample) std::fprintf(out, "    %s\n", path.c_str());
+      if (plan->files_to_fetch > static_cast<std::int64_t>(plan->sample.size()))
+        std::fprintf(out, "    ...\n");
+    }
+    std::fflush(out);
+  }
+
+  // The exit status of the run, and the summary text in `out`.
+  ExitCode summarise(std::string& out) {
     const auto elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     ExitCode code = ExitCode::Ok;
@@ -118,19 +170,18 @@ private:
         }
       }
     };
-    std::FILE* out = options_.summary_out;
-    std::fprintf(out, "\npnsync summary (%.1f s)\n", elapsed);
+    appendf(out, "\npnsync summary (%.1f s)\n", elapsed);
     for (const auto& job : engine_.runners()) {
       const auto progress = job->progress();
       const double rate = elapsed > 0 ? static_cast<double>(progress.bytes_fetched) / elapsed : 0.0;
-      std::fprintf(out, "  %-28s %s: %lld/%lld files verified, %s of %s, fetched %s at %s\n",
-                   job->name().c_str(), std::string(to_string(job->last_status())).c_str(),
-                   static_cast<long long>(progress.files_verified),
-                   static_cast<long long>(progress.files_total),
-                   format_bytes(progress.bytes_verified).c_str(),
-                   format_bytes(progress.bytes_total).c_str(),
-                   format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
-      if (!job->last_message().empty()) std::fprintf(out, "    %s\n", job->last_message().c_str());
+      appendf(out, "  %-28s %s: %lld/%lld files verified, %s of %s, fetched %s at %s\n",
+              job->name().c_str(), std::string(to_string(job->last_status())).c_str(),
+              static_cast<long long>(progress.files_verified),
+              static_cast<long long>(progress.files_total),
+              format_bytes(progress.bytes_verified).c_str(),
+              format_bytes(progress.bytes_total).c_str(),
+              format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
+      if (!job->last_message().empty()) appendf(out, "    %s\n", job->last_message().c_str());
       switch (job->last_status()) {
         case JobStatus::AuthFailed:
           worse(ExitCode::AuthFailed);
@@ -152,18 +203,17 @@ private:
       const auto failed = job->failures();
       if (!failed.empty()) {
         worse(ExitCode::FilesFailed);
-        std::fprintf(out, "    %zu failed:\n", failed.size());
+        appendf(out, "    %zu failed:\n", failed.size());
         for (std::size_t i = 0; i < failed.size() && i < kFailuresShown; ++i)
-          std::fprintf(out, "      %s: %s\n", failed[i].path.c_str(), failed[i].last_error.c_str());
+          appendf(out, "      %s: %s\n", failed[i].path.c_str(), failed[i].last_error.c_str());
         if (failed.size() > kFailuresShown)
-          std::fprintf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
-      } else if (job->last_status() == JobStatus::Done &&
+          appendf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
+      } else if (job->last_status() == JobStatus::Done && !options_.plan_only &&
                  progress.files_verified < progress.files_total) {
         worse(ExitCode::FilesFailed);
       }
     }
-    if (interrupted_) std::fprintf(out, "  interrupted: run again to resume\n");
-    std::fflush(out);
+    if (interrupted_) appendf(out, "  interrupted: run again to resume\n");
     return code;
   }
 

@@ -18,6 +18,8 @@ namespace pnsync {
 struct PassOptions {
   bool live_progress = false;  // redraw one status line (stderr is a terminal)
   std::FILE* summary_out = stdout;
+  // --dry-run: list and fetch the selection's tables only, then print the plan of each mirror.
+  bool plan_only = false;
 };
 
 ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,

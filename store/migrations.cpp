@@ -20,6 +20,16 @@ namespace {
 // option here when the first one arrives (https://www.sqlite.org/lang_altertable.html#otheralter).
 constexpr Migration kMigrations[] = {
     {1, "initial", kSchemaSql},
+    {2, "selection", R"sql(
+      -- 0: listed upstream but outside the mirror's selection (include/exclude/files_from/
+      -- select). Such files are not fetched or counted; a verified one stays on disk ("kept, not
+      -- selected") unless delete_unselected is set.
+      ALTER TABLE file ADD COLUMN selected INTEGER NOT NULL DEFAULT 1
+        CONSTRAINT file_selected_is_boolean CHECK (selected = 0 OR selected = 1);
+      -- What the selection was when the crawl state was recorded: a crawl pruned by one
+      -- selection is redone when the selection changes.
+      ALTER TABLE mirror ADD COLUMN selection TEXT;
+    )sql"},
 };
 
 constexpr bool versions_are_consecutive() {

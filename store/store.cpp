@@ -152,15 +152,26 @@ struct Statements {
                      "SELECT path FROM dir WHERE mirror_id = ?1 AND listed_at IS NULL "
                      "ORDER BY path"),
         reset_crawl(db, "UPDATE dir SET listed_at = NULL WHERE mirror_id = ?1"),
+        clear_crawl_complete(db, "UPDATE mirror SET crawl_completed_at = NULL WHERE id = ?1"),
         set_crawl_complete(db, "UPDATE mirror SET crawl_completed_at = ?2 WHERE id = ?1"),
         crawl_completed_at(db, "SELECT crawl_completed_at FROM mirror WHERE id = ?1"),
         upsert_file(db, upsert_file_sql()),
         find_file(db, select_files_where("mirror_id = ?1 AND path = ?2")),
-        unfinished_files(
-            db, select_files_where("mirror_id = ?1 AND state <> 'verified' ORDER BY path")),
-        failed_files(db, select_files_where("mirror_id = ?1 AND state = 'failed' ORDER BY path")),
-        verified_files(db,
-                       select_files_where("mirror_id = ?1 AND state = 'verified' ORDER BY path")),
+        unfinished_files(db,
+                         select_files_where(
+                             "mirror_id = ?1 AND state <> 'verified' AND selected ORDER BY path")),
+        failed_files(db, select_files_where(
+                             "mirror_id = ?1 AND state = 'failed' AND selected ORDER BY path")),
+        verified_files(db, select_files_where(
+                               "mirror_id = ?1 AND state = 'verified' AND selected ORDER BY path")),
+        unselected_verified_files(
+            db, select_files_where(
+                    "mirror_id = ?1 AND state = 'verified' AND NOT selected ORDER BY path")),
+        selection_fingerprint(db, "SELECT coalesce(selection, '') FROM mirror WHERE id = ?1"),
+        set_selection_fingerprint(db, "UPDATE mirror SET selection = ?2 WHERE id = ?1"),
+        all_selection(db, "SELECT id, path, selected FROM file WHERE mirror_id = ?1"),
+        set_selected(db, "UPDATE file SET selected = ?2 WHERE id = ?1"),
+        mark_unselected(db, "UPDATE file SET selected = 0 WHERE mirror_id = ?1 AND path = ?2"),
         mark_partial(db, "UPDATE file SET state = 'partial', bytes_done = ?2 WHERE id = ?1"),
         record_attempt_error(db, R"sql(
           UPDATE file SET
@@ -202,12 +213,13 @@ struct Statements {
             last_error = NULL
           WHERE id = ?1)sql"),
         counts(db, R"sql(
-          SELECT count(*),
-                 count(*) FILTER (WHERE state = 'verified'),
-                 count(*) FILTER (WHERE state = 'failed'),
-                 count(*) FILTER (WHERE size IS NULL),
-                 coalesce(sum(size), 0),
-                 coalesce(sum(size) FILTER (WHERE state = 'verified'), 0)
+          SELECT count(*) FILTER (WHERE selected),
+                 count(*) FILTER (WHERE selected AND state = 'verified'),
+                 count(*) FILTER (WHERE selected AND state = 'failed'),
+                 count(*) FILTER (WHERE selected AND size IS NULL),
+                 coalesce(sum(size) FILTER (WHERE selected), 0),
+                 coalesce(sum(size) FILTER (WHERE selected AND state = 'verified'), 0),
+                 count(*) FILTER (WHERE NOT selected AND state = 'verified')
           FROM file WHERE mirror_id = ?1)sql"),
         integrity_check(db, "PRAGMA integrity_check") {}
 
@@ -216,6 +228,7 @@ struct Statements {
   sqlite::Statement mark_dir_listed;
   sqlite::Statement pending_dirs;
   sqlite::Statement reset_crawl;
+  sqlite::Statement clear_crawl_complete;
   sqlite::Statement set_crawl_complete;
   sqlite::Statement crawl_completed_at;
   sqlite::Statement upsert_file;
@@ -223,6 +236,12 @@ struct Statements {
   sqlite::Statement unfinished_files;
   sqlite::Statement failed_files;
   sqlite::Statement verified_files;
+  sqlite::Statement unselected_verified_files;
+  sqlite::Statement selection_fingerprint;
+  sqlite::Statement set_selection_fingerprint;
+  sqlite::Statement all_selection;
+  sqlite::Statement set_selected;
+  sqlite::Statement mark_unselected;
   sqlite::Statement mark_partial;
   sqlite::Statement record_attempt_error;
   sqlite::Statement record_checksum_mismatch;
@@ -344,7 +363,10 @@ std::vector<std::string> Store::pending_dirs(MirrorId mirror) {
 }
 
 void Store::reset_crawl(MirrorId mirror) {
+  sqlite::Transaction txn(impl_->db);
   impl_->stmt.reset_crawl.use().bind(mirror).exec();
+  impl_->stmt.clear_crawl_complete.use().bind(mirror).exec();
+  txn.commit();
 }
 
 void Store::set_crawl_complete(MirrorId mirror, std::int64_t when) {
@@ -357,6 +379,46 @@ std::optional<std::int64_t> Store::crawl_completed_at(MirrorId mirror) {
   use.bind(mirror);
   if (!use.step()) return std::nullopt;
   return use.opt_int64(0);
+}
+
+std::string Store::selection_fingerprint(MirrorId mirror) {
+  auto use = impl_->stmt.selection_fingerprint.use();
+  use.bind(mirror);
+  return use.step() ? use.text(0) : std::string();
+}
+
+void Store::set_selection_fingerprint(MirrorId mirror, std::string_view fingerprint) {
+  impl_->stmt.set_selection_fingerprint.use().bind(mirror).bind(fingerprint).exec();
+  impl_->expect_changed("set_selection_fingerprint", "mirror", mirror);
+}
+
+void Store::apply_selection(MirrorId mirror,
+                            const std::function<bool(std::string_view)>& selected) {
+  std::vector<std::pair<FileId, bool>> changes;
+  {
+    auto use = impl_->stmt.all_selection.use();
+    use.bind(mirror);
+    while (use.step()) {
+      const bool now = selected(use.text(1));
+      if (now != (use.int64(2) != 0)) changes.emplace_back(use.int64(0), now);
+    }
+  }
+  if (changes.empty()) return;
+  sqlite::Transaction txn(impl_->db);
+  for (const auto& [id, now] : changes)
+    impl_->stmt.set_selected.use().bind(id).bind(static_cast<std::int64_t>(now)).exec();
+  txn.commit();
+}
+
+void Store::mark_unselected(MirrorId mirror, std::span<const std::string> paths) {
+  if (paths.empty()) return;
+  sqlite::Transaction txn(impl_->db);
+  for (const auto& path : paths) impl_->stmt.mark_unselected.use().bind(mirror).bind(path).exec();
+  txn.commit();
+}
+
+std::vector<FileRecord> Store::unselected_verified_files(MirrorId mirror) {
+  return impl_->read_files(impl_->stmt.unselected_verified_files, mirror);
 }
 
 void Store::upsert_files(MirrorId mirror, std::span<const DiscoveredFile> files) {
@@ -434,7 +496,8 @@ MirrorCounts Store::counts(MirrorId mirror) {
                       .files_failed = use.int64(2),
                       .files_unknown_size = use.int64(3),
                       .bytes_total = use.int64(4),
-                      .bytes_verified = use.int64(5)};
+                      .bytes_verified = use.int64(5),
+                      .files_kept_unselected = use.int64(6)};
 }
 
 bool Store::integrity_ok() {

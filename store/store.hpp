@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,6 +64,7 @@ struct MirrorCounts {
   std::int64_t files_unknown_size = 0;  // files whose size the listing did not give
   std::int64_t bytes_total = 0;         // sum of known sizes
   std::int64_t bytes_verified = 0;
+  std::int64_t files_kept_unselected = 0;  // verified earlier, no longer selected, still on disk
 };
 
 struct VerifiedFile {
@@ -97,10 +99,24 @@ public:
   void record_listing(MirrorId mirror, std::string_view dir, std::span<const DiscoveredFile> files,
                       std::span<const std::string> subdirs, std::int64_t now);
   std::vector<std::string> pending_dirs(MirrorId mirror);
-  // Forget which directories were listed, so the next pass lists them again (files stay).
+  // Forget which directories were listed and that the crawl completed, so the next pass lists
+  // them again (files stay).
   void reset_crawl(MirrorId mirror);
   void set_crawl_complete(MirrorId mirror, std::int64_t when);
   std::optional<std::int64_t> crawl_completed_at(MirrorId mirror);
+
+  // --- the selection ---------------------------------------------------------------------------
+  // Files outside the selection stay in the table (the listing knows them) but are left out of
+  // unfinished_files, failed_files, verified_files and counts. New rows start selected.
+  // A text that identifies the selection the crawl state was recorded under; empty = none yet.
+  std::string selection_fingerprint(MirrorId mirror);
+  void set_selection_fingerprint(MirrorId mirror, std::string_view fingerprint);
+  // Re-evaluates every file of the mirror, in one transaction; writes only rows that change.
+  void apply_selection(MirrorId mirror, const std::function<bool(std::string_view)>& selected);
+  // Marks these paths (already recorded) as outside the selection.
+  void mark_unselected(MirrorId mirror, std::span<const std::string> paths);
+  // Verified files outside the selection: what is kept on disk.
+  std::vector<FileRecord> unselected_verified_files(MirrorId mirror);
 
   // --- files
   // --------------------------------------------------------------------------------------- Batched

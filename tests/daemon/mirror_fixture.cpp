@@ -74,7 +74,15 @@ MirrorFixture::MirrorFixture(FixtureOptions fixture_options) {
   config.mirrors.push_back({"mimic-cxr", "2.0.0", dest});
 }
 
+ExitCode MirrorFixture::dry_run() {
+  return run_with(kPassword, true);
+}
+
 ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
+  return run_with(password, false);
+}
+
+ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, bool dry_run) {
   std::filesystem::create_directories(config.state_dir);
   store::Store store(config.state_dir / "state.db");
   // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
@@ -82,6 +90,7 @@ ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
   std::FILE* out = std::tmpfile();
   PassOptions options;
   options.summary_out = out;
+  options.plan_only = dry_run;
   const ExitCode code = run_sync_pass(config, password, store, log, options);
   std::rewind(out);
   summary.clear();

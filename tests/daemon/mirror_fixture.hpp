@@ -52,9 +52,14 @@ struct MirrorFixture {
   std::string url_path(const std::string& relative) const { return kPrefix + relative; }
   // Runs one pass in-process, as `pnsyncd --once` would; the summary goes to a temp file.
   ExitCode run(const std::optional<std::string>& password = std::string(kPassword));
+  // As `pnsyncd --dry-run`: the plan goes to `summary`.
+  ExitCode dry_run();
   bool mirrored_exactly(std::string* why) const;
   std::optional<store::FileRecord> record(const std::string& relative) const;
   std::string summary;  // of the last run
+
+private:
+  ExitCode run_with(const std::optional<std::string>& password, bool dry_run);
 };
 
 }  // namespace pnsync::test

@@ -144,8 +144,9 @@ TEST_CASE("crawl completion is remembered per mirror", "[store][crawl]") {
   CHECK(store.crawl_completed_at(m) == std::nullopt);
   store.set_crawl_complete(m, 1700000000);
   CHECK(store.crawl_completed_at(m) == 1700000000);
-  store.reset_crawl(m);  // the last complete crawl still happened
-  CHECK(store.crawl_completed_at(m) == 1700000000);
+  store.reset_crawl(m);  // a new crawl starts: it completes again when it is done
+  CHECK(store.crawl_completed_at(m) == std::nullopt);
+  store.set_crawl_complete(m, 1700000000);
   CHECK(store.crawl_completed_at(m + 1) == std::nullopt);
   CHECK_THROWS_WITH(store.set_crawl_complete(m + 1, 1),
                     Equals(tmp.db().string() + ": set_crawl_complete: no mirror with id " +
@@ -401,4 +402,40 @@ TEST_CASE("integrity_ok reports a damaged database", "[store]") {
   }
   Store store(tmp.db());
   CHECK_FALSE(store.integrity_ok());
+}
+
+TEST_CASE("files outside the selection leave the work lists and the counts", "[store][selection]") {
+  DbSandbox tmp;
+  Store store(tmp.db());
+  const MirrorId m = store.ensure_mirror("mimic-cxr/2.0.0", "/data/cxr");
+  store.upsert_files(m,
+                     Files{discovered("files/p10/a.dcm", 100), discovered("files/p11/b.dcm", 200),
+                           discovered("files/p10/c.txt", 3)});
+  const auto c = store.find_file(m, "files/p10/c.txt");
+  REQUIRE(c);
+  store.mark_verified(Verified{{c->id, 3, sha('c'), VerifyKind::Size}});
+
+  store.apply_selection(m, [](std::string_view path) { return path.starts_with("files/p10/"); });
+  CHECK_THAT(paths(store.unfinished_files(m)), Equals(Dirs{"files/p10/a.dcm"}));
+  auto counts = store.counts(m);
+  CHECK(counts.files_total == 2);
+  CHECK(counts.bytes_total == 103);
+  CHECK(counts.files_kept_unselected == 0);
+
+  // Narrowed: the verified report is kept on disk but no longer counted.
+  store.apply_selection(m, [](std::string_view path) { return path.ends_with(".dcm"); });
+  CHECK_THAT(paths(store.unfinished_files(m)), Equals(Dirs{"files/p10/a.dcm", "files/p11/b.dcm"}));
+  CHECK(store.verified_files(m).empty());
+  CHECK_THAT(paths(store.unselected_verified_files(m)), Equals(Dirs{"files/p10/c.txt"}));
+  counts = store.counts(m);
+  CHECK(counts.files_total == 2);
+  CHECK(counts.files_verified == 0);
+  CHECK(counts.files_kept_unselected == 1);
+
+  store.mark_unselected(m, Dirs{"files/p11/b.dcm"});
+  CHECK_THAT(paths(store.unfinished_files(m)), Equals(Dirs{"files/p10/a.dcm"}));
+
+  CHECK(store.selection_fingerprint(m).empty());
+  store.set_selection_fingerprint(m, "include=files/p10/**");
+  CHECK(store.selection_fingerprint(m) == "include=files/p10/**");
 }

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+// Selective sync end to end against the loopback test server: what is fetched, what is listed
+// (the server's request log), what a narrower selection keeps, and what --dry-run shows.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "tests/daemon/gzip_file.hpp"
+#include "tests/daemon/mirror_fixture.hpp"
+
+using namespace pnsync;
+using namespace pnsync::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kFrontalTest =
+    "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm";
+const std::string kLateralTest =
+    "files/p10/p10000032/s50414267/174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm";
+const std::string kFrontalTrain =
+    "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
+
+std::string gzip_bytes(const Sandbox& sandbox, const std::string& name, const std::string& text) {
+  const auto path = sandbox / "gz" / name;
+  GzipWriter writer(path);
+  writer.write(text);
+  writer.close();
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The metadata and split tables of the fixture's four images, as MIMIC-CXR ships them.
+FixtureOptions with_tables() {
+  Sandbox scratch;
+  FixtureOptions options;
+  options.extra_files["mimic-cxr-2.0.0-metadata.csv.gz"] = gzip_bytes(
+      scratch, "metadata.csv.gz",
+      "dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition\n"
+      "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014,10000032,50414267,\"CHEST (PA, LAT)\",PA\n"
+      "174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962,10000032,50414267,\"CHEST (PA, LAT)\",LATERAL\n"
+      "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,11000011,51234567,\"CHEST \"\"PORTABLE\"\"\",AP\n"
+      "empty file,11000011,51234567,,PA\n");
+  options.extra_files["mimic-cxr-2.0.0-split.csv.gz"] =
+      gzip_bytes(scratch, "split.csv.gz",
+                 "dicom_id,study_id,subject_id,split\n"
+                 "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014,50414267,10000032,test\n"
+                 "174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962,50414267,10000032,test\n"
+                 "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,51234567,11000011,train\n"
+                 "empty file,51234567,11000011,train\n");
+  return options;
+}
+
+config::SelectSpec frontal_test_split() {
+  config::SelectSpec select;
+  select.table = "mimic-cxr-2.0.0-metadata.csv.gz";
+  select.where = {{"ViewPosition", {"PA", "AP"}}};
+  select.join = config::JoinSpec{"mimic-cxr-2.0.0-split.csv.gz", "dicom_id", {{"split", {"test"}}}};
+  select.path = "files/p{subject_id:0:2}/p{subject_id}/s{study_id}/{dicom_id}.dcm";
+  select.with_reports = true;
+  return select;
+}
+
+std::vector<std::string> local_files(const std::filesystem::path& dest) {
+  std::vector<std::string> out;
+  for (auto it = std::filesystem::recursive_directory_iterator(dest);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
+    if (it->path().filename() == ".pnsync-partial") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) out.push_back(std::filesystem::relative(it->path(), dest).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::size_t listings_under(const HttpServer& server, const std::string& dir) {
+  std::size_t n = 0;
+  for (const auto& request : server.requests())
+    if (request.path.starts_with(std::string(kPrefix) + dir) && request.path.ends_with("/")) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("select on view position and split fetches exactly those files", "[engine][selection]") {
+  MirrorFixture fixture(with_tables());
+  fixture.config.mirrors[0].selection.select = frontal_test_split();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  INFO(fixture.summary);
+  CHECK(local_files(fixture.dest) ==
+        std::vector<std::string>{"SHA256SUMS.txt", "files/p10/p10000032/s50414267.txt", kFrontalTest,
+                                 "mimic-cxr-2.0.0-metadata.csv.gz", "mimic-cxr-2.0.0-split.csv.gz"});
+  // Only the parents of selected paths were listed: nothing of the p11 group folder.
+  CHECK(listings_under(*fixture.server, "files/p10/") > 0);
+  CHECK(listings_under(*fixture.server, "files/p11/") == 0);
+  CHECK(fixture.server->count_requests(fixture.url_path(kLateralTest)) == 0);
+  CHECK(fixture.server->count_requests(fixture.url_path(kFrontalTrain)) == 0);
+  CHECK(fixture.server->count_requests(fixture.url_path("LICENSE.txt")) == 0);
+  // The tables were verified like any file (by size: the manifest does not list them).
+  const auto table = fixture.record("mimic-cxr-2.0.0-metadata.csv.gz");
+  REQUIRE(table);
+  CHECK(table->state == store::FileState::Verified);
+}
+
+TEST_CASE("include prunes the crawl to the matching group folder", "[engine][selection]") {
+  MirrorFixture fixture;
+  fixture.config.mirrors[0].selection.include = {"files/p10/**"};
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(listings_under(*fixture.server, "files/p11/") == 0);
+  CHECK(std::filesystem::exists(fixture.dest / kLateralTest));
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / "files/p11"));
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / "LICENSE.txt"));
+}
+
+TEST_CASE("a narrower selection keeps what it no longer selects, unless told to delete",
+          "[engine][selection]") {
+  MirrorFixture fixture;
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+
+  fixture.config.mirrors[0].selection.exclude = {"**/*.dcm"};
+  fixture.server->clear_requests();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(std::filesystem::exists(fixture.dest / kLateralTest));  // kept, not selected
+  CHECK(fixture.server->count_requests(fixture.url_path(kLateralTest)) == 0);
+
+  fixture.config.mirrors[0].selection.delete_unselected = true;
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / kLateralTest));
+  CHECK(std::filesystem::exists(fixture.dest / "files/p10/p10000032/s50414267.txt"));
+
+  // Widened again: the deleted images come back.
+  fixture.config.mirrors[0].selection = {};
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+}
+
+TEST_CASE("a dry run shows the plan and fetches only listings and tables", "[engine][selection]") {
+  MirrorFixture fixture(with_tables());
+  fixture.config.mirrors[0].selection.select = frontal_test_split();
+  REQUIRE(fixture.dry_run() == ExitCode::Ok);
+  INFO(fixture.summary);
+  CHECK_THAT(fixture.summary, Contains("mimic-cxr/2.0.0: plan"));
+  // Two tables verified; the image and its report still to fetch, the report's size known from
+  // its listing.
+  CHECK_THAT(fixture.summary, Contains("selected   5 files"));
+  CHECK_THAT(fixture.summary, Contains("to fetch   2 files"));
+  CHECK_THAT(fixture.summary, Contains(kFrontalTest));
+  CHECK_THAT(fixture.summary, Contains("listing    complete"));
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / kFrontalTest));
+  CHECK(fixture.server->count_requests(fixture.url_path(kFrontalTest)) == 0);
+}
