@@ -407,9 +407,16 @@ protocol::Response Engine::handle(const protocol::Request& request) {
                 (request.mirror.empty() ? "every mirror" : request.mirror) + " (pnsyncctl)");
       return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
     }
-    case Method::Verify:
-      return error_response(request, protocol::ErrorCode::Failed,
-                            "verify at rest is not available in this version of pnsyncd");
+    case Method::Verify: {
+      if (shutting_down_)
+        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
+      if (auto error = select(request, targets)) return *error;
+      for (auto* runner : targets) runner->verify_at_rest();
+      log_.info("verify at rest of " + (request.mirror.empty() ? "every mirror" : request.mirror) +
+                " (pnsyncctl)");
+      return ok_response(request, "verifying " + count_of(targets.size(), "mirror") +
+                                      " at rest (a pass in flight finishes first)");
+    }
     case Method::Limit: {
       if (request.value < 0)
         return error_response(request, protocol::ErrorCode::BadRequest,

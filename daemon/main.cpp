@@ -33,6 +33,8 @@ Options:
       --dry-run         show what each mirror's selection means (files, bytes, already here,
                         to fetch) without fetching anything but listings and the tables the
                         selection reads; exits like --once
+      --verify          with --once: hash every verified file again (bit rot, tampering) and
+                        fetch again what differs
       --mirror NAME     only this mirror (project/version), with --once or --dry-run
   -v, --verbose         debug logging (state changes of every transfer); overrides log_level
   -q, --quiet           warnings and errors only; overrides log_level
@@ -53,6 +55,7 @@ struct Arguments {
   std::string config_file;
   bool once = false;
   bool dry_run = false;
+  bool verify = false;
   std::string mirror;  // empty: all
   bool progress = true;
   std::optional<pnsync::LogLevel> level;  // from the command line; else the config's log_level
@@ -78,6 +81,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
       args.config_file = std::string(arg.substr(9));
     } else if (arg == "--once") {
       args.once = true;
+    } else if (arg == "--verify") {
+      args.verify = true;
     } else if (arg == "--dry-run") {
       args.dry_run = true;
     } else if (arg == "--mirror" && i + 1 < argc) {
@@ -121,6 +126,10 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::BadUsage);
   }
   if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
+  if (args->verify && !args->once) {
+    std::fputs("pnsyncd: --verify goes with --once (a running daemon: pnsyncctl verify)\n", stderr);
+    return static_cast<int>(ExitCode::BadUsage);
+  }
   if (!args->mirror.empty()) {
     if (!args->once && !args->dry_run) {
       std::fputs("pnsyncd: --mirror goes with --once or --dry-run\n", stderr);
@@ -151,6 +160,7 @@ int main(int argc, char** argv) {
     options.live_progress =
         args->progress && ::isatty(STDERR_FILENO) && !log.enabled(pnsync::LogLevel::Debug);
     options.plan_only = args->dry_run;
+    options.verify_at_rest = args->verify;
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());

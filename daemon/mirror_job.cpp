@@ -284,6 +284,7 @@ void MirrorJob::selection_ready() {
   keep_or_delete_unselected();
   if (status_ != JobStatus::Running) return;
   if (!options_.plan_only) plan_known_files();
+  if (options_.verify_at_rest && !options_.plan_only) verify_at_rest();
   start_crawl();
 }
 
@@ -311,9 +312,50 @@ void MirrorJob::keep_or_delete_unselected() {
                      " files no longer selected (delete_unselected: true)");
 }
 
+void MirrorJob::verify_at_rest() {
+  std::vector<RestCheck> checks;
+  for (auto& file : services_.store.verified_files(mirror_id_)) {
+    checks.push_back({file.id, std::move(file.path), file.size,
+                      file.expected_sha256 ? file.expected_sha256 : file.actual_sha256});
+  }
+  services_.log.info(name_ + ": verifying " + std::to_string(checks.size()) +
+                     " files at rest against their SHA-256");
+  verifier_running_ = true;
+  verifier_ = std::make_unique<RestVerifier>(
+      services_.io, *tree_, std::move(checks),
+      [this, self = shared_from_this()](std::vector<RestFinding> findings) {
+        on_rest_findings(std::move(findings));
+      },
+      [this, self = shared_from_this()] {
+        verifier_running_ = false;
+        services_.log.info(name_ + ": verify at rest done, " + std::to_string(verify_mismatches_) +
+                           " files differed");
+        check_finished();
+      });
+}
+
+void MirrorJob::on_rest_findings(std::vector<RestFinding> findings) {
+  if (status_ != JobStatus::Running) return;
+  for (const auto& finding : findings) {
+    ++verify_mismatches_;
+    services_.log.warning((mirror_.dest / finding.path).string() + ": " + finding.problem +
+                          " (verify at rest); fetching it again");
+    // Known-bad bytes must not stay visible as if verified, nor be adopted again by size.
+    if (auto removed = tree_->remove_final(finding.path); !removed) {
+      stop(JobStatus::LocalStorage, removed.error().message);
+      return;
+    }
+    services_.store.requeue(finding.id);
+    if (auto record = services_.store.find_file(mirror_id_, finding.path)) enqueue(*record);
+  }
+  refresh_counts(false);
+}
+
 void MirrorJob::plan_known_files() {
-  // Verified files are trusted without the network, but not without a look at the disk.
+  // Verified files are trusted without the network, but not without a look at the disk (verify
+  // at rest, when asked, reads them all).
   for (const auto& file : services_.store.verified_files(mirror_id_)) {
+    if (options_.verify_at_rest) break;
     auto on_disk = tree_->stat_final(file.path);
     const bool intact = on_disk && on_disk->has_value() && S_ISREG((*on_disk)->st_mode) &&
                         (!file.size || (*on_disk)->st_size == *file.size);
@@ -614,7 +656,9 @@ void MirrorJob::check_finished() {
     }
     return;
   }
-  if (!manifest_done_ || !crawl_done() || !transfers_.empty() || waiting_retries_ > 0) return;
+  if (!manifest_done_ || !crawl_done() || !transfers_.empty() || waiting_retries_ > 0 ||
+      verifier_running_)
+    return;
   flush_verified();
   refresh_counts(true);
   status_ = listing_failures_ > 0 ? JobStatus::Failed : JobStatus::Done;
@@ -637,6 +681,7 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   text_requests_.clear();
   for (auto& timer : timers_) timer->cancel();
   flush_timer_.cancel();
+  if (verifier_) verifier_->stop();
   flush_verified();
   refresh_counts(true);
   finished_reported_ = true;
@@ -655,6 +700,12 @@ JobProgress MirrorJob::progress() const {
   progress.dirs_pending = static_cast<std::int64_t>(listings_in_flight_);
   progress.crawl_done = crawl_done();
   progress.in_flight = transfers_.size();
+  if (verifier_) {
+    progress.verifying = verifier_running_;
+    progress.verify_checked = verifier_->files_checked();
+    progress.verify_total = verifier_->files_total();
+    progress.verify_mismatches = verify_mismatches_;
+  }
   return progress;
 }
 

@@ -22,6 +22,7 @@
 #include "daemon/local_tree.hpp"
 #include "daemon/log.hpp"
 #include "daemon/manifest.hpp"
+#include "daemon/rest_verifier.hpp"
 #include "daemon/scheduler.hpp"
 #include "daemon/selection.hpp"
 #include "daemon/transfer.hpp"
@@ -44,6 +45,11 @@ struct JobProgress {
   std::int64_t dirs_pending = 0;
   bool crawl_done = false;
   std::size_t in_flight = 0;
+  // Verify at rest, when this pass does it.
+  bool verifying = false;
+  std::int64_t verify_checked = 0;
+  std::int64_t verify_total = 0;
+  std::int64_t verify_mismatches = 0;
 };
 
 // A file being fetched right now, for status displays.
@@ -57,6 +63,8 @@ struct JobOptions {
   // List (pruned by the selection) and fetch the tables `select` reads, but no other file: the
   // pass ends with plan() filled in (pnsyncd --dry-run).
   bool plan_only = false;
+  // Hash every verified file again (RestVerifier) instead of only checking that it is there.
+  bool verify_at_rest = false;
 };
 
 struct JobServices {
@@ -105,6 +113,8 @@ private:
   void keep_or_delete_unselected();
   bool wanted(std::string_view path) const;
   void plan_known_files();
+  void verify_at_rest();
+  void on_rest_findings(std::vector<RestFinding> findings);
   void start_crawl();
   void queue_dir(const std::string& dir);
   void list_dir(const std::string& dir, int attempt);
@@ -138,7 +148,10 @@ private:
   JobOptions options_;
   Manifest manifest_;
   Selection selection_;
-  bool fetching_tables_ = false;         // the tables `select` reads come before everything else
+  bool fetching_tables_ = false;  // the tables `select` reads come before everything else
+  std::unique_ptr<RestVerifier> verifier_;
+  bool verifier_running_ = false;
+  std::int64_t verify_mismatches_ = 0;
   std::set<std::string> manifest_dirs_;  // every directory that holds a manifest entry
 
   JobStatus status_ = JobStatus::Running;

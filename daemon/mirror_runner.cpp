@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 #include <ctime>
+#include <utility>
 
 #include "daemon/progress.hpp"
 
@@ -169,7 +170,13 @@ protocol::MirrorStatus MirrorRunner::status() {
     status.state = "paused";
     status.reason = pause_reason_;
   } else if (job_) {
-    status.state = progress.crawl_done || progress.dirs_pending == 0 ? "syncing" : "listing";
+    status.state = progress.verifying                                  ? "verifying"
+                   : progress.crawl_done || progress.dirs_pending == 0 ? "syncing"
+                                                                       : "listing";
+    if (progress.verifying)
+      status.reason = std::to_string(progress.verify_checked) + "/" +
+                      std::to_string(progress.verify_total) + " files checked, " +
+                      std::to_string(progress.verify_mismatches) + " differed";
   } else if (last_status_ == JobStatus::Done || last_status_ == JobStatus::Running) {
     status.state = "idle";
   } else {

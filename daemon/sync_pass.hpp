@@ -20,6 +20,8 @@ struct PassOptions {
   std::FILE* summary_out = stdout;
   // --dry-run: list and fetch the selection's tables only, then print the plan of each mirror.
   bool plan_only = false;
+  // --verify: hash every verified file again; what differs is fetched again.
+  bool verify_at_rest = false;
 };
 
 ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,

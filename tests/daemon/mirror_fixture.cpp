@@ -75,14 +75,19 @@ MirrorFixture::MirrorFixture(FixtureOptions fixture_options) {
 }
 
 ExitCode MirrorFixture::dry_run() {
-  return run_with(kPassword, true);
+  return run_with(kPassword, true, false);
+}
+
+ExitCode MirrorFixture::verify_run() {
+  return run_with(kPassword, false, true);
 }
 
 ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
-  return run_with(password, false);
+  return run_with(password, false, false);
 }
 
-ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, bool dry_run) {
+ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, bool dry_run,
+                                 bool verify) {
   std::filesystem::create_directories(config.state_dir);
   store::Store store(config.state_dir / "state.db");
   // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
@@ -91,6 +96,7 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   PassOptions options;
   options.summary_out = out;
   options.plan_only = dry_run;
+  options.verify_at_rest = verify;
   const ExitCode code = run_sync_pass(config, password, store, log, options);
   std::rewind(out);
   summary.clear();

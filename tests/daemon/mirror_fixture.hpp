@@ -54,12 +54,14 @@ struct MirrorFixture {
   ExitCode run(const std::optional<std::string>& password = std::string(kPassword));
   // As `pnsyncd --dry-run`: the plan goes to `summary`.
   ExitCode dry_run();
+  // As `pnsyncd --once --verify`.
+  ExitCode verify_run();
   bool mirrored_exactly(std::string* why) const;
   std::optional<store::FileRecord> record(const std::string& relative) const;
   std::string summary;  // of the last run
 
 private:
-  ExitCode run_with(const std::optional<std::string>& password, bool dry_run);
+  ExitCode run_with(const std::optional<std::string>& password, bool dry_run, bool verify);
 };
 
 }  // namespace pnsync::test

@@ -322,3 +322,29 @@ TEST_CASE("a full disk stops the mirror with exit 5 and publishes nothing incomp
   CHECK(fixture.summary.find("No space left on device") != std::string::npos);
   CHECK_FALSE(big_published);
 }
+
+TEST_CASE("verify at rest finds a changed file of the same size and fetches it again",
+          "[engine][verify]") {
+  MirrorFixture fixture;
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  const std::string report = "files/p11/p11000011/s51234567.txt";  // verified by size only
+  const std::string image =
+      "files/p10/p10000032/s50414267/174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962.dcm";
+  for (const auto& path : {report, image}) {
+    std::string bytes = fixture.files.at(path);
+    bytes[bytes.size() / 2] ^= 0x20;  // bit rot: same size, same mtime
+    write_file(fixture.dest / path, bytes);
+  }
+  // A plain pass trusts the size it finds.
+  fixture.server->clear_requests();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(fixture.server->count_requests(fixture.url_path(image)) == 0);
+
+  REQUIRE(fixture.verify_run() == ExitCode::Ok);
+  CHECK(fixture.server->count_requests(fixture.url_path(report)) == 1);
+  CHECK(fixture.server->count_requests(fixture.url_path(image)) == 1);
+  CHECK_MIRRORED(fixture);
+  const auto record = fixture.record(image);
+  REQUIRE(record);
+  CHECK(record->state == store::FileState::Verified);
+}

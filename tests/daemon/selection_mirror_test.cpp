@@ -40,7 +40,8 @@ FixtureOptions with_tables() {
       "dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition\n"
       "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014,10000032,50414267,\"CHEST (PA, LAT)\",PA\n"
       "174413ec-4ec4c1f7-34ea26b7-c5f994f8-79ef1962,10000032,50414267,\"CHEST (PA, LAT)\",LATERAL\n"
-      "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,11000011,51234567,\"CHEST \"\"PORTABLE\"\"\",AP\n"
+      "2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab,11000011,51234567,\"CHEST "
+      "\"\"PORTABLE\"\"\",AP\n"
       "empty file,11000011,51234567,,PA\n");
   options.extra_files["mimic-cxr-2.0.0-split.csv.gz"] =
       gzip_bytes(scratch, "split.csv.gz",
@@ -91,8 +92,9 @@ TEST_CASE("select on view position and split fetches exactly those files", "[eng
   REQUIRE(fixture.run() == ExitCode::Ok);
   INFO(fixture.summary);
   CHECK(local_files(fixture.dest) ==
-        std::vector<std::string>{"SHA256SUMS.txt", "files/p10/p10000032/s50414267.txt", kFrontalTest,
-                                 "mimic-cxr-2.0.0-metadata.csv.gz", "mimic-cxr-2.0.0-split.csv.gz"});
+        std::vector<std::string>{"SHA256SUMS.txt", "files/p10/p10000032/s50414267.txt",
+                                 kFrontalTest, "mimic-cxr-2.0.0-metadata.csv.gz",
+                                 "mimic-cxr-2.0.0-split.csv.gz"});
   // Only the parents of selected paths were listed: nothing of the p11 group folder.
   CHECK(listings_under(*fixture.server, "files/p10/") > 0);
   CHECK(listings_under(*fixture.server, "files/p11/") == 0);
