@@ -36,11 +36,11 @@ struct MirrorStatus {
   std::int64_t files_failed = 0;
   std::int64_t files_unknown_size = 0;  // counted in files_total, not in bytes_total
   std::int64_t bytes_total = 0;
-  std::int64_t bytes_done = 0;        // verified bytes
+  std::int64_t bytes_done = 0;         // verified bytes
   bool bytes_total_estimated = false;  // the crawl is still going, or some sizes are unknown
   std::int64_t dirs_pending = 0;       // listings still to fetch in this pass
   double rate_bytes_per_s = 0;
-  std::optional<std::int64_t> eta_s;  // none while unknowable (no rate, or crawl going on)
+  std::optional<std::int64_t> eta_s;           // none while unknowable (no rate, or crawl going on)
   std::optional<std::int64_t> last_sync_unix;  // when the last complete pass ended
   std::optional<std::int64_t> next_sync_unix;  // when the next pass is due (idle state)
   std::int64_t bandwidth_limit = 0;            // bytes/s; 0 = none
@@ -74,14 +74,14 @@ struct FailedFile {
 struct Plan {
   std::string mirror;
   std::int64_t files_selected = 0;
-  std::int64_t bytes_selected = 0;           // known sizes only
-  std::int64_t files_unknown_size = 0;       // selected files whose size is not known yet
-  std::int64_t files_verified = 0;           // already verified locally
+  std::int64_t bytes_selected = 0;      // known sizes only
+  std::int64_t files_unknown_size = 0;  // selected files whose size is not known yet
+  std::int64_t files_verified = 0;      // already verified locally
   std::int64_t files_to_fetch = 0;
-  std::int64_t bytes_to_fetch = 0;           // known sizes only
-  std::int64_t files_kept_unselected = 0;    // on disk, no longer selected, kept
-  bool listing_complete = false;             // false: more files may appear when listed
-  std::vector<std::string> sample;           // a few selected paths
+  std::int64_t bytes_to_fetch = 0;         // known sizes only
+  std::int64_t files_kept_unselected = 0;  // on disk, no longer selected, kept
+  bool listing_complete = false;           // false: more files may appear when listed
+  std::vector<std::string> sample;         // a few selected paths
 };
 
 // Methods (docs/control-protocol.md has the table). `mirror` empty = every mirror.
@@ -103,7 +103,8 @@ struct Request {
   std::int64_t id = 0;  // echoed in the response so a client can pipeline
   Method method = Method::Hello;
   std::string mirror;
-  std::int64_t value = 0;  // Limit, Transfers
+  std::int64_t value = 0;          // Limit, Transfers
+  int version = kProtocolVersion;  // Hello: the protocol version the client speaks
 };
 
 // Error codes a script can branch on.
