@@ -93,10 +93,10 @@ Result<protocol::Response> ControlClient::call(protocol::Request request) {
   if (!answer_line) return answer_line.error();
   protocol::Decoded<protocol::Response> answer = protocol::decode_response(*answer_line);
   if (!answer)
-    return Error{ErrorKind::Remote,
-                 "pnsyncd at " + path_.string() + " sent an unreadable answer: " +
-                     answer.error().message,
-                 0};
+    return Error{
+        ErrorKind::Remote,
+        "pnsyncd at " + path_.string() + " sent an unreadable answer: " + answer.error().message,
+        0};
   // An error about the line itself (too large, not JSON) carries id 0: it answers no request.
   if (answer.value().id != request.id && answer.value().id != 0)
     return Error{ErrorKind::Remote,

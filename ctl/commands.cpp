@@ -32,8 +32,9 @@ ParsedRequest optional_mirror(std::string_view name, std::span<const std::string
 
 ParsedRequest plan(std::string_view, std::span<const std::string> args) {
   if (args.size() != 1)
-    return ParsedRequest::fail("plan: needs exactly one MIRROR (project/version); usage: "
-                               "pnsyncctl plan MIRROR");
+    return ParsedRequest::fail(
+        "plan: needs exactly one MIRROR (project/version); usage: "
+        "pnsyncctl plan MIRROR");
   return request(Method::Plan, args[0]);
 }
 
@@ -50,9 +51,7 @@ ParsedRequest transfers(std::string_view, std::span<const std::string> args) {
     return ParsedRequest::fail("transfers: usage: pnsyncctl transfers N|auto (N 1..256)");
   if (args[0] == "auto") return request(Method::Transfers, {}, 0);
   const config::detail::Parsed<std::int64_t> count = parse_int(args[0], 1, 256);
-  if (!count.value)
-    return ParsedRequest::fail("transfers: N " + count.error +
-                               " (or \"auto\")");
+  if (!count.value) return ParsedRequest::fail("transfers: N " + count.error + " (or \"auto\")");
   return request(Method::Transfers, {}, *count.value);
 }
 
@@ -81,7 +80,9 @@ constexpr std::array kCommands = {
 
 }  // namespace
 
-std::span<const CommandSpec> commands() { return kCommands; }
+std::span<const CommandSpec> commands() {
+  return kCommands;
+}
 
 const CommandSpec* find_command(std::string_view name) {
   for (const CommandSpec& command : kCommands)

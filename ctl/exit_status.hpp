@@ -8,11 +8,13 @@ namespace pnsync::ctl {
 
 enum class ExitStatus : int {
   Ok = 0,
-  DaemonError = 1,   // pnsyncd answered with an error (not permitted, unknown mirror, ...)
-  Usage = 2,         // bad command line or configuration file
-  Unreachable = 6,   // no answer on the socket: missing, permission denied, refused, timed out
+  DaemonError = 1,  // pnsyncd answered with an error (not permitted, unknown mirror, ...)
+  Usage = 2,        // bad command line or configuration file
+  Unreachable = 6,  // no answer on the socket: missing, permission denied, refused, timed out
 };
 
-inline int code(ExitStatus status) { return static_cast<int>(status); }
+inline int code(ExitStatus status) {
+  return static_cast<int>(status);
+}
 
 }  // namespace pnsync::ctl

@@ -40,8 +40,9 @@ Exit status:
 )";
 
 void print_help() {
-  std::string text = "Usage: pnsyncctl [options] COMMAND [ARGS]\n\nControls pnsyncd, the "
-                     "PhysioNet mirror daemon.\n\nCommands:\n";
+  std::string text =
+      "Usage: pnsyncctl [options] COMMAND [ARGS]\n\nControls pnsyncd, the "
+      "PhysioNet mirror daemon.\n\nCommands:\n";
   for (const CommandSpec& command : commands()) {
     std::string synopsis(command.synopsis);
     synopsis.resize(std::max<std::size_t>(synopsis.size() + 2, 22), ' ');

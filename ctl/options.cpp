@@ -55,7 +55,8 @@ SocketChoice choose_socket(const Invocation& invocation) {
     const config::Config loaded = config::load_config(*invocation.config);
     return {loaded.socket, "socket: in " + invocation.config->string()};
   }
-  return {std::filesystem::path(kDefaultSocket), "the default (--socket or --config choose another)"};
+  return {std::filesystem::path(kDefaultSocket),
+          "the default (--socket or --config choose another)"};
 }
 
 }  // namespace pnsync::ctl

@@ -23,7 +23,8 @@ std::string state_cell(const protocol::MirrorStatus& mirror, bool tty) {
   if (mirror.state == "failed") return colour(mirror.state, "1;31", tty);
   if (mirror.state == "paused") return colour(mirror.state, "33", tty);
   if (mirror.state == "idle") return colour(mirror.state, "32", tty);
-  if (mirror.state == "listing" || mirror.state == "syncing") return colour(mirror.state, "36", tty);
+  if (mirror.state == "listing" || mirror.state == "syncing")
+    return colour(mirror.state, "36", tty);
   return mirror.state;
 }
 
@@ -39,7 +40,9 @@ std::string percent(std::int64_t done, std::int64_t total) {
   return text;
 }
 
-std::string rate_cell(double rate) { return rate > 0 ? format_rate(rate) : "-"; }
+std::string rate_cell(double rate) {
+  return rate > 0 ? format_rate(rate) : "-";
+}
 
 std::string bytes_cell(const protocol::MirrorStatus& mirror) {
   if (mirror.bytes_total == 0 && mirror.bytes_total_estimated)
@@ -64,7 +67,8 @@ std::vector<std::string> mirror_details(const protocol::MirrorStatus& mirror,
     const std::int64_t wait = *mirror.next_sync_unix - options.now_unix;
     facts.push_back(wait > 0 ? "next in " + duration(wait) : "next sync due");
   }
-  if (mirror.bandwidth_limit > 0) facts.push_back("limit " + format_rate(static_cast<double>(mirror.bandwidth_limit)));
+  if (mirror.bandwidth_limit > 0)
+    facts.push_back("limit " + format_rate(static_cast<double>(mirror.bandwidth_limit)));
   if (!facts.empty()) {
     std::string line = "  ";
     for (std::size_t i = 0; i < facts.size(); ++i) line += (i > 0 ? ", " : "") + facts[i];
@@ -75,7 +79,11 @@ std::vector<std::string> mirror_details(const protocol::MirrorStatus& mirror,
 
 std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOptions& options) {
   if (mirror.transfers.empty()) return {};
-  Table table({{""}, {""}, {"", Table::Align::Right}, {"", Table::Align::Right}, {"", Table::Align::Right}});
+  Table table({{""},
+               {""},
+               {"", Table::Align::Right},
+               {"", Table::Align::Right},
+               {"", Table::Align::Right}});
   for (const protocol::TransferStatus& transfer : mirror.transfers) {
     const std::int64_t size = transfer.size.value_or(0);
     table.add_row({transfer.path, progress_bar(transfer.bytes_done, size, kBarCells, options.tty),
@@ -119,7 +127,8 @@ std::string group_digits(std::int64_t value) {
 }
 
 std::string progress_bar(std::int64_t done, std::int64_t total, std::size_t cells, bool tty) {
-  if (total <= 0) return std::string(tty ? "" : "[") + std::string(cells, tty ? ' ' : '?') + (tty ? "" : "]");
+  if (total <= 0)
+    return std::string(tty ? "" : "[") + std::string(cells, tty ? ' ' : '?') + (tty ? "" : "]");
   const double share = std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0);
   const auto filled = static_cast<std::size_t>(share * static_cast<double>(cells));
   if (!tty) return "[" + std::string(filled, '#') + std::string(cells - filled, '-') + "]";
@@ -145,7 +154,8 @@ std::string render_status(const protocol::DaemonStatus& status, const RenderOpti
     if (std::string transfers = transfers_block(mirror, options); !transfers.empty()) {
       transfers.pop_back();  // Table adds the newline of each line below
       std::size_t start = 0;
-      for (std::size_t end; (end = transfers.find('\n', start)) != std::string::npos; start = end + 1)
+      for (std::size_t end; (end = transfers.find('\n', start)) != std::string::npos;
+           start = end + 1)
         below.push_back(transfers.substr(start, end - start));
       below.push_back(transfers.substr(start));
     }

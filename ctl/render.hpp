@@ -12,9 +12,9 @@
 namespace pnsync::ctl {
 
 struct RenderOptions {
-  std::size_t width = 80;      // terminal columns; long paths are cut to fit
-  bool tty = false;            // ANSI colours and block-character bars
-  std::int64_t now_unix = 0;   // for "last sync 3h ago" and the daemon's uptime
+  std::size_t width = 80;     // terminal columns; long paths are cut to fit
+  bool tty = false;           // ANSI colours and block-character bars
+  std::int64_t now_unix = 0;  // for "last sync 3h ago" and the daemon's uptime
 };
 
 std::string render_status(const protocol::DaemonStatus& status, const RenderOptions& options);

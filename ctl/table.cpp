@@ -8,7 +8,9 @@ namespace {
 
 constexpr std::size_t kGap = 2;
 
-bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 std::string pad(const std::string& text, std::size_t width, Table::Align align) {
   const std::size_t shown = display_width(text);
@@ -78,7 +80,8 @@ std::string Table::render(std::size_t width, int elastic, std::string_view inden
   auto line = [&](const std::vector<std::string>& cells) {
     std::string text(indent);
     for (std::size_t c = 0; c < cells.size(); ++c) {
-      std::string cell = static_cast<int>(c) == elastic ? elide_middle(cells[c], widths[c]) : cells[c];
+      std::string cell =
+          static_cast<int>(c) == elastic ? elide_middle(cells[c], widths[c]) : cells[c];
       // The last column is not padded: no trailing blanks.
       text += c + 1 == cells.size() && columns_[c].align == Align::Left
                   ? cell

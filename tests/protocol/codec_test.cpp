@@ -76,7 +76,8 @@ TEST_CASE("malformed requests are refused with a code and the field at fault", "
   const std::string huge(100'000, '[');
   // Balanced and deep: parsing and destroying it must not recurse once per level.
   const std::string deep = std::string(30'000, '[') + std::string(30'000, ']');
-  auto [line, code, id, message] = GENERATE_REF(table<std::string, ErrorCode, std::int64_t, std::string>({
+  auto [line, code, id,
+        message] = GENERATE_REF(table<std::string, ErrorCode, std::int64_t, std::string>({
       {"", ErrorCode::BadRequest, 0, "cannot parse"},
       {"status", ErrorCode::BadRequest, 0, "cannot parse"},
       {"{\"id\":1,\"method\":\"status\"", ErrorCode::BadRequest, 0, "cannot parse"},
@@ -84,7 +85,8 @@ TEST_CASE("malformed requests are refused with a code and the field at fault", "
       {"\"status\"", ErrorCode::BadRequest, 0, "expected a JSON object"},
       {"{\"id\":1}", ErrorCode::BadRequest, 1, "missing field \"method\""},
       {"{\"id\":2,\"method\":7}", ErrorCode::BadRequest, 2, "\"method\" must be a string"},
-      {"{\"id\":\"3\",\"method\":\"status\"}", ErrorCode::BadRequest, 0, "\"id\" must be an integer"},
+      {"{\"id\":\"3\",\"method\":\"status\"}", ErrorCode::BadRequest, 0,
+       "\"id\" must be an integer"},
       {"{\"id\":1.5,\"method\":\"status\"}", ErrorCode::BadRequest, 0, "\"id\" must be an integer"},
       {"{\"id\":18446744073709551615,\"method\":\"status\"}", ErrorCode::BadRequest, 0,
        "\"id\" is out of range"},
@@ -139,9 +141,11 @@ TEST_CASE("malformed responses are refused naming the nested field", "[codec]") 
        "\"status.mirrors[0].files_total\" must be an integer"},
       {"{\"id\":1,\"ok\":true,\"status\":{\"mirrors\":[{}]}}",
        "missing field \"status.mirrors[0].name\""},
-      {"{\"id\":1,\"ok\":true,\"status\":{\"transfers\":100000}}", "\"status.transfers\" is out of range"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"transfers\":100000}}",
+       "\"status.transfers\" is out of range"},
       {"{\"id\":1,\"ok\":true,\"failures\":{}}", "\"failures\" must be an array"},
-      {"{\"id\":1,\"ok\":true,\"plans\":[{\"sample\":[1]}]}", "\"plans[0].sample\" must be an array of strings"},
+      {"{\"id\":1,\"ok\":true,\"plans\":[{\"sample\":[1]}]}",
+       "\"plans[0].sample\" must be an array of strings"},
   }));
   INFO(line);
   const Decoded<Response> decoded = decode_response(line);
