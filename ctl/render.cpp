@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -35,8 +36,9 @@ std::string duration(std::int64_t seconds) {
 std::string percent(std::int64_t done, std::int64_t total) {
   if (total <= 0) return "";
   const double share = std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0);
-  char text[8];
-  std::snprintf(text, sizeof text, "%3d%%", static_cast<int>(share * 100.0));
+  char text[16];
+  // One decimal: a large mirror spends days below 1%, and "0%" would look stuck.
+  std::snprintf(text, sizeof text, "%.1f%%", std::floor(share * 1000.0) / 10.0);
   return text;
 }
 
@@ -44,23 +46,32 @@ std::string rate_cell(double rate) {
   return rate > 0 ? format_rate(rate) : "-";
 }
 
-std::string bytes_cell(const protocol::MirrorStatus& mirror) {
-  if (mirror.bytes_total == 0 && mirror.bytes_total_estimated)
-    return format_bytes(mirror.bytes_done) + " / (listing…)";
-  return format_bytes(mirror.bytes_done) + " / " + (mirror.bytes_total_estimated ? "≥" : "") +
-         format_bytes(mirror.bytes_total);
+std::string plural(std::int64_t count, std::string_view one, std::string_view many) {
+  return group_digits(count) + " " + std::string(count == 1 ? one : many);
+}
+
+// "[####------]  39.0%  1.5 GiB of ≥4.3 TiB": the bar scales with the terminal.
+std::string bytes_line(const protocol::MirrorStatus& mirror, const RenderOptions& options) {
+  const std::size_t cells = std::clamp<std::size_t>(options.width / 3, kBarCells, 40);
+  std::string line = "  " + progress_bar(mirror.bytes_done, mirror.bytes_total, cells, options.tty);
+  if (const std::string share = percent(mirror.bytes_done, mirror.bytes_total); !share.empty())
+    line += " " + std::string(6 - std::min<std::size_t>(share.size(), 6), ' ') + share;
+  line += "  " + format_bytes(mirror.bytes_done) + " of ";
+  if (mirror.bytes_total == 0 && mirror.bytes_total_estimated) return line + "? (listing…)";
+  return line + (mirror.bytes_total_estimated ? "≥" : "") + format_bytes(mirror.bytes_total);
 }
 
 // The lines under a mirror's row: why it is in its state, when it syncs, what is unsure.
 std::vector<std::string> mirror_details(const protocol::MirrorStatus& mirror,
                                         const RenderOptions& options) {
-  std::vector<std::string> lines;
+  std::vector<std::string> lines = {bytes_line(mirror, options)};
   if (!mirror.reason.empty()) lines.push_back("  " + mirror.state + ": " + mirror.reason);
   std::vector<std::string> facts;
   if (mirror.dirs_pending > 0)
-    facts.push_back("listing: " + group_digits(mirror.dirs_pending) + " directories to go");
+    facts.push_back("listing: " + plural(mirror.dirs_pending, "directory", "directories") +
+                    " to go");
   if (mirror.files_unknown_size > 0)
-    facts.push_back(group_digits(mirror.files_unknown_size) + " files of unknown size");
+    facts.push_back(plural(mirror.files_unknown_size, "file", "files") + " of unknown size");
   if (mirror.last_sync_unix)
     facts.push_back("last sync " + duration(options.now_unix - *mirror.last_sync_unix) + " ago");
   if (mirror.next_sync_unix) {
@@ -98,7 +109,7 @@ std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOp
 std::string daemon_lines(const protocol::DaemonStatus& status, const RenderOptions& options) {
   std::string out = "pnsyncd " + status.version + ", pid " + std::to_string(status.pid);
   if (status.started_unix > 0) out += ", up " + duration(options.now_unix - status.started_unix);
-  out += ", " + rate_cell(status.rate_bytes_per_s) + " in all";
+  out += ", " + format_rate(status.rate_bytes_per_s) + " in all";
   if (status.paused) out += ", " + colour("paused", "33", options.tty);
   out += "\ntransfers: " + std::to_string(status.transfers);
   if (status.transfers_auto)
@@ -145,8 +156,6 @@ std::string render_status(const protocol::DaemonStatus& status, const RenderOpti
                {"STATE"},
                {"VERIFIED", Table::Align::Right},
                {"FAILED", Table::Align::Right},
-               {"BYTES", Table::Align::Right},
-               {"PROGRESS"},
                {"RATE", Table::Align::Right},
                {"ETA", Table::Align::Right}});
   for (const protocol::MirrorStatus& mirror : status.mirrors) {
@@ -163,9 +172,7 @@ std::string render_status(const protocol::DaemonStatus& status, const RenderOpti
     table.add_row(
         {mirror.name, state_cell(mirror, options.tty),
          group_digits(mirror.files_verified) + " / " + group_digits(mirror.files_total),
-         mirror.files_failed > 0 ? colour(failed, "31", options.tty) : failed, bytes_cell(mirror),
-         progress_bar(mirror.bytes_done, mirror.bytes_total, kBarCells, options.tty) + " " +
-             percent(mirror.bytes_done, mirror.bytes_total),
+         mirror.files_failed > 0 ? colour(failed, "31", options.tty) : failed,
          rate_cell(mirror.rate_bytes_per_s),
          mirror.eta_s ? (mirror.bytes_total_estimated ? "≥" : "") + duration(*mirror.eta_s)
                       : std::string("-")},

@@ -55,7 +55,9 @@ void RecordingTarget::set_status(protocol::DaemonStatus status) {
 ControlFixture::ControlFixture(std::optional<std::string> control_group)
     : server(io, target, log, {socket, std::move(control_group)}) {}
 
-ControlFixture::~ControlFixture() { stop(); }
+ControlFixture::~ControlFixture() {
+  stop();
+}
 
 void ControlFixture::start() {
   const Result<void> opened = server.open();

@@ -211,8 +211,7 @@ TEST_CASE("target errors reach the client with their code", "[control]") {
   CHECK(answer.id == 9);
 }
 
-TEST_CASE("an oversized line is refused and closed while other clients are served",
-          "[control]") {
+TEST_CASE("an oversized line is refused and closed while other clients are served", "[control]") {
   ControlFixture fixture;
   fixture.start();
   LineClient bystander(fixture.socket);
@@ -238,8 +237,7 @@ TEST_CASE("a line of exactly the limit is still accepted", "[control]") {
   CHECK(client.call(line).ok());
 }
 
-TEST_CASE("a client that never reads its answers is dropped, others are not held up",
-          "[control]") {
+TEST_CASE("a client that never reads its answers is dropped, others are not held up", "[control]") {
   ControlFixture fixture;
   protocol::DaemonStatus big = sample_status();
   big.mirrors[0].transfers.resize(2000, big.mirrors[0].transfers[0]);  // ~300 KB per answer
@@ -248,7 +246,8 @@ TEST_CASE("a client that never reads its answers is dropped, others are not held
 
   LineClient stuck(fixture.socket);
   std::string requests;
-  for (int i = 0; i < 100; ++i) requests += "{\"id\":" + std::to_string(i) + ",\"method\":\"status\"}\n";
+  for (int i = 0; i < 100; ++i)
+    requests += "{\"id\":" + std::to_string(i) + ",\"method\":\"status\"}\n";
   stuck.send(requests);
 
   LineClient other(fixture.socket);
@@ -331,9 +330,8 @@ TEST_CASE("start-up errors name the path or setting at fault", "[control]") {
     ControlServer server(io, target, log, {path, std::nullopt});
     const Result<void> opened = server.open();
     REQUIRE_FALSE(opened.ok());
-    CHECK_THAT(opened.error().message, Catch::Contains((sandbox / "missing").string() +
-                                                       " for " + path.string() +
-                                                       " does not exist"));
+    CHECK_THAT(opened.error().message, Catch::Contains((sandbox / "missing").string() + " for " +
+                                                       path.string() + " does not exist"));
   }
   SECTION("a path too long for a socket address") {
     const auto path = sandbox / std::string(120, 'a');
