@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // pnsyncctl: talks to pnsyncd over its control socket and renders the answers. It only speaks
 // docs/control-protocol.md, so scripts can do everything it does.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <string_view>

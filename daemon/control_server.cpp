@@ -22,9 +22,10 @@ namespace asio = boost::asio;
 using Protocol = asio::local::stream_protocol;
 
 struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
-  Listener(asio::io_context& io, Protocol::acceptor bound, ControlDispatcher dispatch, Log& log_to,
-           SocketFile file)
-      : acceptor(std::move(bound)),
+  Listener(asio::io_context& io, std::string socket_path, Protocol::acceptor bound,
+           ControlDispatcher dispatch, Log& log_to, SocketFile file)
+      : path(std::move(socket_path)),
+        acceptor(std::move(bound)),
         retry(io),
         dispatcher(std::move(dispatch)),
         log(log_to),
@@ -41,7 +42,7 @@ struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
     if (closed) return;
     if (error) {
       // Out of descriptors (EMFILE) and the like: accepting again at once would spin, so wait.
-      log.warning("control: accept on " + socket_path() + " failed: " + error.message());
+      log.warning("control: accept on " + path + " failed: " + error.message());
       retry.expires_after(std::chrono::milliseconds(200));
       retry.async_wait([self = shared_from_this()](const boost::system::error_code& waited) {
         if (!waited && !self->closed) self->accept_next();
@@ -58,8 +59,8 @@ struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
       return !connection || !connection->is_open();
     });
     if (connections.size() >= kMaxConnections) {
-      log.warning("control: " + std::to_string(kMaxConnections) + " clients connected to " +
-                  socket_path() + " already; refusing another");
+      log.warning("control: " + std::to_string(kMaxConnections) + " clients connected to " + path +
+                  " already; refusing another");
       return;  // the socket closes as it goes out of scope
     }
     Result<PeerCredentials> peer = peer_credentials(socket.native_handle());
@@ -85,11 +86,7 @@ struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
     socket_file.remove();
   }
 
-  std::string socket_path() const {
-    boost::system::error_code ignored;
-    return acceptor.local_endpoint(ignored).path();
-  }
-
+  std::string path;  // for log lines
   Protocol::acceptor acceptor;
   asio::steady_timer retry;
   ControlDispatcher dispatcher;
@@ -120,7 +117,8 @@ ControlServer::~ControlServer() {
 
 Result<void> ControlServer::open() {
   const std::filesystem::path& path = settings_.socket;
-  if (listener_) return Error{ErrorKind::LocalStorage, "socket: " + path.string() + " is open", 0};
+  if (listener_)
+    return Error{ErrorKind::LocalStorage, "socket: " + path.string() + " is open already", 0};
   Result<AccessPolicy> policy = AccessPolicy::make(settings_.control_group, ::geteuid());
   if (!policy) return policy.error();
   if (path.native().size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -152,7 +150,7 @@ Result<void> ControlServer::open() {
   if (acceptor.listen(asio::socket_base::max_listen_connections, error); error)
     return setup_error("listen on", path, error);
 
-  listener_ = std::make_shared<Listener>(io_, std::move(acceptor),
+  listener_ = std::make_shared<Listener>(io_, path.string(), std::move(acceptor),
                                          ControlDispatcher(target_, std::move(policy).value()),
                                          log_, std::move(socket_file).value());
   listener_->accept_next();

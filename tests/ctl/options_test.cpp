@@ -67,16 +67,15 @@ TEST_CASE("each command turns its arguments into a request", "[options]") {
 }
 
 TEST_CASE("bad command arguments are usage errors", "[options]") {
-  auto [name, args, message] =
-      GENERATE(table<std::string, std::vector<std::string>, std::string>({
-          {"limit", std::vector<std::string>{}, "usage: pnsyncctl limit RATE"},
-          {"limit", {"fast"}, "limit: RATE"},
-          {"transfers", {"0"}, "must be 1..256"},
-          {"transfers", {"many"}, "transfers: N"},
-          {"transfers", std::vector<std::string>{}, "usage: pnsyncctl transfers N|auto"},
-          {"plan", std::vector<std::string>{}, "plan: needs exactly one MIRROR"},
-          {"pause", {"a/1", "b/2"}, "pause: too many arguments"},
-      }));
+  auto [name, args, message] = GENERATE(table<std::string, std::vector<std::string>, std::string>({
+      {"limit", std::vector<std::string>{}, "usage: pnsyncctl limit RATE"},
+      {"limit", {"fast"}, "limit: RATE"},
+      {"transfers", {"0"}, "must be 1..256"},
+      {"transfers", {"many"}, "transfers: N"},
+      {"transfers", std::vector<std::string>{}, "usage: pnsyncctl transfers N|auto"},
+      {"plan", std::vector<std::string>{}, "plan: needs exactly one MIRROR"},
+      {"pause", {"a/1", "b/2"}, "pause: too many arguments"},
+  }));
   const ParsedRequest parsed = command(name, args);
   CHECK_FALSE(parsed.value);
   CHECK_THAT(parsed.error, Catch::Contains(message));
@@ -85,8 +84,9 @@ TEST_CASE("bad command arguments are usage errors", "[options]") {
 TEST_CASE("the socket comes from --socket, then --config, then the default", "[options]") {
   pnsync::test::Sandbox sandbox;
   const auto config = sandbox / "pnsync.yaml";
-  pnsync::test::write_file(config, "socket: /run/elsewhere/ctl.sock\nmirrors:\n"
-                                   "  - project: p\n    version: '1'\n    dest: /data/p\n");
+  pnsync::test::write_file(config,
+                           "socket: /run/elsewhere/ctl.sock\nmirrors:\n"
+                           "  - project: p\n    version: '1'\n    dest: /data/p\n");
   Invocation invocation;
   CHECK(choose_socket(invocation).path == kDefaultSocket);
   invocation.config = config;

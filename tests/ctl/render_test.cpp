@@ -40,10 +40,8 @@ TEST_CASE("status on a pipe: plain text, ASCII bars", "[render]") {
                render_status(pnsync::test::sample_status(), {100, false, kNow}));
 }
 
-TEST_CASE("status on a narrow terminal: colours, block bars, paths cut in the middle",
-          "[render]") {
-  check_golden("status_tty_72.txt",
-               render_status(pnsync::test::sample_status(), {72, true, kNow}));
+TEST_CASE("status on a narrow terminal: colours, block bars, paths cut in the middle", "[render]") {
+  check_golden("status_tty_72.txt", render_status(pnsync::test::sample_status(), {72, true, kNow}));
 }
 
 TEST_CASE("status while the first listing runs: the total is unknown", "[render]") {
@@ -62,7 +60,8 @@ TEST_CASE("status while the first listing runs: the total is unknown", "[render]
 }
 
 TEST_CASE("failures and plans", "[render]") {
-  check_golden("failures.txt", render_failures(pnsync::test::sample_failures(), {100, false, kNow}));
+  check_golden("failures.txt",
+               render_failures(pnsync::test::sample_failures(), {100, false, kNow}));
   CHECK(render_failures({}, {}) == "no failed files\n");
   check_golden("plan.txt", render_plans({pnsync::test::sample_plan()}, {100, false, kNow}));
 }
@@ -72,7 +71,7 @@ TEST_CASE("progress bars, digit groups and column widths", "[render]") {
   CHECK(progress_bar(45, 100, 10, false) == "[####------]");
   CHECK(progress_bar(100, 100, 10, false) == "[##########]");
   CHECK(progress_bar(200, 100, 4, false) == "[####]");  // clamped
-  CHECK(progress_bar(5, 0, 4, false) == "[????]");     // unknown total
+  CHECK(progress_bar(5, 0, 4, false) == "[????]");      // unknown total
   CHECK(progress_bar(50, 100, 4, true) == "██░░");
   CHECK(group_digits(0) == "0");
   CHECK(group_digits(999) == "999");

@@ -94,6 +94,14 @@ protocol::Response decode(const std::string& line) {
   return decoded.value();
 }
 
+// The credential cases switch to uid nobody, which only root can do. CI runs the suite as root;
+// elsewhere they say so instead of failing for the wrong reason.
+bool can_switch_users() {
+  if (::geteuid() == 0) return true;
+  WARN("not root: cannot run a client as uid nobody; this case needs root");
+  return false;
+}
+
 // Lets uid nobody reach the socket: through the sandbox (0700 from mkdtemp) and, by its
 // supplementary group root, the socket itself (0660 root:root).
 void open_sandbox_to_others(const ControlFixture& fixture) {
@@ -147,6 +155,7 @@ TEST_CASE("root may call changing methods", "[control]") {
 }
 
 TEST_CASE("an unprivileged peer may read but not change", "[control]") {
+  if (!can_switch_users()) return;
   ControlFixture fixture;
   open_sandbox_to_others(fixture);
   fixture.start();
@@ -166,6 +175,7 @@ TEST_CASE("an unprivileged peer may read but not change", "[control]") {
 }
 
 TEST_CASE("members of control_group may change things", "[control]") {
+  if (!can_switch_users()) return;
   const group* users = ::getgrnam("users");
   REQUIRE(users != nullptr);  // gid 100 on Debian
   const gid_t users_gid = users->gr_gid;
