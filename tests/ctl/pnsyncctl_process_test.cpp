@@ -10,7 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -30,6 +35,22 @@ struct Run {
   std::string out;
   std::string err;
 };
+
+// Starts pnsyncctl without waiting for it; output goes to `out_file`.
+pid_t spawn_ctl(const std::filesystem::path& out_file, std::vector<std::string> args) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  args.insert(args.begin(), PNSYNCCTL_PATH);
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(spawned == 0);
+  return pid;
+}
 
 // `prefix` runs before pnsyncctl, e.g. setpriv and its options.
 Run run_ctl(const Sandbox& sandbox, std::vector<std::string> args,
@@ -176,4 +197,26 @@ TEST_CASE("pnsyncctl against a live server", "[pnsyncctl]") {
     CHECK_THAT(run.err,
                Catch::Contains(fixture.socket.string()) && Catch::Contains("permission denied"));
   }
+}
+
+TEST_CASE("pnsyncctl watch redraws every second and exits 0 on SIGINT", "[pnsyncctl]") {
+  ControlFixture fixture;
+  fixture.target.set_status(sample_status());
+  fixture.start();
+  const auto out_file = fixture.sandbox / "watch.out";
+  const pid_t pid =
+      spawn_ctl(out_file, {"--socket", fixture.socket.string(), "--json", "watch", "mimic-iv/2.2"});
+  // Two frames: the first at once, the next a second later.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fixture.target.calls().size() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(::kill(pid, SIGINT) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // JSON lines: one status object per frame, narrowed to the mirror asked for.
+  const std::string out = read_file(out_file);
+  CHECK(std::count(out.begin(), out.end(), '\n') >= 2);
+  CHECK_THAT(out, Catch::StartsWith("{\"version\":\"0.1.0\"") && !Catch::Contains("mimic-cxr"));
 }
