@@ -12,12 +12,12 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <thread>
-#include <algorithm>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/daemon/control_fixture.hpp"
@@ -40,7 +40,8 @@ struct Run {
 pid_t spawn_ctl(const std::filesystem::path& out_file, std::vector<std::string> args) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   args.insert(args.begin(), PNSYNCCTL_PATH);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
