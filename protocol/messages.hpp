@@ -23,6 +23,7 @@ struct TransferStatus {
   std::int64_t bytes_done = 0;
   std::optional<std::int64_t> size;  // unknown until the listing or the response says
   double rate_bytes_per_s = 0;
+  bool operator==(const TransferStatus&) const = default;
 };
 
 struct MirrorStatus {
@@ -45,6 +46,7 @@ struct MirrorStatus {
   std::optional<std::int64_t> next_sync_unix;  // when the next pass is due (idle state)
   std::int64_t bandwidth_limit = 0;            // bytes/s; 0 = none
   std::vector<TransferStatus> transfers;
+  bool operator==(const MirrorStatus&) const = default;
 };
 
 struct DaemonStatus {
@@ -61,6 +63,7 @@ struct DaemonStatus {
   std::int64_t bandwidth_limit = 0;  // bytes/s over all mirrors; 0 = none
   double rate_bytes_per_s = 0;
   std::vector<MirrorStatus> mirrors;
+  bool operator==(const DaemonStatus&) const = default;
 };
 
 struct FailedFile {
@@ -68,6 +71,7 @@ struct FailedFile {
   std::string path;
   std::string last_error;
   int attempts = 0;
+  bool operator==(const FailedFile&) const = default;
 };
 
 // What `pnsyncctl plan MIRROR` and `pnsyncd --dry-run` show before anything is fetched.
@@ -82,6 +86,7 @@ struct Plan {
   std::int64_t files_kept_unselected = 0;  // on disk, no longer selected, kept
   bool listing_complete = false;           // false: more files may appear when listed
   std::vector<std::string> sample;         // a few selected paths
+  bool operator==(const Plan&) const = default;
 };
 
 // Methods (docs/control-protocol.md has the table). `mirror` empty = every mirror.
@@ -103,7 +108,9 @@ struct Request {
   std::int64_t id = 0;  // echoed in the response so a client can pipeline
   Method method = Method::Hello;
   std::string mirror;
-  std::int64_t value = 0;  // Limit, Transfers
+  std::int64_t value = 0;          // Limit, Transfers
+  int version = kProtocolVersion;  // Hello: the protocol version the client speaks
+  bool operator==(const Request&) const = default;
 };
 
 // Error codes a script can branch on.
@@ -129,6 +136,7 @@ struct Response {
   std::optional<std::vector<FailedFile>> failures;
   std::optional<std::vector<Plan>> plans;
   bool ok() const { return error == ErrorCode::None; }
+  bool operator==(const Response&) const = default;
 };
 
 }  // namespace pnsync::protocol

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// pnsyncctl's text output against golden files in tests/ctl/golden/. After an intended change,
+// regenerate them with PNSYNC_TEST_ACCEPT=1 and review the diff.
+#include "ctl/render.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ctl/table.hpp"
+#include "tests/protocol/samples.hpp"
+
+using namespace pnsync::ctl;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'700'003'600;  // an hour after the sample daemon started
+
+void check_golden(const std::string& name, const std::string& actual) {
+  const std::filesystem::path file = std::filesystem::path(PNSYNC_GOLDEN_DIR) / name;
+  if (std::getenv("PNSYNC_TEST_ACCEPT") != nullptr) {
+    std::ofstream(file, std::ios::binary) << actual;
+    WARN("accepted " << file.string());
+    return;
+  }
+  std::ifstream in(file, std::ios::binary);
+  INFO("golden file " << file.string() << " (PNSYNC_TEST_ACCEPT=1 regenerates it)");
+  REQUIRE(in);
+  std::stringstream expected;
+  expected << in.rdbuf();
+  CHECK(actual == expected.str());
+}
+
+}  // namespace
+
+TEST_CASE("status on a pipe: plain text, ASCII bars", "[render]") {
+  check_golden("status_plain.txt",
+               render_status(pnsync::test::sample_status(), {100, false, kNow}));
+}
+
+TEST_CASE("status on a narrow terminal: colours, block bars, paths cut in the middle", "[render]") {
+  check_golden("status_tty_72.txt", render_status(pnsync::test::sample_status(), {72, true, kNow}));
+}
+
+TEST_CASE("status while the first listing runs: the total is unknown", "[render]") {
+  pnsync::protocol::DaemonStatus status;
+  status.version = "0.1.0";
+  status.pid = 7;
+  status.transfers = 4;
+  pnsync::protocol::MirrorStatus mirror;
+  mirror.name = "mimic-cxr/2.0.0";
+  mirror.state = "listing";
+  mirror.bytes_total_estimated = true;
+  mirror.dirs_pending = 1;
+  status.mirrors = {mirror};
+  status.paused = true;
+  check_golden("status_listing.txt", render_status(status, {80, false, kNow}));
+}
+
+TEST_CASE("failures and plans", "[render]") {
+  check_golden("failures.txt",
+               render_failures(pnsync::test::sample_failures(), {100, false, kNow}));
+  CHECK(render_failures({}, {}) == "no failed files\n");
+  check_golden("plan.txt", render_plans({pnsync::test::sample_plan()}, {100, false, kNow}));
+}
+
+TEST_CASE("progress bars, digit groups and column widths", "[render]") {
+  CHECK(progress_bar(0, 100, 10, false) == "[----------]");
+  CHECK(progress_bar(45, 100, 10, false) == "[####------]");
+  CHECK(progress_bar(100, 100, 10, false) == "[##########]");
+  CHECK(progress_bar(200, 100, 4, false) == "[####]");  // clamped
+  CHECK(progress_bar(5, 0, 4, false) == "[????]");      // unknown total
+  CHECK(progress_bar(50, 100, 4, true) == "██░░");
+  CHECK(group_digits(0) == "0");
+  CHECK(group_digits(999) == "999");
+  CHECK(group_digits(1000) == "1,000");
+  CHECK(group_digits(377110) == "377,110");
+  CHECK(group_digits(-1234567) == "-1,234,567");
+  CHECK(display_width("≥4.7 TiB") == 8);
+  CHECK(display_width("\033[1;31mfailed\033[0m") == 6);
+  CHECK(elide_middle("files/p10/abcdef.dcm", 11) == "files…f.dcm");
+  CHECK(display_width(elide_middle("αβγδεζηθικλμ", 5)) == 5);
+  CHECK(elide_middle("short", 10) == "short");
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// The wire form: every message survives a round trip, and hostile or broken lines come back as
+// a DecodeError with the right code and a message naming the field, never a throw or a crash.
+#include "protocol/codec.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "protocol/methods.hpp"
+#include "tests/protocol/samples.hpp"
+
+using namespace pnsync::protocol;
+
+TEST_CASE("every method's request survives a round trip", "[codec]") {
+  for (const MethodInfo& method : methods()) {
+    Request request;
+    request.id = 9'007'199'254'740'993;  // above 2^53: must not pass through a double
+    request.method = method.method;
+    request.mirror = method.method == Method::Hello ? "" : "mimic-cxr/2.0.0";
+    request.value = method.takes_value ? 42 : 0;
+    const std::string line = encode(request);
+    INFO(line);
+    REQUIRE(line.back() == '\n');
+    REQUIRE(line.find('\n') == line.size() - 1);
+    const Decoded<Request> decoded = decode_request(line.substr(0, line.size() - 1));
+    REQUIRE(decoded.ok());
+    CHECK(decoded.value() == request);
+  }
+}
+
+TEST_CASE("the hello request is the documented line", "[codec]") {
+  Request hello;
+  hello.id = 1;
+  CHECK(encode(hello) == "{\"id\":1,\"method\":\"hello\",\"version\":1}\n");
+}
+
+TEST_CASE("responses survive a round trip", "[codec]") {
+  Response status;
+  status.id = 7;
+  status.status = pnsync::test::sample_status();
+  Response failures;
+  failures.id = 8;
+  failures.failures = pnsync::test::sample_failures();
+  Response plans;
+  plans.plans = std::vector<Plan>{pnsync::test::sample_plan()};
+  Response hello;
+  hello.hello_version = 1;
+  hello.message = "pnsyncd control protocol 1";
+  Response error;
+  error.id = 3;
+  error.error = ErrorCode::NotPermitted;
+  error.message = "pause changes what pnsyncd does";
+  for (const Response& response : {status, failures, plans, hello, error}) {
+    const std::string line = encode(response);
+    INFO(line);
+    REQUIRE(line.find('\n') == line.size() - 1);
+    const Decoded<Response> decoded = decode_response(line);
+    REQUIRE(decoded.ok());
+    CHECK(decoded.value() == response);
+  }
+}
+
+TEST_CASE("non-UTF-8 names and non-finite rates still encode", "[codec]") {
+  Response response;
+  response.status.emplace();
+  response.status->rate_bytes_per_s = std::numeric_limits<double>::infinity();
+  response.status->mirrors.push_back({});
+  response.status->mirrors[0].name = "bad\xff name";
+  const Decoded<Response> decoded = decode_response(encode(response));
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value().status->rate_bytes_per_s == 0.0);
+  CHECK(decoded.value().status->mirrors[0].name == "bad\xEF\xBF\xBD name");  // U+FFFD
+}
+
+TEST_CASE("malformed requests are refused with a code and the field at fault", "[codec]") {
+  const std::string huge(100'000, '[');
+  // Balanced and deep: parsing and destroying it must not recurse once per level.
+  const std::string deep = std::string(30'000, '[') + std::string(30'000, ']');
+  auto [line, code, id,
+        message] = GENERATE_REF(table<std::string, ErrorCode, std::int64_t, std::string>({
+      {"", ErrorCode::BadRequest, 0, "cannot parse"},
+      {"status", ErrorCode::BadRequest, 0, "cannot parse"},
+      {"{\"id\":1,\"method\":\"status\"", ErrorCode::BadRequest, 0, "cannot parse"},
+      {"[1,2,3]", ErrorCode::BadRequest, 0, "expected a JSON object"},
+      {"\"status\"", ErrorCode::BadRequest, 0, "expected a JSON object"},
+      {"{\"id\":1}", ErrorCode::BadRequest, 1, "missing field \"method\""},
+      {"{\"id\":2,\"method\":7}", ErrorCode::BadRequest, 2, "\"method\" must be a string"},
+      {"{\"id\":\"3\",\"method\":\"status\"}", ErrorCode::BadRequest, 0,
+       "\"id\" must be an integer"},
+      {"{\"id\":1.5,\"method\":\"status\"}", ErrorCode::BadRequest, 0, "\"id\" must be an integer"},
+      {"{\"id\":18446744073709551615,\"method\":\"status\"}", ErrorCode::BadRequest, 0,
+       "\"id\" is out of range"},
+      {"{\"id\":1e400,\"method\":\"status\"}", ErrorCode::BadRequest, 0, ""},
+      {"{\"id\":4,\"method\":\"frobnicate\"}", ErrorCode::UnknownMethod, 4,
+       "unknown method \"frobnicate\"; known methods: hello, status, pause, resume, sync, "
+       "failures, retry, verify, limit, transfers, plan"},
+      {"{\"id\":5,\"method\":\"status\",\"mirror\":[\"a\"]}", ErrorCode::BadRequest, 5,
+       "status: \"mirror\" must be a string"},
+      {"{\"id\":6,\"method\":\"limit\"}", ErrorCode::BadRequest, 6,
+       "limit: missing field \"value\""},
+      {"{\"id\":6,\"method\":\"limit\",\"value\":-1}", ErrorCode::BadRequest, 6,
+       "\"value\" is out of range"},
+      {"{\"id\":6,\"method\":\"limit\",\"value\":99999999999999999999}", ErrorCode::BadRequest, 6,
+       "\"value\""},
+      {"{\"id\":7,\"method\":\"transfers\",\"value\":257}", ErrorCode::BadRequest, 7,
+       "\"value\" is out of range (0..256)"},
+      {"{\"id\":7,\"method\":\"transfers\",\"value\":true}", ErrorCode::BadRequest, 7,
+       "\"value\" must be an integer"},
+      {"{\"id\":8,\"method\":\"hello\"}", ErrorCode::BadRequest, 8, "missing field \"version\""},
+      {"{\"id\":8,\"method\":\"hello\",\"version\":0}", ErrorCode::BadRequest, 8, "\"version\""},
+      {"{\"id\":9,\"method\":\"plan\"}", ErrorCode::BadRequest, 9, "plan needs \"mirror\""},
+      {"{\"id\":10,\"method\":{\"a\":{\"b\":[[[[{}]]]]}}}", ErrorCode::BadRequest, 10,
+       "\"method\" must be a string"},
+      {"{\"id\":1,\"method\":\"status\"}garbage", ErrorCode::BadRequest, 0, "cannot parse"},
+      {"{\"id\":1,\"method\":\"st\xff\"}", ErrorCode::BadRequest, 0, "cannot parse"},
+      {huge, ErrorCode::BadRequest, 0, "cannot parse"},
+      {deep, ErrorCode::BadRequest, 0, "expected a JSON object"},
+  }));
+  INFO(line.substr(0, 80));
+  const Decoded<Request> decoded = decode_request(line);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == code);
+  CHECK(decoded.error().id == id);
+  CHECK_THAT(decoded.error().message, Catch::Contains(message));
+}
+
+TEST_CASE("unknown request fields are ignored and a trailing CR is tolerated", "[codec]") {
+  const Decoded<Request> decoded =
+      decode_request("{\"id\":3,\"method\":\"pause\",\"mirror\":\"m/1\",\"future\":{\"x\":1}}\r");
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value().method == Method::Pause);
+  CHECK(decoded.value().mirror == "m/1");
+}
+
+TEST_CASE("malformed responses are refused naming the nested field", "[codec]") {
+  auto [line, message] = GENERATE(table<std::string, std::string>({
+      {"{\"id\":1}", "missing field \"ok\""},
+      {"{\"id\":1,\"ok\":false}", "missing field \"error\""},
+      {"{\"id\":1,\"ok\":true,\"status\":[]}", "\"status\" must be an object"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"mirrors\":[{\"name\":\"a\",\"files_total\":\"x\"}]}}",
+       "\"status.mirrors[0].files_total\" must be an integer"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"mirrors\":[{}]}}",
+       "missing field \"status.mirrors[0].name\""},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"transfers\":100000}}",
+       "\"status.transfers\" is out of range"},
+      {"{\"id\":1,\"ok\":true,\"failures\":{}}", "\"failures\" must be an array"},
+      {"{\"id\":1,\"ok\":true,\"plans\":[{\"sample\":[1]}]}",
+       "\"plans[0].sample\" must be an array of strings"},
+  }));
+  INFO(line);
+  const Decoded<Response> decoded = decode_response(line);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK_THAT(decoded.error().message, Catch::Contains(message));
+}
+
+TEST_CASE("an error code from a newer daemon is kept as Failed with its name", "[codec]") {
+  const Decoded<Response> decoded =
+      decode_response("{\"id\":1,\"ok\":false,\"error\":\"quota\",\"message\":\"over quota\"}");
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value().error == ErrorCode::Failed);
+  CHECK(decoded.value().message == "quota: over quota");
+}
+
+TEST_CASE("every prefix of a valid line decodes or fails cleanly", "[codec]") {
+  Response response;
+  response.status = pnsync::test::sample_status();
+  const std::string line = encode(response);
+  for (std::size_t length = 0; length + 1 < line.size(); ++length) {
+    CHECK_FALSE(decode_response(std::string_view(line).substr(0, length)).ok());
+    CHECK_FALSE(decode_request(std::string_view(line).substr(0, length)).ok());
+  }
+}
+
+TEST_CASE("the method table covers every method with a unique name", "[codec]") {
+  CHECK(methods().size() == static_cast<std::size_t>(Method::Plan) + 1);
+  for (const MethodInfo& method : methods()) {
+    CHECK(info(method.method).name == method.name);
+    CHECK(method_from_string(method.name) == method.method);
+  }
+  CHECK_FALSE(method_from_string("Status"));
+  CHECK(info(Method::Status).changes == false);
+  CHECK(info(Method::Pause).changes == true);
+  for (auto code : {ErrorCode::BadRequest, ErrorCode::UnknownMethod, ErrorCode::TooLarge,
+                    ErrorCode::NotPermitted, ErrorCode::UnknownMirror, ErrorCode::Failed,
+                    ErrorCode::Unsupported})
+    CHECK(error_code_from_string(to_string(code)) == code);
+}
