@@ -2,9 +2,11 @@
 #include "daemon/local_tree.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -34,28 +36,81 @@ namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-// Opens `name` under `parent` as a directory, creating it with `mode` when missing. A symlink in
-// its place fails with ELOOP or ENOTDIR: never followed.
-int open_or_make_dir(int parent, const std::string& name, mode_t mode, bool create) {
-  int fd = ::openat(parent, name.c_str(), kDirFlags);
-  if (fd >= 0 || errno != ENOENT || !create) return fd;
-  if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST) return -1;
-  fd = ::openat(parent, name.c_str(), kDirFlags);
-  // mkdir's mode is filtered by the umask; set the intended one explicitly.
-  if (fd >= 0) ::fchmod(fd, mode);
-  return fd;
+Result<std::optional<gid_t>> resolve_group(const std::optional<std::string>& group) {
+  if (!group) return std::optional<gid_t>{};
+  struct group entry {};
+  struct group* found = nullptr;
+  std::vector<char> buffer(16384);
+  int error = 0;
+  while ((error = ::getgrnam_r(group->c_str(), &entry, buffer.data(), buffer.size(), &found)) ==
+         ERANGE)
+    buffer.resize(buffer.size() * 2);
+  if (error != 0)
+    return Error{ErrorKind::LocalStorage,
+                 "group: cannot look up \"" + *group + "\": " + std::strerror(error), error};
+  if (!found)
+    return Error{ErrorKind::LocalStorage, "group: \"" + *group + "\" does not exist", ENOENT};
+  return std::optional<gid_t>(found->gr_gid);
+}
+
+// Group first, then mode: changing the group may clear the setgid bit.
+int apply_owner_and_mode(int fd, std::optional<gid_t> gid, mode_t mode) {
+  if (gid && ::fchown(fd, static_cast<uid_t>(-1), *gid) != 0) return -1;
+  return ::fchmod(fd, mode);
 }
 
 }  // namespace
 
+TreeSettings tree_settings(const config::Config& config) {
+  return {static_cast<mode_t>(config.file_mode), static_cast<mode_t>(config.dir_mode),
+          config.group};
+}
+
+std::string_view parent_name(std::string_view rel) {
+  const auto slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash + 1);
+}
+
+void DirtyDirs::add(const std::string& name, UniqueFd dir) {
+  if (!contains(name)) dirs_.emplace_back(name, std::move(dir));
+}
+
+bool DirtyDirs::contains(const std::string& name) const {
+  return std::any_of(dirs_.begin(), dirs_.end(),
+                     [&name](const auto& entry) { return entry.first == name; });
+}
+
+int DirtyDirs::find(const std::string& name) const {
+  for (const auto& [dir_name, fd] : dirs_)
+    if (dir_name == name) return fd.get();
+  return -1;
+}
+
 LocalTree::LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd,
-                     TreeModes modes)
+                     TreeSettings settings, std::optional<gid_t> gid)
     : root_(std::move(root)),
       root_fd_(std::move(root_fd)),
       partial_fd_(std::move(partial_fd)),
-      modes_(modes) {}
+      settings_(std::move(settings)),
+      gid_(gid) {}
 
-Result<LocalTree> LocalTree::open(const std::filesystem::path& dest, TreeModes modes) {
+UniqueFd LocalTree::open_or_make_dir(int parent, const std::string& name, bool create,
+                                     bool& created) const {
+  // A symlink in the directory's place fails with ELOOP or ENOTDIR: never followed.
+  created = false;
+  UniqueFd fd(::openat(parent, name.c_str(), kDirFlags));
+  if (fd || errno != ENOENT || !create) return fd;
+  if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST) return fd;
+  created = errno != EEXIST;
+  fd = UniqueFd(::openat(parent, name.c_str(), kDirFlags));
+  // mkdir's mode is filtered by the umask; set the intended one explicitly.
+  if (fd && apply_owner_and_mode(fd.get(), gid_, settings_.dir_mode) != 0) return UniqueFd();
+  return fd;
+}
+
+Result<LocalTree> LocalTree::open(const std::filesystem::path& dest, const TreeSettings& settings) {
+  auto gid = resolve_group(settings.group);
+  if (!gid) return gid.error();
   // Directories pnsync creates get the closed mode, dest and its missing parents included; an
   // existing dest keeps whatever its owner chose.
   std::vector<std::filesystem::path> missing;
@@ -66,13 +121,20 @@ Result<LocalTree> LocalTree::open(const std::filesystem::path& dest, TreeModes m
   for (auto created = missing.rbegin(); created != missing.rend(); ++created) {
     if (::mkdir(created->c_str(), 0700) != 0 && errno != EEXIST)
       return local_error("cannot create", created->string(), errno);
-    ::chmod(created->c_str(), modes.dir_mode);
+    UniqueFd fd(::open(created->c_str(), kDirFlags));
+    if (!fd || apply_owner_and_mode(fd.get(), *gid, settings.dir_mode) != 0)
+      return local_error("cannot set group and mode of", created->string(), errno);
   }
   UniqueFd root_fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) return local_error("cannot open", dest.string(), errno);
-  UniqueFd partial_fd(open_or_make_dir(root_fd.get(), std::string(kPartialDirName), 0700, true));
-  if (!partial_fd) return local_error("cannot open", (dest / kPartialDirName).string(), errno);
-  return LocalTree(dest, std::move(root_fd), std::move(partial_fd), modes);
+  LocalTree tree(dest, std::move(root_fd), UniqueFd(), settings, *gid);
+  // The partial directory is private to pnsync (0700), whatever dir_mode says.
+  bool created = false;
+  tree.partial_fd_ =
+      tree.open_or_make_dir(tree.root_fd_.get(), std::string(kPartialDirName), true, created);
+  if (!tree.partial_fd_ || (created && ::fchmod(tree.partial_fd_.get(), 0700) != 0))
+    return local_error("cannot open", (dest / kPartialDirName).string(), errno);
+  return tree;
 }
 
 std::string LocalTree::describe(std::string_view rel) const {
@@ -101,8 +163,8 @@ void LocalTree::remove_partial(std::string_view rel) const {
   ::unlinkat(partial_fd_.get(), partial_name(rel).c_str(), 0);
 }
 
-Result<UniqueFd> LocalTree::open_parent(std::string_view rel, bool create,
-                                        std::string& leaf) const {
+Result<UniqueFd> LocalTree::open_parent(std::string_view rel, bool create, std::string& leaf,
+                                        DirtyDirs* dirty) const {
   std::vector<std::string> parts;
   size_t start = 0;
   while (true) {
@@ -117,31 +179,57 @@ Result<UniqueFd> LocalTree::open_parent(std::string_view rel, bool create,
   if (!current) return local_error("cannot open", root_.string(), errno);
   std::string walked;
   for (const auto& part : parts) {
+    const std::string above = walked;
     walked += part + "/";
-    UniqueFd next(open_or_make_dir(current.get(), part, modes_.dir_mode, create));
+    bool created = false;
+    UniqueFd next = open_or_make_dir(current.get(), part, create, created);
     if (!next) return local_error("cannot open directory", describe(walked), errno);
+    // A new directory's own entry lives in its parent: that parent must be synced too.
+    if (created && dirty) dirty->add(above, std::move(current));
     current = std::move(next);
   }
   return current;
 }
 
-Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
-                                std::optional<std::int64_t> mtime) const {
-  if (::fchmod(partial_fd, modes_.file_mode) != 0)
-    return local_error("cannot set mode of", describe(rel), errno);
+Result<void> LocalTree::seal(std::string_view rel, int partial_fd,
+                             std::optional<std::int64_t> mtime) const {
+  if (apply_owner_and_mode(partial_fd, gid_, settings_.file_mode) != 0)
+    return local_error("cannot set group and mode of", describe(rel), errno);
   if (mtime) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(*mtime), 0}};
     if (::futimens(partial_fd, times) != 0)
       return local_error("cannot set mtime of", describe(rel), errno);
   }
   if (::fsync(partial_fd) != 0) return local_error("cannot sync", describe(rel), errno);
-  std::string leaf;
-  auto parent = open_parent(rel, true, leaf);
-  if (!parent) return parent.error();
-  if (::renameat(partial_fd_.get(), partial_name(rel).c_str(), parent->get(), leaf.c_str()) != 0)
+  return {};
+}
+
+Result<void> LocalTree::place(std::string_view rel, DirtyDirs& dirty) const {
+  const std::string parent(parent_name(rel));
+  std::string leaf(rel.substr(parent.size()));
+  if (!dirty.contains(parent)) {
+    auto opened = open_parent(rel, true, leaf, &dirty);
+    if (!opened) return opened.error();
+    dirty.add(parent, std::move(*opened));
+  }
+  if (::renameat(partial_fd_.get(), partial_name(rel).c_str(), dirty.find(parent), leaf.c_str()) !=
+      0)
     return local_error("cannot rename partial file to", describe(rel), errno);
-  if (::fsync(parent->get()) != 0)
-    return local_error("cannot sync directory of", describe(rel), errno);
+  return {};
+}
+
+Result<void> LocalTree::sync_dir(const std::string& name, int dir_fd) const {
+  if (::fsync(dir_fd) != 0) return local_error("cannot sync directory", describe(name), errno);
+  return {};
+}
+
+Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
+                                std::optional<std::int64_t> mtime) const {
+  if (auto sealed = seal(rel, partial_fd, mtime); !sealed) return sealed;
+  DirtyDirs dirty;
+  if (auto placed = place(rel, dirty); !placed) return placed;
+  for (const auto& [name, fd] : dirty.entries())
+    if (auto synced = sync_dir(name, fd.get()); !synced) return synced;
   return {};
 }
 

@@ -13,7 +13,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "config/config.hpp"
 #include "daemon/result.hpp"
 
 namespace pnsync {
@@ -34,19 +37,51 @@ private:
   int fd_ = -1;
 };
 
-// Credentialed data stays closed by default: files 0640, directories 2750 (setgid keeps the group),
-// applied explicitly so the daemon's umask does not matter.
-struct TreeModes {
+// Who may read what pnsync creates. Credentialed data stays closed by default: files 0640,
+// directories 02750 (setgid keeps the group for files created later). Modes and group are applied
+// explicitly to every file and directory pnsync creates, so the daemon's umask does not matter.
+struct TreeSettings {
   mode_t file_mode = 0640;
   mode_t dir_mode = 02750;
+  std::optional<std::string> group;  // a group name; none: the group the kernel gives
 };
+
+// The `file_mode`, `dir_mode` and `group` settings of a configuration.
+TreeSettings tree_settings(const config::Config& config);
 
 inline constexpr std::string_view kPartialDirName = ".pnsync-partial";
 
+// Directories whose entries changed (a file renamed into them, a directory created in them) and
+// that must be fsynced before the change may be counted as durable. Keyed by their path relative to
+// dest ("" for dest, otherwise ending in '/'), so that the files of one batch share one fsync per
+// directory; the descriptors stay open until then and double as a cache for later renames into the
+// same directory. Not thread-safe: one owner at a time (the publisher's commit thread).
+class DirtyDirs {
+public:
+  // Keeps the first descriptor given for `name`; later ones are closed.
+  void add(const std::string& name, UniqueFd dir);
+  bool contains(const std::string& name) const;
+  // The descriptor kept for `name`, or -1.
+  int find(const std::string& name) const;
+  bool empty() const { return dirs_.empty(); }
+  std::size_t size() const { return dirs_.size(); }
+  // Directory names in the order they were first added.
+  const std::vector<std::pair<std::string, UniqueFd>>& entries() const { return dirs_; }
+  void clear() { dirs_.clear(); }
+
+private:
+  std::vector<std::pair<std::string, UniqueFd>> dirs_;  // a batch touches few directories
+};
+
+// The directory part of `rel` as DirtyDirs names it: "a/b/c.txt" -> "a/b/", "c.txt" -> "".
+std::string_view parent_name(std::string_view rel);
+
 class LocalTree {
 public:
-  // Creates dest (and missing parents) if needed and opens it.
-  static Result<LocalTree> open(const std::filesystem::path& dest, TreeModes modes = {});
+  // Creates dest (and missing parents) if needed and opens it. Fails, naming the group, when
+  // `settings.group` does not exist.
+  static Result<LocalTree> open(const std::filesystem::path& dest,
+                                const TreeSettings& settings = {});
 
   const std::filesystem::path& root() const { return root_; }
 
@@ -57,8 +92,18 @@ public:
   Result<void> remove_final(std::string_view rel) const;
   std::string partial_name(std::string_view rel) const;  // for messages and tests
 
-  // fsync the partial, set mode and mtime, create parent directories, rename it to `rel`, then
-  // fsync the parent directory. On return the file is durable under its final name.
+  // Publishing is three steps, in this order; daemon/publisher.hpp runs them off the event loop
+  // and lets a batch of files share step 3.
+  //  1. seal: group, mode and mtime of the partial file, then fsync it. Its bytes and metadata
+  //     are durable; its name is not.
+  Result<void> seal(std::string_view rel, int partial_fd, std::optional<std::int64_t> mtime) const;
+  //  2. place: create the missing parent directories (recording each directory that gets a new
+  //     entry in `dirty`) and rename the sealed partial file to `rel`.
+  Result<void> place(std::string_view rel, DirtyDirs& dirty) const;
+  //  3. sync_dir: fsync one directory of `dirty`. Once every directory a file's placement dirtied
+  //     is synced, the file is durable under its final name and may be marked verified.
+  Result<void> sync_dir(const std::string& name, int dir_fd) const;
+  // All three for one file. On return the file is durable under its final name.
   Result<void> publish(std::string_view rel, int partial_fd,
                        std::optional<std::int64_t> mtime) const;
 
@@ -67,15 +112,21 @@ public:
   Result<UniqueFd> open_final(std::string_view rel) const;
 
 private:
-  LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd, TreeModes modes);
+  LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd,
+            TreeSettings settings, std::optional<gid_t> gid);
   // Opens (creating if asked) the directory that holds `rel`; `leaf` receives the last component.
-  Result<UniqueFd> open_parent(std::string_view rel, bool create, std::string& leaf) const;
+  // Directories that get a new subdirectory are added to `dirty` when it is given.
+  Result<UniqueFd> open_parent(std::string_view rel, bool create, std::string& leaf,
+                               DirtyDirs* dirty = nullptr) const;
+  // Opens `name` under `parent`, creating it (group and mode applied) when missing and asked to.
+  UniqueFd open_or_make_dir(int parent, const std::string& name, bool create, bool& created) const;
   std::string describe(std::string_view rel) const;
 
   std::filesystem::path root_;
   UniqueFd root_fd_;
   UniqueFd partial_fd_;
-  TreeModes modes_;
+  TreeSettings settings_;
+  std::optional<gid_t> gid_;  // settings_.group, resolved once by open()
 };
 
 }  // namespace pnsync

@@ -74,7 +74,7 @@ std::string MirrorJob::url_for(const std::string& relative) const {
 
 void MirrorJob::start() {
   mirror_id_ = services_.store.ensure_mirror(name_, mirror_.dest.string());
-  auto tree = LocalTree::open(mirror_.dest);
+  auto tree = LocalTree::open(mirror_.dest, tree_settings(config_));
   if (!tree) {
     stop(JobStatus::LocalStorage, tree.error().message);
     return;

@@ -61,6 +61,9 @@ std::string_view to_string(AttemptOutcome outcome) {
 
 namespace {
 
+// Body bytes are written in pieces of this size; see accept_body().
+constexpr std::size_t kWriteBatch = 1 << 20;
+
 Result<void> write_all(int fd, std::string_view data, const std::string& name) {
   while (!data.empty()) {
     const ssize_t wrote = ::write(fd, data.data(), data.size());
@@ -71,6 +74,10 @@ Result<void> write_all(int fd, std::string_view data, const std::string& name) {
     data.remove_prefix(static_cast<size_t>(wrote));
   }
   return {};
+}
+
+std::optional<std::int64_t> imf_time(const std::optional<std::string>& header) {
+  return header ? parse_imf_fixdate(*header) : std::nullopt;
 }
 
 }  // namespace
@@ -100,17 +107,14 @@ void Transfer::start() {
   write_error_.reset();
   hasher_.reset();
 
-  if (auto done = try_without_network()) {
-    boost::asio::post(context_.io,
-                      [this, result = std::move(*done)]() mutable { finish(std::move(result)); });
-    return;
-  }
+  // Without the network when possible: a complete copy under the final name, or a complete
+  // partial file (killed after the download, before the rename).
+  if (adopt_local_copy() || finish_complete_partial()) return;
   if (!partial_) {
     auto opened = context_.tree.open_partial(file_.path);
     if (!opened) {
-      AttemptResult failed{
-          AttemptOutcome::LocalError, opened.error().message, {}, {}, opened.error().errno_value};
-      boost::asio::post(context_.io, [this, failed]() mutable { finish(std::move(failed)); });
+      post_finish(
+          {AttemptOutcome::LocalError, opened.error().message, {}, {}, opened.error().errno_value});
       return;
     }
     partial_ = std::move(*opened);
@@ -154,51 +158,51 @@ void Transfer::cancel() {
     context_.http.cancel(*request_);
     request_.reset();
   }
+  flush_writes();                 // what arrived stays for the next attempt
+  publishing_ = PublishTicket();  // the file may still be published; nobody is told
   if (state_ != TransferState::Done && state_ != TransferState::Failed)
     enter(TransferState::Queued);
 }
 
-std::optional<AttemptResult> Transfer::try_without_network() {
+bool Transfer::adopt_local_copy() {
   // A complete copy may already sit under the final name: a dest filled by wget, or a crash
   // between the rename and the database commit. Check it once, by the strongest means known.
-  if (!local_copy_checked_) {
-    local_copy_checked_ = true;
-    auto existing = context_.tree.stat_final(file_.path);
-    if (existing && existing->has_value() && S_ISREG((*existing)->st_mode) &&
-        (file_.expected_sha256 || (file_.size && *file_.size == (*existing)->st_size))) {
-      auto fd = context_.tree.open_final(file_.path);
-      Sha256 hasher;
-      if (fd && hash_file_prefix(fd->get(), (*existing)->st_size, hasher, file_.path)) {
-        const std::string actual = hasher.finish_hex();
-        const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
-        if (manifest_ok || !file_.expected_sha256) {
-          context_.tree.remove_partial(file_.path);
-          AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
-          adopted.verified = {
-              file_.id, (*existing)->st_size, actual,
-              manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
-          return adopted;
-        }
-      }
+  if (local_copy_checked_) return false;
+  local_copy_checked_ = true;
+  auto existing = context_.tree.stat_final(file_.path);
+  if (!existing || !existing->has_value() || !S_ISREG((*existing)->st_mode) ||
+      !(file_.expected_sha256 || (file_.size && *file_.size == (*existing)->st_size)))
+    return false;
+  auto fd = context_.tree.open_final(file_.path);
+  Sha256 hasher;
+  if (!fd || !hash_file_prefix(fd->get(), (*existing)->st_size, hasher, file_.path)) return false;
+  const std::string actual = hasher.finish_hex();
+  const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
+  if (!manifest_ok && file_.expected_sha256) return false;
+  context_.tree.remove_partial(file_.path);
+  AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
+  adopted.verified = {file_.id, (*existing)->st_size, actual,
+                      manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
+  post_finish(std::move(adopted));
+  return true;
+}
+
+bool Transfer::finish_complete_partial() {
+  if (!file_.size) return false;
+  auto opened = context_.tree.open_partial(file_.path);
+  if (!opened) return false;
+  struct stat info {};
+  if (::fstat(opened->get(), &info) == 0 && info.st_size == *file_.size && info.st_size > 0) {
+    partial_ = std::move(*opened);
+    if (hash_file_prefix(partial_.get(), info.st_size, hasher_, file_.path)) {
+      written_ = info.st_size;
+      verify_and_publish(std::nullopt, std::nullopt);
+      return true;
     }
+    hasher_.reset();
   }
-  // A partial file that already has every byte (killed after the download, before the rename).
-  if (file_.size) {
-    auto opened = context_.tree.open_partial(file_.path);
-    if (opened) {
-      struct stat info {};
-      if (::fstat(opened->get(), &info) == 0 && info.st_size == *file_.size && info.st_size > 0) {
-        partial_ = std::move(*opened);
-        if (hash_file_prefix(partial_.get(), info.st_size, hasher_, file_.path)) {
-          written_ = info.st_size;
-          return verify_and_publish(std::nullopt, std::nullopt);
-        }
-        hasher_.reset();
-      }
-      if (!partial_) partial_ = std::move(*opened);
-    }
-  }
-  return std::nullopt;
+  if (!partial_) partial_ = std::move(*opened);
+  return false;
 }
 
 bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
@@ -228,11 +232,10 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
     oversized_ = true;
     return false;
   }
-  if (auto wrote = write_all(partial_.get(), chunk, context_.tree.partial_name(file_.path));
-      !wrote) {
-    write_error_ = wrote.error();
-    return false;
-  }
+  // Collected, then written in large page-aligned pieces: one write(2) per HTTP/2 DATA frame
+  // (~16 KB) cost more CPU in the kernel than the copy itself (docs/benchmarks.md, S2).
+  pending_write_.append(chunk);
+  if (pending_write_.size() >= kWriteBatch && !flush_writes()) return false;
   hasher_.update(chunk);
   written_ += static_cast<std::int64_t>(chunk.size());
   if (context_.on_bytes) context_.on_bytes(static_cast<std::int64_t>(chunk.size()));
@@ -242,6 +245,8 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
 void Transfer::on_response(const HttpOutcome& outcome) {
   const long status = outcome.info.status;
   const std::string where = outcome.url + ": ";
+  // Whatever arrived is kept, for verifying now or resuming later.
+  flush_writes();
   if (write_error_) {
     finish({AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
     return;
@@ -278,7 +283,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
     auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range)
                                             : std::nullopt;
     if (resume_decision(resume_from_, 416, range) == ResumeAction::Complete) {
-      finish(verify_and_publish(range->total, outcome.info.last_modified));
+      verify_and_publish(range->total, imf_time(outcome.info.last_modified));
     } else {
       finish(restart_from_scratch(AttemptOutcome::Retry,
                                   where + "416 Range Not Satisfiable for a partial file of " +
@@ -306,7 +311,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
                                                 : std::nullopt;
         total = range ? range->total : std::nullopt;
       }
-      finish(verify_and_publish(total, outcome.info.last_modified));
+      verify_and_publish(total, imf_time(outcome.info.last_modified));
       return;
     }
     case Verdict::Retry:
@@ -336,17 +341,16 @@ void Transfer::on_response(const HttpOutcome& outcome) {
   }
 }
 
-AttemptResult Transfer::verify_and_publish(std::optional<std::int64_t> server_total,
-                                           const std::optional<std::string>& last_modified) {
+std::optional<AttemptResult> Transfer::verify(std::optional<std::int64_t> server_total) {
   enter(TransferState::Verifying);
   if (server_total && *server_total != written_) {
     // Keep the bytes: the next attempt asks for the rest.
-    return {AttemptOutcome::Retry,
-            url() + ": body ended after " + std::to_string(written_) + " of " +
-                std::to_string(*server_total) + " bytes",
-            {},
-            {},
-            0};
+    return AttemptResult{AttemptOutcome::Retry,
+                         url() + ": body ended after " + std::to_string(written_) + " of " +
+                             std::to_string(*server_total) + " bytes",
+                         {},
+                         {},
+                         0};
   }
   const std::string actual = hasher_.finish_hex();
   store::VerifyKind kind = store::VerifyKind::Size;
@@ -362,27 +366,63 @@ AttemptResult Transfer::verify_and_publish(std::optional<std::int64_t> server_to
                                 url() + ": size " + std::to_string(written_) +
                                     " differs from the listing's " + std::to_string(*file_.size));
   }
-  enter(TransferState::Publishing);
-  const auto mtime = last_modified ? parse_imf_fixdate(*last_modified) : std::nullopt;
-  if (auto published = context_.tree.publish(file_.path, partial_.get(), mtime); !published) {
-    return {AttemptOutcome::LocalError,
-            published.error().message,
-            {},
-            {},
-            published.error().errno_value};
+  verified_ = {file_.id, written_, actual, kind};
+  return std::nullopt;
+}
+
+void Transfer::verify_and_publish(std::optional<std::int64_t> server_total,
+                                  std::optional<std::int64_t> mtime) {
+  if (auto failed = verify(server_total)) {
+    post_finish(std::move(*failed));
+    return;
   }
-  partial_ = UniqueFd();
-  AttemptResult result{AttemptOutcome::Verified, "", {}, {}, 0};
-  result.verified = {file_.id, written_, actual, kind};
-  return result;
+  enter(TransferState::Publishing);
+  // The publisher owns the descriptor from here; the completion comes on the loop, after the file
+  // and its directory are durable, and never once this transfer is gone (the ticket dies with it).
+  publishing_ = context_.publisher->publish(
+      {file_.path, std::move(partial_), mtime}, [this](Result<void> published) {
+        publishing_ = PublishTicket();
+        if (!published) {
+          finish({AttemptOutcome::LocalError,
+                  published.error().message,
+                  {},
+                  {},
+                  published.error().errno_value});
+          return;
+        }
+        AttemptResult result{AttemptOutcome::Verified, "", {}, {}, 0};
+        result.verified = verified_;
+        finish(std::move(result));
+      });
+}
+
+bool Transfer::flush_writes() {
+  if (pending_write_.empty()) return !write_error_;
+  if (partial_ && !write_error_) {
+    if (auto wrote =
+            write_all(partial_.get(), pending_write_, context_.tree.partial_name(file_.path));
+        !wrote)
+      write_error_ = wrote.error();
+  }
+  pending_write_.clear();
+  if (pending_write_.capacity() > kWriteBatch) pending_write_.shrink_to_fit();
+  return !write_error_;
 }
 
 AttemptResult Transfer::restart_from_scratch(AttemptOutcome outcome, std::string message) {
   partial_ = UniqueFd();
+  pending_write_.clear();
   context_.tree.remove_partial(file_.path);
   hasher_.reset();
   written_ = 0;
   return {outcome, std::move(message), {}, {}, 0};
+}
+
+void Transfer::post_finish(AttemptResult result) {
+  boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_),
+                                  result = std::move(result)]() mutable {
+    if (alive.lock()) finish(std::move(result));
+  });
 }
 
 void Transfer::finish(AttemptResult result) {

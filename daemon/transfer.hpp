@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "daemon/http_policy.hpp"
 #include "daemon/local_tree.hpp"
 #include "daemon/log.hpp"
+#include "daemon/publisher.hpp"
 #include "daemon/sha256.hpp"
 #include "store/store.hpp"
 
@@ -65,6 +67,11 @@ struct TransferContext {
   // The receive-rate cap for a request starting now (bandwidth_limit shared among the transfer
   // slots); 0 or unset = none.
   std::function<std::int64_t()> recv_speed = {};
+  // Publishes verified files off the event loop, for every transfer of this context. Built from
+  // `io` and `tree` unless the owner gives its own; the owner keeps the context alive until its
+  // transfers are gone, and `tree` alive until the context is gone (the publisher's threads use
+  // it).
+  std::unique_ptr<Publisher> publisher = std::make_unique<Publisher>(io, tree);
 };
 
 class Transfer {
@@ -90,9 +97,17 @@ public:
 private:
   bool accept_body(const ResponseInfo& info, std::string_view chunk);
   void on_response(const HttpOutcome& outcome);
-  std::optional<AttemptResult> try_without_network();
-  AttemptResult verify_and_publish(std::optional<std::int64_t> server_total,
-                                   const std::optional<std::string>& last_modified);
+  bool adopt_local_copy();
+  bool finish_complete_partial();
+  // Checks the bytes against the manifest hash or listed size. On success `verified_` is set and
+  // nullopt returned; otherwise the failed attempt.
+  std::optional<AttemptResult> verify(std::optional<std::int64_t> server_total);
+  // Verifies, then hands the file to the publisher; finish() follows later in either case.
+  void verify_and_publish(std::optional<std::int64_t> server_total,
+                          std::optional<std::int64_t> mtime);
+  void post_finish(AttemptResult result);
+  // Writes the bytes collected in pending_write_; false (and write_error_ set) on failure.
+  bool flush_writes();
   AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
   void finish(AttemptResult result);
 
@@ -101,6 +116,7 @@ private:
   std::function<void(Transfer&, AttemptResult)> on_attempt_done_;
   TransferState state_ = TransferState::Queued;
   UniqueFd partial_;
+  std::string pending_write_;  // received, hashed, not yet written to partial_
   Sha256 hasher_;
   std::int64_t resume_from_ = 0;  // partial size when the request was sent
   std::int64_t written_ = 0;      // bytes in the partial file
@@ -111,6 +127,10 @@ private:
   bool local_copy_checked_ = false;
   std::optional<Error> write_error_;
   std::optional<HttpClient::RequestId> request_;
+  store::VerifiedFile verified_;  // set by verify() for the publish that follows
+  PublishTicket publishing_;      // while the publisher has the file
+  // Handlers posted by this transfer hold a weak reference: they find nothing once it is gone.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace pnsync

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/local_tree.hpp"
 
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -97,4 +99,110 @@ TEST_CASE("dest and its missing parents are created closed; an existing dest kee
   REQUIRE(LocalTree::open(sandbox / "open"));
   REQUIRE(::stat((sandbox / "open").c_str(), &info) == 0);
   CHECK((info.st_mode & 07777) == 0755);
+}
+
+namespace {
+
+mode_t mode_of(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info.st_mode & 07777;
+}
+
+gid_t group_of(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info.st_gid;
+}
+
+// A group to hand files to that the test process is not in by default.
+std::optional<gid_t> daemon_gid() {
+  if (const struct group* found = ::getgrnam("daemon")) return found->gr_gid;
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("file_mode, dir_mode and group apply to everything the tree creates, whatever the umask",
+          "[local_tree]") {
+  const auto gid = daemon_gid();
+  REQUIRE(gid);  // Debian's base-passwd always has it
+  REQUIRE(*gid != ::getegid());
+  Sandbox sandbox;
+  const mode_t old_umask = ::umask(077);
+  TreeSettings settings;
+  settings.file_mode = 0604;
+  settings.dir_mode = 02755;
+  settings.group = "daemon";
+  auto tree = LocalTree::open(sandbox / "new/dest", settings);
+  REQUIRE(tree);
+  write_partial(*tree, "files/p10/a.dcm", "hello");
+  auto fd = tree->open_partial("files/p10/a.dcm");
+  REQUIRE(fd);
+  REQUIRE(tree->publish("files/p10/a.dcm", fd->get(), std::nullopt));
+  ::umask(old_umask);
+
+  for (const char* dir : {"new", "new/dest", "new/dest/files", "new/dest/files/p10"}) {
+    INFO(dir);
+    CHECK(mode_of(sandbox / dir) == 02755);
+    CHECK(group_of(sandbox / dir) == *gid);
+  }
+  CHECK(mode_of(sandbox / "new/dest/files/p10/a.dcm") == 0604);
+  CHECK(group_of(sandbox / "new/dest/files/p10/a.dcm") == *gid);
+  // The partial directory stays private whatever dir_mode says.
+  CHECK(mode_of(sandbox / "new/dest/.pnsync-partial") == 0700);
+}
+
+TEST_CASE("a group that does not exist is an error naming it", "[local_tree]") {
+  Sandbox sandbox;
+  TreeSettings settings;
+  settings.group = "pnsync-no-such-group";
+  auto tree = LocalTree::open(sandbox / "dest", settings);
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().message == "group: \"pnsync-no-such-group\" does not exist");
+  CHECK_FALSE(std::filesystem::exists(sandbox / "dest"));
+}
+
+TEST_CASE("tree_settings takes file_mode, dir_mode and group from the configuration",
+          "[local_tree]") {
+  config::Config config;
+  CHECK(tree_settings(config).file_mode == 0640);
+  CHECK(tree_settings(config).dir_mode == 02750);
+  CHECK_FALSE(tree_settings(config).group);
+  config.file_mode = 0644;
+  config.dir_mode = 0755;
+  config.group = "physionet";
+  const TreeSettings settings = tree_settings(config);
+  CHECK(settings.file_mode == 0644);
+  CHECK(settings.dir_mode == 0755);
+  CHECK(settings.group == "physionet");
+}
+
+TEST_CASE(
+    "a batch of placements shares one sync per directory, and new directories sync their "
+    "parent",
+    "[local_tree]") {
+  Sandbox sandbox;
+  auto tree = LocalTree::open(sandbox / "dest");
+  REQUIRE(tree);
+  DirtyDirs dirty;
+  for (const char* rel : {"files/p10/s1/a", "files/p10/s1/b", "files/p10/s2/a", "top.txt"}) {
+    write_partial(*tree, rel, rel);
+    auto fd = tree->open_partial(rel);
+    REQUIRE(fd);
+    REQUIRE(tree->seal(rel, fd->get(), std::nullopt));
+    REQUIRE(tree->place(rel, dirty));
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, fd] : dirty.entries()) {
+    names.push_back(name);
+    CHECK(fd);
+    CHECK(tree->sync_dir(name, fd.get()));
+  }
+  // "" and "files/" and "files/p10/" got new subdirectories; s1 and s2 got files; dest got
+  // top.txt too, but only one entry per directory.
+  std::sort(names.begin(), names.end());
+  CHECK(names ==
+        std::vector<std::string>{"", "files/", "files/p10/", "files/p10/s1/", "files/p10/s2/"});
+  CHECK(pnsync::test::read_file(sandbox / "dest/files/p10/s2/a") == "files/p10/s2/a");
 }
