@@ -217,7 +217,7 @@ TEST_CASE("a stalled client is cut off at the deadline and never holds up a scra
   CHECK(std::chrono::steady_clock::now() - before < 250ms);
 
   const auto received = read_until_closed(slow, 5s);
-  REQUIRE(received);  // closed by the server...
+  REQUIRE(received);         // closed by the server...
   CHECK(received->empty());  // ...without an answer
   CHECK(std::chrono::steady_clock::now() - before >= 250ms);
 }
@@ -251,8 +251,8 @@ TEST_CASE("a port in use is an error naming metrics_listen and the address", "[m
   ServerFixture first;
   asio::io_context io;
   pnsync::Log log(pnsync::LogLevel::Error);
-  const auto second =
-      MetricsServer::start(io, {.host = "127.0.0.1", .port = first.port_}, [] { return ""; }, log);
+  const auto second = MetricsServer::start(
+      io, {.host = "127.0.0.1", .port = first.port_}, [] { return ""; }, log);
   REQUIRE_FALSE(second);
   CHECK(second.error().message == "metrics_listen 127.0.0.1:" + std::to_string(first.port_) +
                                       ": cannot listen: Address already in use");
@@ -261,8 +261,8 @@ TEST_CASE("a port in use is an error naming metrics_listen and the address", "[m
 TEST_CASE("an unresolvable host is an error naming it", "[metrics_server]") {
   asio::io_context io;
   pnsync::Log log(pnsync::LogLevel::Error);
-  const auto server = MetricsServer::start(io, {.host = "no-such-host.invalid", .port = 9464},
-                                           [] { return ""; }, log);
+  const auto server = MetricsServer::start(
+      io, {.host = "no-such-host.invalid", .port = 9464}, [] { return ""; }, log);
   REQUIRE_FALSE(server);
   CHECK_THAT(server.error().message,
              Catch::StartsWith("metrics_listen no-such-host.invalid:9464: cannot resolve"));
@@ -282,8 +282,9 @@ TEST_CASE("responses to request heads, without a network", "[metrics_server]") {
       {"GET /other HTTP/1.1", "HTTP/1.1 404 Not Found\r\n"},
       {"GET http://host/metrics HTTP/1.1", "HTTP/1.1 404 Not Found\r\n"},
       {"DELETE /metrics HTTP/1.1", "HTTP/1.1 405 Method Not Allowed\r\n"},
-      {"get /metrics HTTP/1.1", "HTTP/1.1 405 Method Not Allowed\r\n"},  // methods are case-sensitive
-      {"GET /metrics", "HTTP/1.1 400 Bad Request\r\n"},                   // HTTP/0.9 style
+      {"get /metrics HTTP/1.1",
+       "HTTP/1.1 405 Method Not Allowed\r\n"},           // methods are case-sensitive
+      {"GET /metrics", "HTTP/1.1 400 Bad Request\r\n"},  // HTTP/0.9 style
       {"GET  /metrics HTTP/1.1", "HTTP/1.1 400 Bad Request\r\n"},
       {"GET /metrics HTTP/1.1 extra", "HTTP/1.1 400 Bad Request\r\n"},
       {"GET /metrics SPDY/3", "HTTP/1.1 400 Bad Request\r\n"},

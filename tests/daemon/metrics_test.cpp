@@ -104,8 +104,10 @@ std::string lint(const std::string& text) {
     } else if (std::regex_match(line, m, type)) {
       if (m[1] != current) return "# TYPE without its # HELP first: " + line;
       if (!types.emplace(m[1], m[2]).second) return "second # TYPE for " + m[1].str();
-      if (m[2] == "counter" && !current.ends_with("_total")) return "counter without _total: " + current;
-      if (m[2] != "counter" && current.ends_with("_total")) return "_total on a non-counter: " + current;
+      if (m[2] == "counter" && !current.ends_with("_total"))
+        return "counter without _total: " + current;
+      if (m[2] != "counter" && current.ends_with("_total"))
+        return "_total on a non-counter: " + current;
     } else if (std::regex_match(line, m, sample)) {
       std::string name = m[1];
       if (types[current] == "histogram")
@@ -205,12 +207,11 @@ TEST_CASE("buckets are rendered cumulative and +Inf equals the count", "[metrics
   CHECK_THAT(text, Catch::Contains("pnsync_request_latency_seconds_sum 76.914\n"));
 }
 
-TEST_CASE("every retry reason has a series from the start, so rate() works at once",
-          "[metrics]") {
+TEST_CASE("every retry reason has a series from the start, so rate() works at once", "[metrics]") {
   const std::string text = render(Metrics{}, DaemonStatus{});
   for (const char* reason : {"network", "timeout", "server_error", "rate_limited", "checksum"})
-    CHECK_THAT(text, Catch::Contains("pnsync_retries_total{reason=\"" + std::string(reason) +
-                                     "\"} 0\n"));
+    CHECK_THAT(text,
+               Catch::Contains("pnsync_retries_total{reason=\"" + std::string(reason) + "\"} 0\n"));
 }
 
 TEST_CASE("a mirror's state is one 1 among zeros; an unknown state is kept", "[metrics]") {
@@ -228,8 +229,12 @@ TEST_CASE("a mirror's state is one 1 among zeros; an unknown state is kept", "[m
 }
 
 TEST_CASE("the output follows the exposition format and Prometheus naming", "[metrics]") {
-  SECTION("a busy daemon") { CHECK(lint(render(sample_metrics(), sample_status())) == ""); }
-  SECTION("nothing counted yet") { CHECK(lint(render(Metrics{}, DaemonStatus{})) == ""); }
+  SECTION("a busy daemon") {
+    CHECK(lint(render(sample_metrics(), sample_status())) == "");
+  }
+  SECTION("nothing counted yet") {
+    CHECK(lint(render(Metrics{}, DaemonStatus{})) == "");
+  }
 }
 
 TEST_CASE("the lint itself catches what it is meant to", "[metrics]") {

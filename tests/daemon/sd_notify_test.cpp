@@ -182,8 +182,7 @@ TEST_CASE("the watchdog is armed only for this process", "[sd_notify]") {
   CHECK(notifier.watchdog_ping_interval() == ping);
 }
 
-TEST_CASE("a malformed environment is refused, naming the variable and its value",
-          "[sd_notify]") {
+TEST_CASE("a malformed environment is refused, naming the variable and its value", "[sd_notify]") {
   const std::string too_long(200, 'x');
   const auto [env, expected] = GENERATE_COPY(table<NotifyEnvironment, std::string>({
       {{.notify_socket = "run/systemd/notify"}, "$NOTIFY_SOCKET=\"run/systemd/notify\": must be"},
