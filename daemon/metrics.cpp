@@ -132,9 +132,15 @@ private:
   std::string out_;
 };
 
-double flag(bool value) { return value ? 1 : 0; }
-double number(std::int64_t value) { return static_cast<double>(value); }
-double number(std::uint64_t value) { return static_cast<double>(value); }
+double flag(bool value) {
+  return value ? 1 : 0;
+}
+double number(std::int64_t value) {
+  return static_cast<double>(value);
+}
+double number(std::uint64_t value) {
+  return static_cast<double>(value);
+}
 
 constexpr store::FileState kFileStates[] = {store::FileState::Pending, store::FileState::Partial,
                                             store::FileState::Verified, store::FileState::Failed};
@@ -223,7 +229,8 @@ void render_mirrors(Exposition& out, const protocol::DaemonStatus& status) {
             [](const auto* a, const auto* b) { return a->name < b->name; });
 
   out.family("pnsync_mirror_info", "gauge", "Always 1; labels name each configured mirror.");
-  for (const auto* m : mirrors) out.sample("pnsync_mirror_info", {{"mirror", m->name}, {"dest", m->dest}}, 1);
+  for (const auto* m : mirrors)
+    out.sample("pnsync_mirror_info", {{"mirror", m->name}, {"dest", m->dest}}, 1);
 
   out.family("pnsync_mirror_state", "gauge", "1 for the state the mirror is in, 0 for the others.");
   for (const auto* m : mirrors) {

@@ -66,7 +66,9 @@ struct MirrorCounters {
   // failures does not count, so an alert on its age catches a mirror stuck on errors.
   std::optional<std::int64_t> last_success_unix;
 
-  std::int64_t& files(store::FileState state) { return files_by_state[static_cast<std::size_t>(state)]; }
+  std::int64_t& files(store::FileState state) {
+    return files_by_state[static_cast<std::size_t>(state)];
+  }
 };
 
 struct Metrics {

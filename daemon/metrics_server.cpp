@@ -84,7 +84,7 @@ struct MetricsServer::State : std::enable_shared_from_this<MetricsServer::State>
   Log& log;
   MetricsServerOptions options;
   std::list<std::weak_ptr<Connection>> connections;  // to close them with the server
-  std::string name;  // "metrics_listen HOST:PORT", for messages
+  std::string name;                                  // "metrics_listen HOST:PORT", for messages
 };
 
 // One accepted socket: read the request head, answer, close. Owned by its pending handlers.
@@ -184,10 +184,11 @@ Result<MetricsServer> MetricsServer::start(asio::io_context& io,
                                            Log& log, MetricsServerOptions options) {
   auto state = std::make_shared<State>(io, std::move(body), log, options);
   const bool ipv6_literal = address.host.find(':') != std::string::npos;
-  state->name = "metrics_listen " + (ipv6_literal ? "[" + address.host + "]" : address.host) +
-                ":" + std::to_string(address.port);
+  state->name = "metrics_listen " + (ipv6_literal ? "[" + address.host + "]" : address.host) + ":" +
+                std::to_string(address.port);
   auto fail = [&](std::string_view what, const error_code& ec) {
-    return Error{ErrorKind::LocalStorage, state->name + ": " + std::string(what) + ": " + ec.message()};
+    return Error{ErrorKind::LocalStorage,
+                 state->name + ": " + std::string(what) + ": " + ec.message()};
   };
 
   error_code ec;
@@ -199,9 +200,9 @@ Result<MetricsServer> MetricsServer::start(asio::io_context& io,
     // A name such as localhost: resolved once at start (before the loop serves anything), so a
     // slow resolver never stalls a running daemon.
     tcp::resolver resolver(io);
-    const auto results = resolver.resolve(address.host, std::to_string(address.port),
-                                          tcp::resolver::passive | tcp::resolver::numeric_service,
-                                          ec);
+    const auto results =
+        resolver.resolve(address.host, std::to_string(address.port),
+                         tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || results.empty()) return fail("cannot resolve the host", ec);
     endpoint = results.begin()->endpoint();
   }

@@ -66,9 +66,9 @@ Result<SystemdNotifier> SystemdNotifier::create(const NotifyEnvironment& env, pi
   if (name.starts_with('@')) {
     const std::string_view abstract = std::string_view(name).substr(1);
     if (abstract.empty() || abstract.size() > kRoom)
-      return setting_error("NOTIFY_SOCKET", name,
-                           "an abstract socket name must have 1.." + std::to_string(kRoom) +
-                               " bytes after '@'");
+      return setting_error(
+          "NOTIFY_SOCKET", name,
+          "an abstract socket name must have 1.." + std::to_string(kRoom) + " bytes after '@'");
     std::memcpy(address.sun_path + 1, abstract.data(), abstract.size());
     // The kernel takes every byte up to `length` as the name, so the length must be exact.
     length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size());
@@ -115,9 +115,8 @@ std::optional<std::chrono::microseconds> SystemdNotifier::watchdog_ping_interval
 Result<void> SystemdNotifier::send(std::string_view message) {
   if (!enabled()) return {};
   for (;;) {
-    const ssize_t sent =
-        ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(&address_), address_length_);
+    const ssize_t sent = ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL,
+                                  reinterpret_cast<const sockaddr*>(&address_), address_length_);
     if (sent == static_cast<ssize_t>(message.size())) return {};
     if (sent < 0 && errno == EINTR) continue;
     const int error = sent < 0 ? errno : EMSGSIZE;  // a datagram is never sent in part
@@ -125,7 +124,9 @@ Result<void> SystemdNotifier::send(std::string_view message) {
   }
 }
 
-Result<void> SystemdNotifier::ready() { return send("READY=1"); }
+Result<void> SystemdNotifier::ready() {
+  return send("READY=1");
+}
 
 Result<void> SystemdNotifier::status(std::string_view text) {
   // A newline would start a new assignment that systemd would act on; a NUL would end the text.
@@ -146,8 +147,12 @@ Result<void> SystemdNotifier::reloading() {
   return send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-Result<void> SystemdNotifier::stopping() { return send("STOPPING=1"); }
+Result<void> SystemdNotifier::stopping() {
+  return send("STOPPING=1");
+}
 
-Result<void> SystemdNotifier::watchdog() { return send("WATCHDOG=1"); }
+Result<void> SystemdNotifier::watchdog() {
+  return send("WATCHDOG=1");
+}
 
 }  // namespace pnsync

@@ -55,11 +55,11 @@ public:
   std::optional<std::chrono::microseconds> watchdog_timeout() const { return watchdog_; }
   std::optional<std::chrono::microseconds> watchdog_ping_interval() const;
 
-  Result<void> ready();                    // READY=1: start-up done (or a reload finished)
-  Result<void> status(std::string_view);   // STATUS=...: one line shown by `systemctl status`
-  Result<void> reloading();                // RELOADING=1 + MONOTONIC_USEC=now (SIGHUP received)
-  Result<void> stopping();                 // STOPPING=1: shutdown began (SIGTERM received)
-  Result<void> watchdog();                 // WATCHDOG=1: the event loop is alive
+  Result<void> ready();                   // READY=1: start-up done (or a reload finished)
+  Result<void> status(std::string_view);  // STATUS=...: one line shown by `systemctl status`
+  Result<void> reloading();               // RELOADING=1 + MONOTONIC_USEC=now (SIGHUP received)
+  Result<void> stopping();                // STOPPING=1: shutdown began (SIGTERM received)
+  Result<void> watchdog();                // WATCHDOG=1: the event loop is alive
 
   // One datagram of newline-separated VAR=value assignments, exactly as given.
   Result<void> send(std::string_view message);
