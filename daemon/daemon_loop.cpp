@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 
+#include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
 
 namespace pnsync {
@@ -38,10 +39,16 @@ public:
         log_(log),
         engine_(io_, std::move(config), password, store, log, RunnerMode::Continuous,
                 [this] { on_idle(); }),
+        control_(io_, engine_, log, {engine_.config().socket, engine_.config().control_group}),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         grace_(io_) {}
 
   ExitCode run() {
+    // The socket comes first: a daemon nobody can reach should not start mirroring.
+    if (auto opened = control_.open(); !opened) {
+      log_.error(opened.error().message);
+      return ExitCode::LocalStorage;
+    }
     wait_for_signal();
     engine_.start();
     log_.info("pnsyncd " PNSYNC_VERSION " running: " +
@@ -88,6 +95,7 @@ private:
                    "s; leaving the event loop");
       io_.stop();
     });
+    control_.close();
     engine_.shutdown("daemon stopping");
   }
 
@@ -103,6 +111,7 @@ private:
   Log& log_;
   boost::asio::io_context io_;
   Engine engine_;
+  ControlServer control_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer grace_;
   bool stopping_ = false;

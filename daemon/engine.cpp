@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "config/values.hpp"
+#include "daemon/http_policy.hpp"
 
 namespace pnsync {
 
@@ -166,8 +167,9 @@ std::int64_t Engine::bytes_fetched() const {
 }
 
 void Engine::observe(const HttpOutcome& outcome) {
-  if (!controller_) return;
   const long status = outcome.info.status;
+  count_for_metrics(outcome);
+  if (!controller_) return;
   if (status == 429) ++signals_.http_429;
   if (status == 503) ++signals_.http_503;
   if (auto wait = requested_wait(outcome); wait && (!retry_after_ || *wait > *retry_after_))
@@ -194,6 +196,59 @@ void Engine::observe(const HttpOutcome& outcome) {
       break;
   }
   if (outcome.body_bytes > 0 || status != 0) ++completed_;
+}
+
+void Engine::count_for_metrics(const HttpOutcome& outcome) {
+  using metrics::RetryReason;
+  const long status = outcome.info.status;
+  if (outcome.seconds_to_headers > 0)
+    metrics_.request_latency.observe(std::chrono::duration<double>(outcome.seconds_to_headers));
+  if (status == 401) ++metrics_.auth_failures;
+  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+  if (verdict == Verdict::RetryAfter || status == 429) {
+    metrics_.count_retry(RetryReason::RateLimited);
+  } else if (verdict == Verdict::Retry) {
+    if (outcome.curl_code == CURLE_OPERATION_TIMEDOUT)
+      metrics_.count_retry(RetryReason::Timeout);
+    else if (status >= 500)
+      metrics_.count_retry(RetryReason::ServerError);
+    else
+      metrics_.count_retry(RetryReason::Network);
+  }
+}
+
+std::string Engine::render_metrics() {
+  const auto daemon_status = status();
+  metrics_.transfers_active = static_cast<std::int64_t>(scheduler_.running(Lane::File));
+  for (auto& runner : runners_) {
+    auto& counters = metrics_.mirror(runner->name());
+    counters.fetched_bytes = static_cast<std::uint64_t>(runner->bytes_fetched());
+    const auto id = store_.ensure_mirror(runner->name(), runner->mirror().dest.string());
+    const auto counts = store_.counts(id);
+    counters.files(store::FileState::Verified) = counts.files_verified;
+    counters.files(store::FileState::Failed) = counts.files_failed;
+    // Pending and partial are one number in the counts; partial files are reported in status.
+    counters.files(store::FileState::Pending) =
+        counts.files_total - counts.files_verified - counts.files_failed;
+    counters.files(store::FileState::Partial) = 0;
+    counters.last_success_unix = runner->last_success_unix();
+  }
+  return metrics::render(metrics_, daemon_status);
+}
+
+std::string Engine::status_line() {
+  std::string line;
+  for (auto& runner : runners_) {
+    const auto s = runner->status();
+    if (!line.empty()) line += "; ";
+    line += s.name + ": " + s.state;
+    if (s.bytes_total > 0)
+      line += " " + std::to_string(s.bytes_done * 100 / s.bytes_total) + "%" +
+              (s.bytes_total_estimated ? "+" : "");
+    if (s.rate_bytes_per_s > 0) line += " " + format_rate(s.rate_bytes_per_s);
+    if (s.eta_s) line += " ETA " + format_duration(std::chrono::seconds(*s.eta_s));
+  }
+  return line;
 }
 
 void Engine::tick() {

@@ -43,6 +43,7 @@ struct HttpOutcome {
   std::string curl_error;  // curl's error buffer, when curl_code != 0
   ResponseInfo info;
   std::int64_t body_bytes = 0;  // bytes handed to the body handler
+  double seconds_to_headers = 0;  // request start to the end of the response headers (latency)
 };
 
 struct GetRequest {

@@ -61,6 +61,7 @@ public:
   JobStatus last_status() const { return last_status_; }
   const std::string& last_message() const { return last_message_; }
   JobProgress progress() const;
+  std::optional<std::int64_t> last_success_unix() const { return last_sync_unix_; }
   std::vector<store::FileRecord> failures();
   std::int64_t bytes_fetched() const;
   // Called about once a second: feeds this mirror's rate meter.
