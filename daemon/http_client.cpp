@@ -184,19 +184,19 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
   call->outcome.url = call->request.url;
   curl::Easy easy = impl_->make_easy(*call);
   if (!easy) throw std::runtime_error("curl_easy_init failed");
-  return impl_->engine.start(std::move(easy), [call, impl = impl_.get()](CURL* handle,
-                                                                           CURLcode result) {
-    call->outcome.curl_code = static_cast<int>(result);
-    curl_off_t to_headers = 0;
-    if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &to_headers) == CURLE_OK)
-      call->outcome.seconds_to_headers = static_cast<double>(to_headers) / 1e6;
-    if (result != CURLE_OK) {
-      call->outcome.curl_error =
-          call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);
-    }
-    if (impl->observer) impl->observer(call->outcome);
-    call->done(call->outcome);
-  });
+  return impl_->engine.start(
+      std::move(easy), [call, impl = impl_.get()](CURL* handle, CURLcode result) {
+        call->outcome.curl_code = static_cast<int>(result);
+        curl_off_t to_headers = 0;
+        if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &to_headers) == CURLE_OK)
+          call->outcome.seconds_to_headers = static_cast<double>(to_headers) / 1e6;
+        if (result != CURLE_OK) {
+          call->outcome.curl_error =
+              call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);
+        }
+        if (impl->observer) impl->observer(call->outcome);
+        call->done(call->outcome);
+      });
 }
 
 void HttpClient::cancel(RequestId id) {

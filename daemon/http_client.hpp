@@ -42,7 +42,7 @@ struct HttpOutcome {
   int curl_code = 0;       // CURLcode
   std::string curl_error;  // curl's error buffer, when curl_code != 0
   ResponseInfo info;
-  std::int64_t body_bytes = 0;  // bytes handed to the body handler
+  std::int64_t body_bytes = 0;    // bytes handed to the body handler
   double seconds_to_headers = 0;  // request start to the end of the response headers (latency)
 };
 

@@ -13,6 +13,13 @@
 #include <functional>
 #include <thread>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstring>
+
 #include "daemon/sha256.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
 
@@ -36,6 +43,7 @@ std::filesystem::path write_config(const MirrorFixture& fixture) {
                  fixture.config.state_dir.string() + "\n" + "credentials:\n  username: " + kUser +
                  "\n  password_file: " + password_file.string() + "\n" +
                  "transfers: 4\nstall_timeout: 5s\nretry_base: 100ms\nretry_max: 1s\n" +
+                 "socket: " + (fixture.sandbox / "pnsyncd.sock").string() + "\n" +
                  "mirrors:\n  - project: mimic-cxr\n    version: 2.0.0\n    dest: " +
                  fixture.dest.string() + "\n");
   return config_file;
@@ -44,8 +52,9 @@ std::filesystem::path write_config(const MirrorFixture& fixture) {
 class Pnsyncd {
 public:
   enum class Mode { Once, Daemon };
+  // `extra_env` ("NAME=value") is added to this process's environment for the daemon.
   Pnsyncd(const std::filesystem::path& config, const std::filesystem::path& log,
-          Mode mode = Mode::Once) {
+          Mode mode = Mode::Once, std::vector<std::string> extra_env = {}) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -58,7 +67,11 @@ public:
                     const_cast<char*>("--verbose"),
                     const_cast<char*>(mode == Mode::Once ? "--once" : nullptr),
                     nullptr};
-    REQUIRE(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) == 0);
+    std::vector<char*> env;
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    for (std::string& e : extra_env) env.push_back(e.data());
+    env.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, env.data()) == 0);
     posix_spawn_file_actions_destroy(&actions);
   }
   ~Pnsyncd() {
@@ -106,6 +119,48 @@ std::int64_t resumed_from(const HttpServer& server, const std::string& target) {
     if (request.target == target && request.range.rfind("bytes=", 0) == 0)
       offset = std::stoll(request.range.substr(6));
   return offset;
+}
+
+struct CtlRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs pnsyncctl against the fixture's daemon; `prefix` runs first (setpriv to drop privileges).
+CtlRun pnsyncctl(const MirrorFixture& fixture, std::vector<std::string> args,
+                 std::vector<std::string> prefix = {}) {
+  const auto out_file = fixture.sandbox / "ctl.out";
+  const auto err_file = fixture.sandbox / "ctl.err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  std::vector<std::string> command = std::move(prefix);
+  command.emplace_back(PNSYNCCTL_PATH);
+  command.emplace_back("--socket");
+  command.emplace_back((fixture.sandbox / "pnsyncd.sock").string());
+  command.insert(command.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : command) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  REQUIRE(posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out_file), read_file(err_file)};
+}
+
+nlohmann::json mirror_status(const MirrorFixture& fixture) {
+  const CtlRun run = pnsyncctl(fixture, {"status", "--json"});
+  INFO(run.err);
+  REQUIRE(run.status == 0);
+  const auto status = nlohmann::json::parse(run.out);
+  REQUIRE(status.at("mirrors").size() == 1);
+  return status.at("mirrors").at(0);
 }
 
 }  // namespace
@@ -205,7 +260,7 @@ TEST_CASE("daemon mode: syncs, refuses a broken reload, stops on SIGTERM", "[pro
   REQUIRE(wait_for([&] { return read_file(log).find("reload refused") != std::string::npos; },
                    std::chrono::seconds(10)));
   INFO(read_file(log));
-  CHECK(read_file(log).find("pnsync.yaml:14: max_transfers: must be 1..256, got \"many\"") !=
+  CHECK(read_file(log).find("pnsync.yaml:15: max_transfers: must be 1..256, got \"many\"") !=
         std::string::npos);
   CHECK(::kill(daemon.pid(), 0) == 0);  // still running, on the old configuration
 
@@ -219,4 +274,162 @@ TEST_CASE("daemon mode: syncs, refuses a broken reload, stops on SIGTERM", "[pro
   CHECK(daemon.wait() == 0);
   CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(3));
   CHECK_MIRRORED(fixture);
+}
+
+TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pnsyncctl]") {
+  MirrorFixture fixture;
+  const auto target = fixture.url_path(kBigImage);
+  fixture.server->set_fault(target, {Fault::Kind::Slow, 512 << 10, 0, {}, -1});
+  const auto config = write_config(fixture);
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  Pnsyncd daemon(config, log, Pnsyncd::Mode::Daemon);
+  REQUIRE(wait_for([&] { return std::filesystem::exists(fixture.sandbox / "pnsyncd.sock"); },
+                   std::chrono::seconds(10)));
+
+  // Status while syncing: the documented fields, and progress that moves.
+  REQUIRE(wait_for([&] { return partial_size(fixture.dest, kBigImage) > 0; },
+                   std::chrono::seconds(10)));
+  const auto first = mirror_status(fixture);
+  for (const char* field : {"name", "state", "files_total", "files_verified", "files_failed",
+                            "bytes_total", "bytes_done", "rate_bytes_per_s", "eta_s"})
+    CHECK(first.contains(field));
+  CHECK(first.at("name") == "mimic-cxr/2.0.0");
+  CHECK(first.at("state") == "syncing");
+  auto big_done = [](const nlohmann::json& mirror) -> std::int64_t {
+    for (const auto& transfer : mirror.at("transfers"))
+      if (transfer.at("path") == kBigImage) return transfer.at("bytes_done").get<std::int64_t>();
+    return -1;
+  };
+  const std::int64_t before = big_done(first);
+  REQUIRE(wait_for([&] { return big_done(mirror_status(fixture)) > before + (128 << 10); },
+                   std::chrono::seconds(10)));
+  const CtlRun text = pnsyncctl(fixture, {"status"});
+  CHECK(text.status == 0);
+  CHECK_THAT(text.out, Catch::Contains("mimic-cxr/2.0.0") && Catch::Contains("syncing"));
+
+  // Someone without the right to steer may look, not pause.
+  // nobody in group root: the socket is 0660 root:root; the sandbox must let it pass through.
+  const std::vector<std::string> as_nobody = {"setpriv", "--reuid=nobody", "--regid=nogroup",
+                                              "--groups=0"};
+  std::filesystem::permissions(
+      fixture.sandbox.path(),
+      std::filesystem::perms::group_exec | std::filesystem::perms::others_exec,
+      std::filesystem::perm_options::add);
+  const CtlRun looked = pnsyncctl(fixture, {"status"}, as_nobody);
+  INFO(looked.err);
+  CHECK(looked.status == 0);
+  const CtlRun refused = pnsyncctl(fixture, {"pause"}, as_nobody);
+  CHECK(refused.status == 1);
+  CHECK(mirror_status(fixture).at("state") == "syncing");
+
+  // Pause: no new requests, no new bytes, the partial file stays.
+  const CtlRun paused = pnsyncctl(fixture, {"pause"});
+  INFO(paused.err);
+  REQUIRE(paused.status == 0);
+  CHECK(mirror_status(fixture).at("state") == "paused");
+  const auto requests = fixture.server->requests().size();
+  const auto kept = partial_size(fixture.dest, kBigImage);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(fixture.server->requests().size() == requests);
+  CHECK(partial_size(fixture.dest, kBigImage) == kept);
+  CHECK(kept > 0);
+
+  // Resume finishes the mirror, resuming the big file from its partial bytes.
+  fixture.server->set_fault(target, {});
+  REQUIRE(pnsyncctl(fixture, {"resume"}).status == 0);
+  REQUIRE(wait_for([&] { return fixture.mirrored_exactly(nullptr); }, std::chrono::seconds(20)));
+  CHECK(resumed_from(*fixture.server, target) >= kept - (512 << 10));
+  REQUIRE(wait_for([&] { return mirror_status(fixture).at("state") == "idle"; },
+                   std::chrono::seconds(10)));
+  const auto done = mirror_status(fixture);
+  CHECK(done.at("files_verified") == done.at("files_total"));
+  CHECK(done.at("next_sync_unix").is_number());
+
+  // Unknown mirrors and methods are errors the user can read.
+  const CtlRun unknown = pnsyncctl(fixture, {"pause", "nosuch/1.0"});
+  CHECK(unknown.status == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("mimic-cxr/2.0.0"));
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+  CHECK_FALSE(std::filesystem::exists(fixture.sandbox / "pnsyncd.sock"));
+}
+
+TEST_CASE("daemon: SIGTERM mid-transfer, then a restart resumes from the partial bytes",
+          "[process][daemon]") {
+  MirrorFixture fixture;
+  const auto target = fixture.url_path(kBigImage);
+  fixture.server->set_fault(target, {Fault::Kind::Slow, 512 << 10, 0, {}, 1});
+  const auto config = write_config(fixture);
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  std::int64_t kept = 0;
+  {
+    Pnsyncd first(config, log, Pnsyncd::Mode::Daemon);
+    REQUIRE(wait_for([&] { return partial_size(fixture.dest, kBigImage) >= (512 << 10); },
+                     std::chrono::seconds(20)));
+    ::kill(first.pid(), SIGTERM);
+    CHECK(first.wait() == 0);
+    kept = partial_size(fixture.dest, kBigImage);
+    CHECK(kept >= (512 << 10));
+  }
+  Pnsyncd second(config, log, Pnsyncd::Mode::Daemon);
+  REQUIRE(wait_for([&] { return fixture.mirrored_exactly(nullptr); }, std::chrono::seconds(20)));
+  CHECK(resumed_from(*fixture.server, target) >= kept - (512 << 10));
+  store::Store store(fixture.config.state_dir / "state.db");
+  CHECK(store.integrity_ok());
+}
+
+TEST_CASE("daemon: systemd notifications and a Prometheus scrape during a mirror",
+          "[process][daemon][service]") {
+  MirrorFixture fixture;
+  const auto target = fixture.url_path(kBigImage);
+  fixture.server->set_fault(target, {Fault::Kind::Slow, 1 << 20, 0, {}, 1});
+  // A free port: bind to 0, read it, close.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = probe.local_endpoint().port();
+  probe.close();
+  const auto config = write_config(fixture);
+  write_file(config,
+             read_file(config) + "metrics_listen: \"127.0.0.1:" + std::to_string(port) + "\"\n");
+  // systemd's side of the notify socket.
+  const auto notify_path = fixture.sandbox / "notify.sock";
+  const int notify_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(notify_fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, notify_path.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::bind(notify_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  std::string received;
+  auto drain = [&] {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(notify_fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0)
+      received.append(buffer, static_cast<std::size_t>(n)).push_back('\n');
+    return received;
+  };
+
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  Pnsyncd daemon(config, log, Pnsyncd::Mode::Daemon, {"NOTIFY_SOCKET=" + notify_path.string()});
+  REQUIRE(wait_for([&] { return drain().find("READY=1") != std::string::npos; },
+                   std::chrono::seconds(10)));
+  REQUIRE(wait_for([&] { return drain().find("STATUS=mimic-cxr/2.0.0: ") != std::string::npos; },
+                   std::chrono::seconds(10)));
+
+  REQUIRE(wait_for([&] { return partial_size(fixture.dest, kBigImage) > 0; },
+                   std::chrono::seconds(10)));
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  const auto scrape = fixture.sandbox / "metrics.txt";
+  const std::string command = "curl -sf -o " + scrape.string() + " " + url;
+  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string body = read_file(scrape);
+  CHECK_THAT(body, Catch::Contains("# TYPE pnsync_fetched_bytes_total counter"));
+  CHECK_THAT(body, Catch::Contains("mirror=\"mimic-cxr/2.0.0\""));
+  CHECK_THAT(body, Catch::Contains("pnsync_transfers_active"));
+  CHECK_THAT(body, Catch::Contains("pnsync_request_latency_seconds_bucket"));
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+  CHECK(drain().find("STOPPING=1") != std::string::npos);
+  ::close(notify_fd);
 }
