@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <ctime>
 
+#include "daemon/disk_space.hpp"
 #include "daemon/http_policy.hpp"
 #include "daemon/listing.hpp"
 #include "daemon/safe_path.hpp"
@@ -45,6 +47,8 @@ std::string_view to_string(JobStatus status) {
       return "access denied";
     case JobStatus::LocalStorage:
       return "local storage problem";
+    case JobStatus::NoSpace:
+      return "waiting for disk space";
     case JobStatus::Stopped:
       return "stopped";
     case JobStatus::Failed:
@@ -352,6 +356,9 @@ void MirrorJob::on_rest_findings(std::vector<RestFinding> findings) {
 }
 
 void MirrorJob::plan_known_files() {
+  // Before anything starts: a pass that cannot fit pauses with one message.
+  counts_ = services_.store.counts(mirror_id_);
+  if (!check_space()) return;
   // Verified files are trusted without the network, but not without a look at the disk (verify
   // at rest, when asked, reads them all).
   for (const auto& file : services_.store.verified_files(mirror_id_)) {
@@ -605,7 +612,10 @@ void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
       return;
     case AttemptOutcome::LocalError:
       services_.store.record_attempt_error(id, result.message, false);
-      stop(JobStatus::LocalStorage, result.message);
+      // The partial file keeps what was written: the next pass resumes from there.
+      stop(result.errno_value == ENOSPC || result.errno_value == EDQUOT ? JobStatus::NoSpace
+                                                                        : JobStatus::LocalStorage,
+           result.message);
       return;
   }
 }
@@ -645,6 +655,18 @@ void MirrorJob::refresh_counts(bool force) {
   if (!force && now - counts_refreshed_ < std::chrono::seconds(1)) return;
   counts_refreshed_ = now;
   counts_ = services_.store.counts(mirror_id_);
+  // As the crawl finds more files, the total grows: the check follows it.
+  if (status_ == JobStatus::Running && !options_.plan_only) check_space();
+}
+
+bool MirrorJob::check_space() {
+  const auto space = filesystem_space(mirror_.dest);
+  if (!space) return true;
+  if (auto why = shortage(counts_.bytes_remaining(), *space)) {
+    stop(JobStatus::NoSpace, mirror_.dest.string() + ": " + *why);
+    return false;
+  }
+  return true;
 }
 
 void MirrorJob::check_finished() {

@@ -31,7 +31,16 @@
 
 namespace pnsync {
 
-enum class JobStatus { Running, Done, AuthFailed, AccessDenied, LocalStorage, Stopped, Failed };
+enum class JobStatus {
+  Running,
+  Done,
+  AuthFailed,
+  AccessDenied,
+  LocalStorage,
+  NoSpace,  // the rest will not fit on dest's filesystem, or a write hit ENOSPC
+  Stopped,
+  Failed
+};
 std::string_view to_string(JobStatus status);
 
 struct JobProgress {
@@ -131,6 +140,7 @@ private:
   void flush_verified();
   void check_finished();
   void refresh_counts(bool force);
+  bool check_space();
   bool crawl_done() const { return crawl_started_ && listings_in_flight_ == 0; }
   template <typename Body>
   HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);

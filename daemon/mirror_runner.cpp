@@ -5,6 +5,7 @@
 #include <ctime>
 #include <utility>
 
+#include "daemon/disk_space.hpp"
 #include "daemon/progress.hpp"
 
 namespace pnsync {
@@ -27,7 +28,8 @@ MirrorRunner::MirrorRunner(JobServices services, const config::Config& config,
       mode_(mode),
       on_pass_end_(std::move(on_pass_end)),
       job_options_(job_options),
-      next_pass_(services.io) {}
+      next_pass_(services.io),
+      space_poll_(services.io) {}
 
 MirrorRunner::~MirrorRunner() {
   if (job_) job_->stop(JobStatus::Stopped, "shutting down");
@@ -80,7 +82,33 @@ void MirrorRunner::on_job_finished(MirrorJob& job) {
     boost::asio::post(services_.io, [this] { sync_now(); });
     return;
   }
+  if (last_status_ == JobStatus::NoSpace) {
+    const auto space = filesystem_space(mirror_.dest);
+    free_at_shortage_ = space ? space->available : 0;
+    wait_for_space();
+    return;
+  }
   schedule_next();
+}
+
+void MirrorRunner::wait_for_space() {
+  space_poll_.expires_after(std::chrono::minutes(1));
+  space_poll_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || retired_ || paused_ || job_) return;
+    const auto space = filesystem_space(mirror_.dest);
+    const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
+    const std::int64_t remaining = services_.store.counts(id).bytes_remaining();
+    // Fits now, or (sizes unknown, ENOSPC mid-write) somebody freed a worthwhile amount.
+    const bool fits = space && !shortage(remaining, *space);
+    const bool freed = space && space->available > free_at_shortage_ + (std::int64_t{64} << 20);
+    if (space && ((remaining > 0 && fits) || (remaining <= 0 && freed))) {
+      services_.log.info(name_ + ": disk space available again (" + format_bytes(space->available) +
+                         " free); resuming");
+      sync_now();
+      return;
+    }
+    wait_for_space();
+  });
 }
 
 void MirrorRunner::schedule_next() {
@@ -98,6 +126,7 @@ void MirrorRunner::schedule_next() {
 void MirrorRunner::pause(std::string why) {
   if (retired_) return;
   paused_ = true;
+  space_poll_.cancel();
   pause_reason_ = std::move(why);
   next_pass_.cancel();
   next_pass_unix_.reset();
@@ -126,6 +155,7 @@ void MirrorRunner::retire(std::string why) {
   if (retired_) return;
   retired_ = true;
   next_pass_.cancel();
+  space_poll_.cancel();
   next_pass_unix_.reset();
   if (job_) job_->stop(JobStatus::Stopped, std::move(why));
 }
@@ -179,6 +209,9 @@ protocol::MirrorStatus MirrorRunner::status() {
                       std::to_string(progress.verify_mismatches) + " differed";
   } else if (last_status_ == JobStatus::Done || last_status_ == JobStatus::Running) {
     status.state = "idle";
+  } else if (last_status_ == JobStatus::NoSpace) {
+    status.state = "paused";
+    status.reason = last_message_ + " (resumes by itself when space is freed)";
   } else {
     status.state = "failed";
     status.reason =

@@ -75,6 +75,8 @@ private:
   void start_pass();
   void on_job_finished(MirrorJob& job);
   void schedule_next();
+  // After NoSpace: look at the free space every minute and start a pass once it fits.
+  void wait_for_space();
   std::shared_ptr<MirrorJob> make_job();
 
   JobServices services_;
@@ -88,6 +90,8 @@ private:
 
   std::shared_ptr<MirrorJob> job_;  // the pass in flight
   boost::asio::steady_timer next_pass_;
+  boost::asio::steady_timer space_poll_;
+  std::int64_t free_at_shortage_ = 0;
   std::optional<std::int64_t> next_pass_unix_;
   std::optional<std::int64_t> last_sync_unix_;  // end of the last complete pass
   bool paused_ = false;

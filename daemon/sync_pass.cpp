@@ -190,6 +190,7 @@ private:
           worse(ExitCode::AccessDenied);
           break;
         case JobStatus::LocalStorage:
+        case JobStatus::NoSpace:
           worse(ExitCode::LocalStorage);
           break;
         case JobStatus::Failed:

@@ -219,7 +219,8 @@ struct Statements {
                  count(*) FILTER (WHERE selected AND size IS NULL),
                  coalesce(sum(size) FILTER (WHERE selected), 0),
                  coalesce(sum(size) FILTER (WHERE selected AND state = 'verified'), 0),
-                 count(*) FILTER (WHERE NOT selected AND state = 'verified')
+                 count(*) FILTER (WHERE NOT selected AND state = 'verified'),
+                 coalesce(sum(bytes_done) FILTER (WHERE selected AND state <> 'verified'), 0)
           FROM file WHERE mirror_id = ?1)sql"),
         integrity_check(db, "PRAGMA integrity_check") {}
 
@@ -497,7 +498,8 @@ MirrorCounts Store::counts(MirrorId mirror) {
                       .files_unknown_size = use.int64(3),
                       .bytes_total = use.int64(4),
                       .bytes_verified = use.int64(5),
-                      .files_kept_unselected = use.int64(6)};
+                      .files_kept_unselected = use.int64(6),
+                      .bytes_partial = use.int64(7)};
 }
 
 bool Store::integrity_ok() {

@@ -65,6 +65,9 @@ struct MirrorCounts {
   std::int64_t bytes_total = 0;         // sum of known sizes
   std::int64_t bytes_verified = 0;
   std::int64_t files_kept_unselected = 0;  // verified earlier, no longer selected, still on disk
+  std::int64_t bytes_partial = 0;          // already in partial files (as last recorded)
+  // What is still to be written to disk, as far as sizes are known.
+  std::int64_t bytes_remaining() const { return bytes_total - bytes_verified - bytes_partial; }
 };
 
 struct VerifiedFile {

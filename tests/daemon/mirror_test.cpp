@@ -303,7 +303,7 @@ TEST_CASE("a 416 for a partial file of the wrong size starts the file over", "[m
   CHECK_MIRRORED(fixture);
 }
 
-TEST_CASE("a full disk stops the mirror with exit 5 and publishes nothing incomplete",
+TEST_CASE("a full disk pauses the mirror with exit 5, and it completes once space is freed",
           "[mirror][local]") {
   MirrorFixture fixture;
   std::filesystem::create_directories(fixture.dest);
@@ -314,13 +314,32 @@ TEST_CASE("a full disk stops the mirror with exit 5 and publishes nothing incomp
     WARN("skipped: cannot mount a tmpfs here (needs root)");
     return;
   }
-  const ExitCode code = fixture.run();
+  const ExitCode full = fixture.run();
+  const std::string full_summary = fixture.summary;
   const bool big_published = std::filesystem::exists(fixture.dest / kBigImage);
+  // Every file visible under its final name is complete and correct.
+  bool published_intact = true;
+  for (const auto& [path, content] : fixture.files) {
+    if (std::filesystem::exists(fixture.dest / path) && read_file(fixture.dest / path) != content)
+      published_intact = false;
+  }
+  // Space is freed (the filesystem grows); the next run completes.
+  const std::string grow = "mount -o remount,size=16m " + fixture.dest.string();
+  const bool grown = std::system(grow.c_str()) == 0;
+  const ExitCode after = fixture.run();
+  const bool mirrored = fixture.mirrored_exactly(nullptr);
   const bool unmounted = std::system(("umount " + fixture.dest.string()).c_str()) == 0;
   CHECK(unmounted);
-  CHECK(code == ExitCode::LocalStorage);
-  CHECK(fixture.summary.find("No space left on device") != std::string::npos);
+  INFO(full_summary);
+  CHECK(full == ExitCode::LocalStorage);
+  CHECK_THAT(full_summary, Catch::Contains("waiting for disk space"));
+  CHECK((full_summary.find("free") != std::string::npos ||
+         full_summary.find("No space left on device") != std::string::npos));
   CHECK_FALSE(big_published);
+  CHECK(published_intact);
+  REQUIRE(grown);
+  CHECK(after == ExitCode::Ok);
+  CHECK(mirrored);
 }
 
 TEST_CASE("verify at rest finds a changed file of the same size and fetches it again",
