@@ -35,6 +35,7 @@ Options:
                         selection reads; exits like --once
       --verify          with --once: hash every verified file again (bit rot, tampering) and
                         fetch again what differs
+      --json            with --dry-run: the plans as a JSON array (docs/control-protocol.md)
       --mirror NAME     only this mirror (project/version), with --once or --dry-run
   -v, --verbose         debug logging (state changes of every transfer); overrides log_level
   -q, --quiet           warnings and errors only; overrides log_level
@@ -56,6 +57,7 @@ struct Arguments {
   bool once = false;
   bool dry_run = false;
   bool verify = false;
+  bool json = false;
   std::string mirror;  // empty: all
   bool progress = true;
   std::optional<pnsync::LogLevel> level;  // from the command line; else the config's log_level
@@ -81,6 +83,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
       args.config_file = std::string(arg.substr(9));
     } else if (arg == "--once") {
       args.once = true;
+    } else if (arg == "--json") {
+      args.json = true;
     } else if (arg == "--verify") {
       args.verify = true;
     } else if (arg == "--dry-run") {
@@ -126,6 +130,11 @@ int main(int argc, char** argv) {
     return static_cast<int>(ExitCode::BadUsage);
   }
   if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
+  if (args->json && !args->dry_run) {
+    std::fputs("pnsyncd: --json goes with --dry-run (a running daemon: pnsyncctl --json)\n",
+               stderr);
+    return static_cast<int>(ExitCode::BadUsage);
+  }
   if (args->verify && !args->once) {
     std::fputs("pnsyncd: --verify goes with --once (a running daemon: pnsyncctl verify)\n", stderr);
     return static_cast<int>(ExitCode::BadUsage);
@@ -161,6 +170,7 @@ int main(int argc, char** argv) {
         args->progress && ::isatty(STDERR_FILENO) && !log.enabled(pnsync::LogLevel::Debug);
     options.plan_only = args->dry_run;
     options.verify_at_rest = args->verify;
+    options.json = args->json;
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());

@@ -12,6 +12,7 @@
 
 #include "daemon/engine.hpp"
 #include "daemon/progress.hpp"
+#include "protocol/codec.hpp"
 
 namespace pnsync {
 
@@ -125,6 +126,16 @@ private:
 
   void print_plans() {
     std::FILE* out = options_.summary_out;
+    if (options_.json) {
+      protocol::Response response;
+      response.plans.emplace();
+      for (const auto& runner : engine_.runners())
+        if (auto plan = runner->plan()) response.plans->push_back(std::move(*plan));
+      std::fputs(protocol::result_json(response).c_str(), out);
+      std::fputc('\n', out);
+      std::fflush(out);
+      return;
+    }
     for (const auto& runner : engine_.runners()) {
       const auto plan = runner->plan();
       if (!plan) continue;

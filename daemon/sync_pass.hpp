@@ -20,6 +20,7 @@ struct PassOptions {
   std::FILE* summary_out = stdout;
   // --dry-run: list and fetch the selection's tables only, then print the plan of each mirror.
   bool plan_only = false;
+  bool json = false;  // --dry-run --json: the plans as pnsyncctl plan --json prints them
   // --verify: hash every verified file again; what differs is fetched again.
   bool verify_at_rest = false;
 };

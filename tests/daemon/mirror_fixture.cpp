@@ -74,8 +74,8 @@ MirrorFixture::MirrorFixture(FixtureOptions fixture_options) {
   config.mirrors.push_back({"mimic-cxr", "2.0.0", dest});
 }
 
-ExitCode MirrorFixture::dry_run() {
-  return run_with(kPassword, true, false);
+ExitCode MirrorFixture::dry_run(bool json) {
+  return run_with(kPassword, true, false, json);
 }
 
 ExitCode MirrorFixture::verify_run() {
@@ -87,7 +87,7 @@ ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
 }
 
 ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, bool dry_run,
-                                 bool verify) {
+                                 bool verify, bool json) {
   std::filesystem::create_directories(config.state_dir);
   store::Store store(config.state_dir / "state.db");
   // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
@@ -97,6 +97,7 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   options.summary_out = out;
   options.plan_only = dry_run;
   options.verify_at_rest = verify;
+  options.json = json;
   const ExitCode code = run_sync_pass(config, password, store, log, options);
   std::rewind(out);
   summary.clear();

@@ -53,7 +53,7 @@ struct MirrorFixture {
   // Runs one pass in-process, as `pnsyncd --once` would; the summary goes to a temp file.
   ExitCode run(const std::optional<std::string>& password = std::string(kPassword));
   // As `pnsyncd --dry-run`: the plan goes to `summary`.
-  ExitCode dry_run();
+  ExitCode dry_run(bool json = false);
   // As `pnsyncd --once --verify`.
   ExitCode verify_run();
   bool mirrored_exactly(std::string* why) const;
@@ -61,7 +61,8 @@ struct MirrorFixture {
   std::string summary;  // of the last run
 
 private:
-  ExitCode run_with(const std::optional<std::string>& password, bool dry_run, bool verify);
+  ExitCode run_with(const std::optional<std::string>& password, bool dry_run, bool verify,
+                    bool json = false);
 };
 
 }  // namespace pnsync::test

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/daemon/gzip_file.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
 
@@ -154,4 +156,19 @@ TEST_CASE("a dry run shows the plan and fetches only listings and tables", "[eng
   CHECK_THAT(fixture.summary, Contains("listing    complete"));
   CHECK_FALSE(std::filesystem::exists(fixture.dest / kFrontalTest));
   CHECK(fixture.server->count_requests(fixture.url_path(kFrontalTest)) == 0);
+}
+
+TEST_CASE("a dry run prints the plan as JSON for scripts", "[engine][selection]") {
+  MirrorFixture fixture;
+  fixture.config.mirrors[0].selection.include = {"files/p10/**"};
+  REQUIRE(fixture.dry_run(/*json=*/true) == ExitCode::Ok);
+  const auto plans = nlohmann::json::parse(fixture.summary);
+  REQUIRE(plans.size() == 1);
+  const auto& plan = plans.at(0);
+  CHECK(plan.at("mirror") == "mimic-cxr/2.0.0");
+  // SHA256SUMS.txt (always kept, already verified), the p10 report and its two images.
+  CHECK(plan.at("files_selected") == 4);
+  CHECK(plan.at("files_to_fetch") == 3);
+  CHECK(plan.at("bytes_to_fetch") == 70000 + 300000 + 32);  // sizes from the listings
+  CHECK(plan.at("listing_complete") == true);
 }
