@@ -31,6 +31,7 @@ struct JoinSpec {
   std::string table;  // relative to the version root, *.csv.gz
   std::string on;     // a column of both tables
   ColumnFilter where;
+  bool operator==(const JoinSpec&) const = default;
 };
 
 // `select:` picks files from the rows of a table of the dataset (see docs/config.md).
@@ -40,6 +41,7 @@ struct SelectSpec {
   std::optional<JoinSpec> join;  // keep only rows whose `on` value has a matching row there
   std::string path;              // a PathTemplate (config/path_template.hpp), checked at load
   bool with_reports = false;     // also files/p{subject_id:0:2}/p{subject_id}/s{study_id}.txt
+  bool operator==(const SelectSpec&) const = default;
 };
 
 // Which files of a mirror are wanted. Every part is optional and they combine with AND; with
@@ -52,6 +54,7 @@ struct SelectionSpec {
   std::optional<SelectSpec> select;
   bool delete_unselected = false;  // remove local files that are no longer selected
   bool restricts() const { return !include.empty() || !exclude.empty() || files_from || select; }
+  bool operator==(const SelectionSpec&) const = default;
 };
 
 struct Mirror {

@@ -162,7 +162,14 @@ void MirrorRunner::retire(std::string why) {
 
 void MirrorRunner::update(const config::Mirror& mirror) {
   const bool schedule_changed = mirror.every != mirror_.every;
+  const bool selection_changed = !(mirror.selection == mirror_.selection);
   mirror_ = mirror;
+  if (selection_changed) {
+    // A new selection is mirrored now, not at the next scheduled pass.
+    services_.log.info(name_ + ": selection changed; starting a pass");
+    sync_now();
+    return;
+  }
   if (schedule_changed && next_pass_unix_) schedule_next();
 }
 
