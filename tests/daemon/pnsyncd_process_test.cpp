@@ -1,21 +1,14 @@
 // SPDX-License-Identifier: MIT
 // pnsyncd as a user runs it: a real process, a YAML config, signals and kill -9.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
-#include <functional>
-#include <thread>
 
+#include "tests/daemon/daemon_process.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
-
-extern char** environ;
 
 using namespace pnsync;
 using namespace pnsync::test;
@@ -40,58 +33,12 @@ std::filesystem::path write_config(const MirrorFixture& fixture) {
   return config_file;
 }
 
-class Pnsyncd {
-public:
-  Pnsyncd(const std::filesystem::path& config, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::string binary = PNSYNCD_PATH;
-    std::string config_text = config.string();
-    char* argv[] = {binary.data(),
-                    const_cast<char*>("--config"),
-                    config_text.data(),
-                    const_cast<char*>("--once"),
-                    const_cast<char*>("--verbose"),
-                    nullptr};
-    REQUIRE(posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Pnsyncd() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  // Exit status, or -signal.
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
-private:
-  pid_t pid_ = -1;
-};
-
 std::int64_t largest_partial(const std::filesystem::path& dest) {
   std::int64_t largest = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dest / ".pnsync-partial", ec))
     largest = std::max<std::int64_t>(largest, static_cast<std::int64_t>(entry.file_size(ec)));
   return largest;
-}
-
-bool wait_for(const std::function<bool()>& condition, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 std::int64_t resumed_from(const HttpServer& server, const std::string& target) {
