@@ -43,11 +43,11 @@ constexpr int kTransfers = 4;
 // most hit transfers, and some hit the publish of a small file.
 constexpr int kMinDelayMs = 30;
 constexpr int kMaxDelayMs = 700;
-// Bytes the server may send beyond the tree itself: per kill, what was in flight on each
-// connection (paced writes of rate/10, socket buffers) and the small files received but not yet
-// published; plus 5% for listings, the manifest fetched by every run and retried requests.
-constexpr double kRatioSlack = 0.05;
-constexpr std::uint64_t kLossPerKill = kTransfers * (256u << 10);
+// The bytes the server sent (files, listings, the manifest every run fetches) over the tree's
+// size. A kill -9 loses only what was in flight: bytes written to the partial file are in the
+// page cache and survive, and a restart resumes after them. Measured: 1.009 for 50 kills and
+// 1.006 for 500 (docs/testing.md); a resume that restarted files from zero would exceed 1.5.
+constexpr double kMaxRatio = 1.10;
 
 std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   const char* value = std::getenv(name);
@@ -74,10 +74,10 @@ std::map<std::string, SourceFile> make_tree(const fs::path& root, std::mt19937_6
   for (int i = 0; i < 4; ++i)
     add("big/image-" + std::to_string(i) + ".tar", (3u << 20) + rng() % (3u << 20));
   for (int dir = 0; dir < 30; ++dir) {
-    const std::string prefix = "files/p1" + std::to_string(dir % 10) + "/p" +
-                               std::to_string(10000000 + dir * 7919) + "/";
+    const std::string prefix =
+        "files/p1" + std::to_string(dir % 10) + "/p" + std::to_string(10000000 + dir * 7919) + "/";
     for (int i = 0; i < 9; ++i) {
-      const std::uint64_t size = i == 0 && dir % 5 == 0 ? (256u << 10) + rng() % (768u << 10)
+      const std::uint64_t size = i == 0 && dir % 5 == 0   ? (256u << 10) + rng() % (768u << 10)
                                  : i == 8 && dir % 7 == 0 ? 0
                                                           : rng() % (48u << 10);
       add(prefix + "s5" + std::to_string(1000000 + dir * 100 + i) + ".dcm", size);
@@ -95,8 +95,8 @@ std::map<std::string, SourceFile> make_tree(const fs::path& root, std::mt19937_6
 // complete and correct. Hashes only files whose (inode, size, mtime) it has not seen before.
 class DestChecker {
 public:
-  DestChecker(const fs::path& dest, const std::map<std::string, SourceFile>& tree)
-      : dest_(dest), tree_(tree) {}
+  DestChecker(fs::path dest, const std::map<std::string, SourceFile>& tree)
+      : dest_(std::move(dest)), tree_(tree) {}
 
   std::string check() {
     std::error_code ec;
@@ -118,8 +118,8 @@ public:
       if (static_cast<std::uint64_t>(info.st_size) != found->second.size)
         return rel + ": visible with " + std::to_string(info.st_size) + " of " +
                std::to_string(found->second.size) + " bytes";
-      const auto key = std::make_tuple(info.st_ino, info.st_size, info.st_mtim.tv_sec,
-                                       info.st_mtim.tv_nsec);
+      const auto key =
+          std::make_tuple(info.st_ino, info.st_size, info.st_mtim.tv_sec, info.st_mtim.tv_nsec);
       if (seen_[rel] == key) continue;
       if (sha256_file_hex(path) != found->second.sha256) return rel + ": wrong content";
       seen_[rel] = key;
@@ -174,7 +174,8 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
       16 << 10, static_cast<std::int64_t>(static_cast<double>(tree_bytes) /
                                           (kTransfers * 1.5 * mean_run_s * kills_wanted)));
   for (const auto& [rel, file] : tree)
-    if (rel != "SHA256SUMS.txt") server.set_fault(kUrlPrefix + rel, {Fault::Kind::Slow, rate, 0, {}, -1});
+    if (rel != "SHA256SUMS.txt")
+      server.set_fault(kUrlPrefix + rel, {Fault::Kind::Slow, rate, 0, {}, -1});
 
   config::Config config;
   config.server = server.base_url();
@@ -195,9 +196,11 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
   DestChecker checker(dest, tree);
   std::uniform_int_distribution<int> delay_ms(kMinDelayMs, kMaxDelayMs);
   int kills = 0;
+  int mid_transfer = 0;  // kills that landed after file data began to flow in that run
   bool finished_early = false;
   while (kills < kills_wanted) {
     fs::remove(log);
+    const std::uint64_t sent_before = server.body_bytes_sent();
     Pnsyncd daemon(config_file, log);
     const auto ended = daemon.wait_for(std::chrono::milliseconds(delay_ms(rng)));
     if (ended) {
@@ -208,6 +211,8 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
     }
     REQUIRE(daemon.kill9() == -SIGKILL);
     ++kills;
+    // More than the manifest went out: listings or file bodies were flowing when it died.
+    if (server.body_bytes_sent() > sent_before + tree.at("SHA256SUMS.txt").size) ++mid_transfer;
 
     // Nothing under a final name is incomplete or wrong.
     const std::string wrong = checker.check();
@@ -218,7 +223,8 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
     if (fs::exists(db)) {
       store::Store store(db);
       REQUIRE(store.integrity_ok());
-      const auto mirror = store.ensure_mirror(std::string(kProject) + "/" + kVersion, dest.string());
+      const auto mirror =
+          store.ensure_mirror(std::string(kProject) + "/" + kVersion, dest.string());
       for (const auto& file : store.verified_files(mirror)) {
         INFO("after kill " << kills << ": verified in the database: " << file.path);
         struct stat info {};
@@ -246,24 +252,26 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
   CHECK(fs::is_empty(dest / ".pnsync-partial"));
   store::Store store(db);
   CHECK(store.integrity_ok());
-  const auto counts = store.counts(store.ensure_mirror(std::string(kProject) + "/" + kVersion, dest.string()));
+  const auto counts =
+      store.counts(store.ensure_mirror(std::string(kProject) + "/" + kVersion, dest.string()));
   CHECK(counts.files_verified == static_cast<std::int64_t>(tree.size()));
   CHECK(counts.files_total == static_cast<std::int64_t>(tree.size()));
 
   const std::uint64_t served = server.body_bytes_sent();
   const double ratio = static_cast<double>(served) / static_cast<double>(tree_bytes);
-  const double bound = 1.0 + kRatioSlack + static_cast<double>(kLossPerKill) * kills /
-                                               static_cast<double>(tree_bytes);
+  const double bound = kMaxRatio;
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   std::printf(
-      "crash loop: %d kills (seed %llu), %zu files / %llu bytes, paced at %lld B/s per file; "
-      "server sent %llu body bytes, ratio %.3f (bound %.3f); %.0f s\n",
-      kills, static_cast<unsigned long long>(seed), tree.size(),
+      "crash loop: %d kills (seed %llu), %d of them mid-transfer; %zu files / %llu bytes, paced at "
+      "%lld B/s per file; server sent %llu body bytes, ratio %.3f (bound %.2f); %.0f s\n",
+      kills, static_cast<unsigned long long>(seed), mid_transfer, tree.size(),
       static_cast<unsigned long long>(tree_bytes), static_cast<long long>(rate),
       static_cast<unsigned long long>(served), ratio, bound, took);
   std::fflush(stdout);
   INFO("server sent " << served << " bytes for a tree of " << tree_bytes << " (ratio " << ratio
                       << ", bound " << bound << ")");
   CHECK(ratio <= bound);
+  // Not all kills hit start-up: a loose bound, since a loaded CI machine starts pnsyncd slowly.
+  CHECK(mid_transfer * 4 >= kills);
 }

@@ -5,13 +5,13 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -23,8 +23,6 @@
 #include "config/config.hpp"
 #include "tests/support/sandbox.hpp"
 
-extern char** environ;
-
 namespace pnsync::test {
 
 // `pnsyncd --config FILE --once --verbose`, stdout and stderr appended to `log`. `wrapper` is put
@@ -34,9 +32,11 @@ public:
   Pnsyncd(const std::filesystem::path& config, const std::filesystem::path& log,
           std::vector<std::string> wrapper = {}) {
     std::vector<std::string> args = std::move(wrapper);
-    for (const char* arg : {PNSYNCD_PATH, "--config", "", "--once", "--verbose"}) args.emplace_back(arg);
+    for (const char* arg : {PNSYNCD_PATH, "--config", "", "--once", "--verbose"})
+      args.emplace_back(arg);
     args[args.size() - 3] = config.string();
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
@@ -84,7 +84,9 @@ public:
   }
 
 private:
-  static int decode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
+  static int decode(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
   pid_t pid_ = -1;
 };
 
@@ -108,7 +110,8 @@ inline std::filesystem::path write_daemon_config(const config::Config& config,
   const auto password_file = dir / "password";
   write_file(password_file, password + "\n");
   ::chmod(password_file.c_str(), 0600);
-  std::string yaml = "server: " + config.server + "\nstate_dir: " + config.state_dir.string() + "\n";
+  std::string yaml =
+      "server: " + config.server + "\nstate_dir: " + config.state_dir.string() + "\n";
   if (config.ca_file) yaml += "ca_file: " + config.ca_file->string() + "\n";
   if (config.credentials)
     yaml += "credentials:\n  username: " + config.credentials->username +
@@ -124,7 +127,7 @@ inline std::filesystem::path write_daemon_config(const config::Config& config,
   for (const auto& mirror : config.mirrors)
     yaml += "  - project: " + mirror.project + "\n    version: " + mirror.version +
             "\n    dest: " + mirror.dest.string() + "\n";
-  const auto config_file = dir / "pnsync.yaml";
+  auto config_file = dir / "pnsync.yaml";
   write_file(config_file, yaml);
   if (owner) {
     ::chown(password_file.c_str(), *owner, static_cast<gid_t>(-1));

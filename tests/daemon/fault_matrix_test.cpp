@@ -77,17 +77,53 @@ TEST_CASE("server faults over TLS: retried then verified, or failed for the righ
   const Row row = GENERATE(values<Row>({
       {"502 twice, then the file", kSmallImage, {K::Status, 0, 502, {}, 2}, 5, true, 3, 0ms, ""},
       {"500 every time: fails after max_attempts, no more",
-       kSmallImage, {K::Status, 0, 500, {}, -1}, 3, false, 3, 0ms, "500"},
+       kSmallImage,
+       {K::Status, 0, 500, {}, -1},
+       3,
+       false,
+       3,
+       0ms,
+       "500"},
       {"503 with Retry-After as an HTTP-date: waits until then",
-       kSmallImage, {K::Status, 0, 503, std::string(kDateIn3s), 1}, 5, true, 2, 1500ms, ""},
-      {"429 with Retry-After in seconds", kReport, {K::Status, 0, 429, std::string("1"), 1}, 5,
-       true, 2, 1000ms, ""},
-      {"body cut short without TLS close_notify: resumed with a Range", kBigImage,
-       {K::Truncate, 1 << 20, 0, {}, 1}, 5, true, 2, 0ms, ""},
-      {"connection reset mid-body over TLS", kBigImage, {K::ResetAfter, 512 << 10, 0, {}, 1}, 5,
-       true, 2, 0ms, ""},
-      {"reset every time: fails after max_attempts", kSmallImage,
-       {K::ResetAfter, 1000, 0, {}, -1}, 3, false, 3, 0ms, "Connection reset"},
+       kSmallImage,
+       {K::Status, 0, 503, std::string(kDateIn3s), 1},
+       5,
+       true,
+       2,
+       1500ms,
+       ""},
+      {"429 with Retry-After in seconds",
+       kReport,
+       {K::Status, 0, 429, std::string("1"), 1},
+       5,
+       true,
+       2,
+       1000ms,
+       ""},
+      {"body cut short without TLS close_notify: resumed with a Range",
+       kBigImage,
+       {K::Truncate, 1 << 20, 0, {}, 1},
+       5,
+       true,
+       2,
+       0ms,
+       ""},
+      {"connection reset mid-body over TLS",
+       kBigImage,
+       {K::ResetAfter, 512 << 10, 0, {}, 1},
+       5,
+       true,
+       2,
+       0ms,
+       ""},
+      {"reset every time: fails after max_attempts",
+       kSmallImage,
+       {K::ResetAfter, 1000, 0, {}, -1},
+       3,
+       false,
+       3,
+       0ms,
+       "Connection reset"},
   }));
   CAPTURE(row.name);
   TlsFixture fixture(row.max_attempts);
@@ -128,9 +164,10 @@ TEST_CASE("server faults over TLS: retried then verified, or failed for the righ
   }
 }
 
-TEST_CASE("a 206 whose Content-Range is not the range asked for is refused, then the file is "
-          "fetched whole",
-          "[mirror][tls][faults][resume]") {
+TEST_CASE(
+    "a 206 whose Content-Range is not the range asked for is refused, then the file is "
+    "fetched whole",
+    "[mirror][tls][faults][resume]") {
   TlsFixture fixture(1);
   const auto target = fixture.url_path(kBigImage);
   // First pass: cut after 1 MiB, one attempt: a partial file stays behind.
@@ -153,7 +190,8 @@ TEST_CASE("a 206 whose Content-Range is not the range asked for is refused, then
   CHECK_MIRRORED(fixture);
 }
 
-TEST_CASE("the listing changes between passes: new and changed files follow", "[mirror][tls][faults]") {
+TEST_CASE("the listing changes between passes: new and changed files follow",
+          "[mirror][tls][faults]") {
   TlsFixture fixture(3);
   REQUIRE(fixture.run() == ExitCode::Ok);
 
@@ -214,4 +252,15 @@ TEST_CASE("a file removed upstream stops failing once its directory is listed ag
   fixture.server->clear_requests();
   CHECK(fixture.run() == ExitCode::Ok);
   CHECK(requests_for(fixture, kSmallImage).empty());
+}
+
+// ENGINE BUG (reported, not fixed here): Transfer::start() creates the partial file before the
+// request, and nothing removes it when the answer is a 404 (or another final failure), so an
+// empty dest/.pnsync-partial/<hash>.part stays behind for every file that is gone upstream.
+// Expected: a file that fails for good with 404 leaves no partial. Remove [!mayfail] once fixed.
+TEST_CASE("a 404 leaves no empty partial file behind", "[mirror][tls][faults][!mayfail]") {
+  TlsFixture fixture(3);
+  fixture.server->set_fault(fixture.url_path(kSmallImage), {Fault::Kind::Status, 0, 404, {}, -1});
+  REQUIRE(fixture.run() == ExitCode::FilesFailed);
+  CHECK(fs::is_empty(fixture.dest / ".pnsync-partial"));
 }

@@ -200,7 +200,8 @@ struct UnprivilegedFixture : MirrorFixture {
   }
   bool can_switch_user() const {
     return ::geteuid() == 0 && uid != 0 &&
-           shell("setpriv --reuid=nobody --regid=" + std::to_string(gid) + " --clear-groups true") == 0;
+           shell("setpriv --reuid=nobody --regid=" + std::to_string(gid) +
+                 " --clear-groups true") == 0;
   }
   int run_daemon() {
     Pnsyncd daemon(config_file, log,
@@ -252,6 +253,7 @@ TEST_CASE("a state_dir that cannot be written stops pnsyncd with exit 5 before a
       return;
     Mount mounted(fixture.config.state_dir);
     fixture.server->clear_requests();
+    fs::remove(fixture.log);  // the message below must come from this run
     CHECK(fixture.run_daemon() == 5);
     CHECK(fixture.server->requests().empty());
     CHECK_FALSE(fs::exists(fixture.dest / kSmallImage));

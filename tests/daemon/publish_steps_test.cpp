@@ -110,7 +110,8 @@ TEST_CASE("a crash at each step of publishing converges without loss or needless
     }
     fs::remove(final_name);
     std::string damaged = content;
-    std::fill(damaged.begin() + static_cast<std::ptrdiff_t>(damaged.size() / 2), damaged.end(), '\0');
+    std::fill(damaged.begin() + static_cast<std::ptrdiff_t>(damaged.size() / 2), damaged.end(),
+              '\0');
     write_file(partial, damaged);
     mark_uncommitted(fixture, rel, content.size());
     fixture.server->clear_requests();
