@@ -43,11 +43,13 @@ constexpr int kTransfers = 4;
 // most hit transfers, and some hit the publish of a small file.
 constexpr int kMinDelayMs = 30;
 constexpr int kMaxDelayMs = 700;
-// The bytes the server sent (files, listings, the manifest every run fetches) over the tree's
-// size. A kill -9 loses only what was in flight: bytes written to the partial file are in the
-// page cache and survive, and a restart resumes after them. Measured: 1.009 for 50 kills and
-// 1.006 for 500 (docs/testing.md); a resume that restarted files from zero would exceed 1.5.
-constexpr double kMaxRatio = 1.10;
+// The bytes the server sent (files, listings, the manifest every run fetches) may exceed the
+// tree by 2%, plus 32 KiB per kill. A kill -9 loses only what was in flight: bytes written to the
+// partial file are in the page cache and survive, and a restart resumes after them. Measured
+// (docs/testing.md): about 6 KiB per kill over 50 kills, 12 KiB per kill over 500. A restart that
+// began a single 3 MB file from zero again would cost a hundred times the allowance.
+constexpr double kBaseSlack = 0.02;
+constexpr std::uint64_t kLossPerKill = 32u << 10;
 
 std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   const char* value = std::getenv(name);
@@ -259,15 +261,19 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
 
   const std::uint64_t served = server.body_bytes_sent();
   const double ratio = static_cast<double>(served) / static_cast<double>(tree_bytes);
-  const double bound = kMaxRatio;
+  const double bound = 1.0 + kBaseSlack +
+                       static_cast<double>(kLossPerKill) * kills / static_cast<double>(tree_bytes);
+  const double lost_per_kill =
+      kills > 0 && served > tree_bytes ? static_cast<double>(served - tree_bytes) / kills : 0;
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   std::printf(
       "crash loop: %d kills (seed %llu), %d of them mid-transfer; %zu files / %llu bytes, paced at "
-      "%lld B/s per file; server sent %llu body bytes, ratio %.3f (bound %.2f); %.0f s\n",
+      "%lld B/s per file; server sent %llu body bytes, ratio %.3f (bound %.3f), %.1f KiB more per "
+      "kill; %.0f s\n",
       kills, static_cast<unsigned long long>(seed), mid_transfer, tree.size(),
       static_cast<unsigned long long>(tree_bytes), static_cast<long long>(rate),
-      static_cast<unsigned long long>(served), ratio, bound, took);
+      static_cast<unsigned long long>(served), ratio, bound, lost_per_kill / 1024, took);
   std::fflush(stdout);
   INFO("server sent " << served << " bytes for a tree of " << tree_bytes << " (ratio " << ratio
                       << ", bound " << bound << ")");

@@ -103,7 +103,7 @@ std::vector<std::string> entries_of(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("a full disk stops the pass with exit 5; after freeing space a rerun completes",
+TEST_CASE("a full disk stops the pass with exit 5, and after freeing space a rerun completes",
           "[mirror][local]") {
   MirrorFixture fixture;
   fs::create_directories(fixture.dest);
@@ -203,7 +203,7 @@ struct UnprivilegedFixture : MirrorFixture {
            shell("setpriv --reuid=nobody --regid=" + std::to_string(gid) +
                  " --clear-groups true") == 0;
   }
-  int run_daemon() {
+  int run_daemon() const {
     Pnsyncd daemon(config_file, log,
                    {"setpriv", "--reuid=" + std::to_string(uid), "--regid=" + std::to_string(gid),
                     "--clear-groups", "--"});

@@ -50,7 +50,7 @@ TEST_CASE("a pass mirrors the whole tree and records how each file was verified"
   CHECK((info.st_mode & 0777) == 0640);
 }
 
-TEST_CASE("directories covered by the manifest are not listed; the rest are", "[mirror]") {
+TEST_CASE("directories covered by the manifest are not listed, the rest are", "[mirror]") {
   MirrorFixture fixture;
   REQUIRE(fixture.run() == ExitCode::Ok);
   CHECK(fixture.server->count_requests(fixture.url_path("")) == 1);
@@ -113,7 +113,7 @@ TEST_CASE("a server that ignores Range gets the file from the start", "[mirror][
   CHECK_MIRRORED(fixture);
 }
 
-TEST_CASE("wrong bytes are discarded and fetched again; three mismatches fail the file",
+TEST_CASE("wrong bytes are discarded and fetched again, three mismatches fail the file",
           "[mirror][verify]") {
   MirrorFixture fixture;
   const auto target = fixture.url_path("cxr-record-list.csv.gz");

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // pnsyncd as a user runs it: a real process, a YAML config, signals and kill -9.
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 
 #include "tests/daemon/daemon_process.hpp"
@@ -22,7 +22,7 @@ std::filesystem::path write_config(const MirrorFixture& fixture) {
   const auto password_file = fixture.sandbox / "password";
   write_file(password_file, std::string(kPassword) + "\n");
   ::chmod(password_file.c_str(), 0600);
-  const auto config_file = fixture.sandbox / "pnsync.yaml";
+  auto config_file = fixture.sandbox / "pnsync.yaml";
   write_file(config_file,
              "server: " + fixture.config.server + "\n" + "state_dir: " +
                  fixture.config.state_dir.string() + "\n" + "credentials:\n  username: " + kUser +

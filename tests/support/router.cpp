@@ -192,7 +192,7 @@ Response Router::dispatch(const http::RequestHead& req, const std::string& path)
   Response res;
   struct stat st {};
   const auto file = map_to_root(path);
-  if (!file) {
+  if (!file) {  // NOLINT(bugprone-branch-clone): a 404 for each reason nginx has for one
     res = error(404);
   } else if (::stat(file->c_str(), &st) != 0) {
     res = error(errno == EACCES ? 403 : 404);
