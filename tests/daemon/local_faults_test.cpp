@@ -221,6 +221,7 @@ TEST_CASE("a subfolder the daemon may not write stops the pass with exit 5, nami
   if (!environment_allows(fixture.can_switch_user(), "run pnsyncd as nobody with setpriv")) return;
   const fs::path locked = fixture.dest / "files/p10";
   fs::create_directories(locked);
+  ::chown((fixture.dest / "files").c_str(), fixture.uid, fixture.gid);  // only p10 is locked
   ::chmod(locked.c_str(), 0755);  // root's, so not nobody's to write
 
   CHECK(fixture.run_daemon() == 5);
