@@ -192,7 +192,7 @@ void parse_server(const Item& item, Config& config) {
 
 // An absolute path to a file that exists and can be read now.
 std::filesystem::path readable_file(const Item& item) {
-  const std::filesystem::path path = absolute_path(item);
+  std::filesystem::path path = absolute_path(item);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(item, "cannot read " + quote(path.string()) + ": " + std::strerror(errno));
   struct stat st {};
@@ -312,7 +312,7 @@ auto patterns(std::vector<std::string> SelectionSpec::*member, const char* if_em
 
 // A file of the project named relative to the version root: "mimic-cxr-2.0.0-split.csv.gz".
 std::string table_name(const Item& item) {
-  const std::string text = scalar(item, "a table file name");
+  std::string text = scalar(item, "a table file name");
   const auto bad = [&](const std::string& why) {
     fail(item, why +
                    " (a gzip CSV table of the project, relative to the version root, such as "
@@ -327,7 +327,7 @@ std::string table_name(const Item& item) {
     const std::size_t slash = text.find('/', begin);
     const std::string segment = text.substr(begin, slash - begin);
     if (segment.empty() || segment == "." || segment == "..")
-      bad("must not contain empty, \".\" or \"..\" segments");
+      bad(R"(must not contain empty, "." or ".." segments)");
     if (slash == std::string::npos) break;
     begin = slash + 1;
   }
@@ -550,7 +550,7 @@ void parse_log_level(const Item& item, Config& config) {
 // A group name as getgrnam() takes it; existence is checked where it is used (the group may be
 // created after the config is written, e.g. by the package's sysusers file).
 std::string group_name(const Item& item) {
-  const std::string text = scalar(item, "a group name");
+  std::string text = scalar(item, "a group name");
   const bool ok =
       !text.empty() && text.size() <= 32 && text.front() != '-' &&
       std::all_of(text.begin(), text.end(), [](char c) {

@@ -97,7 +97,7 @@ detail::Parsed<Glob::Segment> Glob::compile_segment(std::string_view text,
                                " segment never matches: mirrored paths have none");
   if (text.find("**") != std::string_view::npos)
     return SegmentResult::fail(
-        "\"**\" must be a whole path segment (\"a/**/b\"); within a name use \"*\"");
+        R"("**" must be a whole path segment ("a/**/b"); within a name use "*")");
 
   const auto push_char = [&](std::size_t at) {
     const std::size_t length = char_length(text, at);
@@ -164,7 +164,7 @@ detail::Parsed<Glob::Segment> Glob::compile_segment(std::string_view text,
       }
       if (!closed)
         return SegmentResult::fail("unclosed '[' in " + quote(text) +
-                                   " (write \"\\[\" for a literal '[')");
+                                   R"( (write "\[" for a literal '['))");
       segment.tokens.push_back({TokenKind::Class, 0, static_cast<std::uint32_t>(classes.size())});
       classes.push_back(std::move(klass));
       i = j;

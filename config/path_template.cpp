@@ -60,7 +60,7 @@ std::optional<std::string> shape_problem(std::string_view sample) {
     const std::size_t slash = sample.find('/', begin);
     const std::string_view segment = sample.substr(begin, slash - begin);
     if (segment.empty()) return "must not contain an empty segment (\"//\")";
-    if (segment == "." || segment == "..") return "must not contain \".\" or \"..\" segments";
+    if (segment == "." || segment == "..") return R"(must not contain "." or ".." segments)";
     if (slash == std::string_view::npos) return std::nullopt;
     begin = slash + 1;
   }

@@ -196,7 +196,7 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
 
 // Multiplicative decrease: limit * cut_factor, at least one less, never below min; no probe for
 // the cool-down, and the limit that drew it is remembered.
-void cut(const ControllerParams& params, ControllerState& state, std::string why,
+void cut(const ControllerParams& params, ControllerState& state, const std::string& why,
          TimePoint cooldown_from, TimePoint now, Decision& decision) {
   const int from = state.limit;
   const int to = std::max(
@@ -297,7 +297,7 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   if (!why.empty()) {
     if (sample.retry_after)
       why += " (Retry-After " + std::to_string(sample.retry_after->count()) + "s)";
-    cut(params, state, std::move(why), hold_end, now, decision);
+    cut(params, state, why, hold_end, now, decision);
     return finish();
   }
   if (total(counted) < total(all)) {

@@ -27,6 +27,8 @@ struct SocketWatch {
 
 struct CurlEngine::Impl : std::enable_shared_from_this<CurlEngine::Impl> {
   explicit Impl(asio::io_context& io_context) : io(io_context), timer(io_context) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   asio::io_context& io;
   curl::Multi multi{curl_multi_init()};

@@ -50,6 +50,8 @@ public:
   ~GzipCsvReader();
   GzipCsvReader(GzipCsvReader&&) noexcept;
   GzipCsvReader& operator=(GzipCsvReader&&) noexcept;
+  GzipCsvReader(const GzipCsvReader&) = delete;
+  GzipCsvReader& operator=(const GzipCsvReader&) = delete;
 
   const std::vector<std::string>& header() const { return header_; }
   // The index of the column named `name` (byte-exact), if the header has it.

@@ -380,7 +380,7 @@ PageScan scan_page(std::string_view html) {
   int pre_depth = 0;
   int table_depth = 0;
   bool in_row = false;
-  constexpr std::size_t kNoAnchor = static_cast<std::size_t>(-1);
+  constexpr auto kNoAnchor = static_cast<std::size_t>(-1);
   std::size_t row_anchor = kNoAnchor;  // the last link in the current table row
 
   while (scanner.next(tag)) {

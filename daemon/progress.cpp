@@ -9,7 +9,7 @@ namespace pnsync {
 
 std::string format_bytes(std::int64_t bytes) {
   static constexpr std::array<const char*, 6> kUnits = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double value = static_cast<double>(bytes);
+  auto value = static_cast<double>(bytes);
   std::size_t unit = 0;
   while (std::fabs(value) >= 1024.0 && unit + 1 < kUnits.size()) {
     value /= 1024.0;

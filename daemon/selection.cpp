@@ -123,6 +123,7 @@ std::string lower_case(std::string_view text) {
 std::optional<std::string> nearest_column(const std::vector<std::string>& header,
                                           std::string_view name) {
   std::vector<std::string> lowered;
+  lowered.reserve(header.size());
   for (const std::string& column : header) lowered.push_back(lower_case(column));
   const std::vector<std::string_view> candidates(lowered.begin(), lowered.end());
   if (const auto near = config::detail::suggest(name, candidates)) {

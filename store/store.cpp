@@ -291,7 +291,7 @@ struct Store::Impl {
     return f;
   }
 
-  std::vector<FileRecord> read_files(sqlite::Statement& query, MirrorId mirror) {
+  std::vector<FileRecord> read_files(sqlite::Statement& query, MirrorId mirror) const {
     std::vector<FileRecord> out;
     auto use = query.use();
     use.bind(mirror);

@@ -33,7 +33,7 @@ public:
   // Writes `content` to path()/name with permission bits `mode` (chmod, so the umask is moot).
   std::filesystem::path write(std::string_view name, std::string_view content,
                               mode_t mode = 0600) const {
-    const std::filesystem::path file = path_ / name;
+    std::filesystem::path file = path_ / name;
     std::filesystem::create_directories(file.parent_path());
     {
       std::ofstream out(file, std::ios::binary | std::ios::trunc);

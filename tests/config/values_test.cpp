@@ -143,7 +143,7 @@ TEST_CASE("loopback hosts", "[config][values]") {
   }
 }
 
-TEST_CASE("absolute paths are normalised; overlap is by whole components", "[config][values]") {
+TEST_CASE("absolute paths are normalised, and overlap is by whole components", "[config][values]") {
   CHECK(parse_absolute_path("/data/./x/../y/").value == std::filesystem::path("/data/y"));
   CHECK(parse_absolute_path("/data//y").value == std::filesystem::path("/data/y"));
   CHECK(parse_absolute_path("/").value == std::filesystem::path("/"));

@@ -85,7 +85,7 @@ TEST_CASE("partial names are fixed-length and never the server's name", "[local_
   CHECK(name != tree->partial_name("files/p10/b"));
 }
 
-TEST_CASE("dest and its missing parents are created closed; an existing dest keeps its mode",
+TEST_CASE("dest and its missing parents are created closed, an existing dest keeps its mode",
           "[local_tree]") {
   Sandbox sandbox;
   REQUIRE(LocalTree::open(sandbox / "a/b/dest"));

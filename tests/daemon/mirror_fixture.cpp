@@ -21,7 +21,7 @@ const curl::GlobalInit& curl_once() {
 
 }  // namespace
 
-MirrorFixture::MirrorFixture(FixtureOptions fixture_options) {
+MirrorFixture::MirrorFixture(const FixtureOptions& fixture_options) {
   curl_once();
   source = sandbox / "source";
   dest = sandbox / "dest";

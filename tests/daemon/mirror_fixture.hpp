@@ -39,7 +39,7 @@ struct FixtureOptions {
 };
 
 struct MirrorFixture {
-  explicit MirrorFixture(FixtureOptions options = {});
+  explicit MirrorFixture(const FixtureOptions& options = {});
 
   // The relative paths of the generated tree and their contents.
   std::map<std::string, std::string> files;

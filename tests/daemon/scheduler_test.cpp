@@ -68,7 +68,7 @@ TEST_CASE("a dropped slot frees its place", "[scheduler]") {
   CHECK(scheduler.running(Lane::File) == 0);
 }
 
-TEST_CASE("pause holds new starts; resume releases them", "[scheduler]") {
+TEST_CASE("pause holds new starts, resume releases them", "[scheduler]") {
   boost::asio::io_context io;
   Scheduler scheduler(io, 4, 1);
   int started = 0;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Dataset-sized batches (PhysioNet versions reach hundreds of thousands of files) and what a
 // kill -9 in the middle of one leaves behind.
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>

@@ -31,6 +31,7 @@ namespace {
 
 std::vector<std::string> paths(const std::vector<FileRecord>& files) {
   std::vector<std::string> out;
+  out.reserve(files.size());
   for (const auto& f : files) out.push_back(f.path);
   return out;
 }

@@ -140,6 +140,7 @@ void Connection<Stream>::pump_body() {
   out_ = res_.framing == Framing::Chunked ? chunk(payload) : std::move(payload);
   write_out([size, pause](Connection& self) {
     self.sent_ += size;
+    self.router_.count_body_bytes(size);
     if (pause.count() == 0) {
       self.pump_body();
       return;

@@ -144,6 +144,10 @@ std::size_t HttpServer::count_requests(const std::string& url_path) const {
   return impl_->router.count_requests(url_path);
 }
 
+std::uint64_t HttpServer::body_bytes_sent() const {
+  return impl_->router.body_bytes_sent();
+}
+
 void HttpServer::clear_requests() {
   impl_->router.clear_requests();
 }

@@ -30,6 +30,9 @@ struct Fault {
     WrongBytes,   // the right length, but the content with every byte flipped
     Always416,    // answer every ranged request with 416 and "Content-Range: bytes */<size>"
     Truncate,     // send a Content-Length of the full size but only `bytes` bytes, then close
+    // Answer a ranged request with a 206 whose Content-Range starts `bytes` bytes after the
+    // offset asked for (the body is that later slice, so the header is honest about it).
+    WrongContentRange,
   };
   Kind kind = Kind::None;
   std::int64_t bytes = 0;
@@ -49,6 +52,7 @@ struct RequestRecord {
   std::string path{};            // decoded path without the query, e.g. "/files/demo/1.0/a b.txt"
   std::uint64_t connection = 0;  // serial number of the TCP connection (1, 2, ...) it came on
   std::vector<std::pair<std::string, std::string>> headers{};  // all request headers, in order
+  std::chrono::steady_clock::time_point at{};                  // when its head was parsed
 
   // First header of that name (case-insensitive), e.g. header("If-Range").
   std::optional<std::string> header(std::string_view name) const;
@@ -85,7 +89,8 @@ public:
   // "/files/demo/1.0/a.bin" or, for a listing, "/files/demo/1.0/sub/". A later call for the same
   // path replaces the fault. `times` counts only requests the fault actually changed:
   // - Status hits every request for the path (before authentication);
-  // - IgnoreRange and Always416 hit GETs/HEADs of a file that carry a Range header;
+  // - IgnoreRange, Always416 and WrongContentRange hit GETs/HEADs of a file that carry a Range
+  //   header (WrongContentRange only when the shifted start still lies inside the file);
   // - ResetAfter, Stall, Slow, WrongBytes and Truncate hit responses that send a body
   //   (200/206 file or listing to a GET; a chunked listing counts payload bytes, not framing).
   void set_fault(const std::string& url_path, Fault fault);
@@ -94,6 +99,9 @@ public:
   std::vector<RequestRecord> requests() const;
   std::size_t count_requests(const std::string& url_path) const;  // by decoded path
   void clear_requests();
+  // Response body bytes written to sockets since the start (or the last clear_requests), faults
+  // included: what the mirror cost the server. Counted as each write completes.
+  std::uint64_t body_bytes_sent() const;
 
 private:
   struct Impl;

@@ -542,6 +542,17 @@ TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate",
     CHECK(r.header("Content-Range") == "bytes */100000");
     CHECK(fetch({.url = url}).status == 200);
   }
+  SECTION("WrongContentRange serves a later slice than asked, and says so") {
+    server.set_fault(kData, {.kind = Fault::Kind::WrongContentRange, .bytes = 4096, .times = 1});
+    server.clear_requests();
+    const Reply r = fetch({.url = url, .range = "1000-"});
+    CHECK(r.status == 206);
+    CHECK(r.header("Content-Range") == "bytes 5096-99999/100000");
+    CHECK(r.body == data.substr(5096));
+    CHECK(server.body_bytes_sent() == 100000 - 5096);
+    CHECK(fetch({.url = url, .range = "1000-"}).header("Content-Range") ==
+          "bytes 1000-99999/100000");  // used up
+  }
   SECTION("Truncate promises the length and closes early") {
     server.set_fault(kData, {.kind = Fault::Kind::Truncate, .bytes = 10});
     const Reply r = fetch({.url = url});

@@ -204,7 +204,7 @@ std::optional<std::string> base64_decode(std::string_view s) {
       EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                       reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   if (n < 0) return std::nullopt;
-  std::size_t len = static_cast<std::size_t>(n);
+  auto len = static_cast<std::size_t>(n);
   for (auto it = s.rbegin(); it != s.rend() && *it == '=' && len > 0; ++it) --len;
   out.resize(len);
   return out;

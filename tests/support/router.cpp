@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -127,6 +129,7 @@ Response Router::route(const http::RequestHead& req, std::uint64_t connection) {
   rec.authorization = header_or_empty(req, "Authorization");
   rec.cookie = header_or_empty(req, "Cookie");
   rec.connection = connection;
+  rec.at = std::chrono::steady_clock::now();
   for (const auto& h : req.headers) rec.headers.emplace_back(h.name, h.value);
 
   const std::string raw_path = req.target.substr(0, req.target.find('?'));
@@ -189,7 +192,7 @@ Response Router::dispatch(const http::RequestHead& req, const std::string& path)
   Response res;
   struct stat st {};
   const auto file = map_to_root(path);
-  if (!file) {
+  if (!file) {  // NOLINT(bugprone-branch-clone): a 404 for each reason nginx has for one
     res = error(404);
   } else if (::stat(file->c_str(), &st) != 0) {
     res = error(errno == EACCES ? 403 : 404);
@@ -307,7 +310,24 @@ Response Router::serve_file(const http::RequestHead& req, const std::string& pat
       bad.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
       return bad;
     }
-    if (take_fault(path, kind_is(Kind::IgnoreRange))) {
+    const auto shift = [&] {
+      std::lock_guard lock(mutex_);
+      const auto it = faults_.find(path);
+      return it != faults_.end() && it->second.kind == Kind::WrongContentRange
+                 ? static_cast<std::uint64_t>(std::max<std::int64_t>(1, it->second.bytes))
+                 : 0;
+    }();
+    const bool can_shift =
+        r.kind == http::ByteRange::Kind::Satisfiable && r.first + shift <= r.last;
+    if (can_shift && take_fault(path, kind_is(Kind::WrongContentRange))) {
+      // A slice that starts later than asked, described truthfully: the client must notice.
+      const std::uint64_t first = r.first + shift;
+      res.status = 206;
+      res.headers.push_back({"Content-Range", "bytes " + std::to_string(first) + "-" +
+                                                  std::to_string(r.last) + "/" +
+                                                  std::to_string(size)});
+      res.body = FileSlice{file, first, r.last - first + 1};
+    } else if (take_fault(path, kind_is(Kind::IgnoreRange))) {
       // fall through to a 200 with the whole file
     } else if (r.kind == http::ByteRange::Kind::Satisfiable) {
       res.status = 206;
@@ -433,6 +453,7 @@ std::size_t Router::count_requests(const std::string& url_path) const {
 void Router::clear_requests() {
   std::lock_guard lock(mutex_);
   log_.clear();
+  body_bytes_ = 0;
 }
 
 }  // namespace pnsync::test

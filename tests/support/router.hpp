@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -66,7 +67,9 @@ public:
   void clear_faults();
   std::vector<RequestRecord> requests() const;
   std::size_t count_requests(const std::string& url_path) const;
-  void clear_requests();
+  void clear_requests();  // also zeroes body_bytes_sent()
+  void count_body_bytes(std::uint64_t n) { body_bytes_ += n; }
+  std::uint64_t body_bytes_sent() const { return body_bytes_; }
 
 private:
   struct Auth {
@@ -99,6 +102,7 @@ private:
   std::map<std::string, Fault> faults_;
   std::vector<RequestRecord> log_;
   std::set<std::string> sessions_;
+  std::atomic<std::uint64_t> body_bytes_{0};
 };
 
 }  // namespace pnsync::test

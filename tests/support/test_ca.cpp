@@ -11,8 +11,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace pnsync::test {
 namespace fs = std::filesystem;
 
@@ -23,6 +21,7 @@ void openssl(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> argv_storage = {"openssl"};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(argv_storage.size() + 1);
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
 
