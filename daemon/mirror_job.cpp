@@ -374,6 +374,8 @@ void MirrorJob::plan_known_files() {
   }
   for (auto& file : services_.store.unfinished_files(mirror_id_)) {
     if (file.state == store::FileState::Failed) {
+      // A file only a listing knows of waits for the new listing, which may show it gone.
+      if (!file.expected_sha256 && crawl_due()) continue;
       services_.store.requeue(file.id);  // a new pass gives failed files a fresh start
       file.attempts = 0;
       file.checksum_mismatches = 0;
@@ -384,8 +386,7 @@ void MirrorJob::plan_known_files() {
 }
 
 void MirrorJob::start_crawl() {
-  const auto completed = services_.store.crawl_completed_at(mirror_id_);
-  if (completed && unix_now() - *completed < config_.relist_after.count()) {
+  if (!crawl_due()) {
     services_.log.info(name_ + ": listing is recent (relist_after " +
                        std::to_string(config_.relist_after.count()) + "s); not listing again");
     crawl_started_ = true;
@@ -406,6 +407,11 @@ void MirrorJob::start_crawl() {
                        " directories still to list");
   }
   for (const auto& dir : pending) queue_dir(dir);
+}
+
+bool MirrorJob::crawl_due() {
+  const auto completed = services_.store.crawl_completed_at(mirror_id_);
+  return !completed || unix_now() - *completed >= config_.relist_after.count();
 }
 
 void MirrorJob::queue_dir(const std::string& dir) {
@@ -473,6 +479,7 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
     files.push_back({path, entry.size, std::nullopt, entry.mtime});
   }
   services_.store.record_listing(mirror_id_, dir, files, subdirs, unix_now());
+  forget_unlisted(dir, files);
   std::vector<std::string> unselected;
   for (const auto& file : files) {
     if (!wanted(file.path)) {
@@ -480,15 +487,34 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
       continue;
     }
     if (options_.plan_only) continue;
-    if (auto record = services_.store.find_file(mirror_id_, file.path);
-        record && record->state != store::FileState::Verified) {
-      enqueue(*record);
+    auto record = services_.store.find_file(mirror_id_, file.path);
+    if (!record || record->state == store::FileState::Verified) continue;
+    if (record->state == store::FileState::Failed && !transfers_.contains(file.path)) {
+      services_.store.requeue(record->id);  // still listed: it gets a fresh start
+      record = services_.store.find_file(mirror_id_, file.path);
     }
+    enqueue(*record);
   }
   services_.store.mark_unselected(mirror_id_, unselected);
   for (const auto& subdir : subdirs) queue_dir(subdir);
   refresh_counts(false);
   listing_finished(true);
+}
+
+void MirrorJob::forget_unlisted(const std::string& dir,
+                                const std::vector<store::DiscoveredFile>& listed) {
+  std::set<std::string_view> names;
+  for (const auto& file : listed) names.insert(file.path);
+  for (const auto& gone : services_.store.unfinished_listed_in(mirror_id_, dir)) {
+    if (names.contains(gone.path)) continue;
+    services_.log.warning(url_for(gone.path) + ": no longer listed upstream; forgotten");
+    if (auto found = transfers_.find(gone.path); found != transfers_.end()) {
+      found->second.transfer->cancel();
+      found->second.slot.release();
+      transfers_.erase(found);
+    }
+    services_.store.forget_file(gone.id);
+  }
 }
 
 void MirrorJob::listing_finished(bool ok) {

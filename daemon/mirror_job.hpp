@@ -125,9 +125,12 @@ private:
   void verify_at_rest();
   void on_rest_findings(std::vector<RestFinding> findings);
   void start_crawl();
+  bool crawl_due();  // no complete listing younger than relist_after
   void queue_dir(const std::string& dir);
   void list_dir(const std::string& dir, int attempt);
   void listing_finished(bool ok);
+  // Files of `dir` that its new listing no longer shows are gone upstream: their rows go.
+  void forget_unlisted(const std::string& dir, const std::vector<store::DiscoveredFile>& listed);
   void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
                   int attempt);
   void enqueue(const store::FileRecord& file);

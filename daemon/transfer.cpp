@@ -426,6 +426,13 @@ void Transfer::post_finish(AttemptResult result) {
 }
 
 void Transfer::finish(AttemptResult result) {
+  // A file that is gone or refused for good leaves no empty partial file behind; bytes already
+  // received stay for a later attempt.
+  if ((result.outcome == AttemptOutcome::NotFound || result.outcome == AttemptOutcome::Fatal) &&
+      written_ == 0 && partial_) {
+    partial_ = UniqueFd();
+    context_.tree.remove_partial(file_.path);
+  }
   enter(result.outcome == AttemptOutcome::Verified ? TransferState::Done : TransferState::Queued);
   // Last statement: the owner may destroy this transfer in the callback.
   on_attempt_done_(*this, std::move(result));

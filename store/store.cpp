@@ -167,6 +167,9 @@ struct Statements {
         unselected_verified_files(
             db, select_files_where(
                     "mirror_id = ?1 AND state = 'verified' AND NOT selected ORDER BY path")),
+        unfinished_listed_in(
+            db, select_files_where("mirror_id = ?1 AND path >= ?2 AND path < ?3 AND state <> "
+                                   "'verified' AND expected_sha256 IS NULL ORDER BY path")),
         selection_fingerprint(db, "SELECT coalesce(selection, '') FROM mirror WHERE id = ?1"),
         set_selection_fingerprint(db, "UPDATE mirror SET selection = ?2 WHERE id = ?1"),
         all_selection(db, "SELECT id, path, selected FROM file WHERE mirror_id = ?1"),
@@ -238,6 +241,7 @@ struct Statements {
   sqlite::Statement failed_files;
   sqlite::Statement verified_files;
   sqlite::Statement unselected_verified_files;
+  sqlite::Statement unfinished_listed_in;
   sqlite::Statement selection_fingerprint;
   sqlite::Statement set_selection_fingerprint;
   sqlite::Statement all_selection;
@@ -380,6 +384,19 @@ std::optional<std::int64_t> Store::crawl_completed_at(MirrorId mirror) {
   use.bind(mirror);
   if (!use.step()) return std::nullopt;
   return use.opt_int64(0);
+}
+
+std::vector<FileRecord> Store::unfinished_listed_in(MirrorId mirror, std::string_view dir) {
+  // A range on the (mirror_id, path) index: every path that starts with `dir` sorts between dir
+  // and dir + 0xFF (a byte UTF-8 never uses).
+  std::vector<FileRecord> out;
+  auto use = impl_->stmt.unfinished_listed_in.use();
+  use.bind(mirror).bind(dir).bind(std::string(dir) + '\xff');
+  while (use.step()) {
+    FileRecord file = impl_->read_file(use);
+    if (file.path.find('/', dir.size()) == std::string::npos) out.push_back(std::move(file));
+  }
+  return out;
 }
 
 std::string Store::selection_fingerprint(MirrorId mirror) {

@@ -132,6 +132,9 @@ public:
   std::vector<FileRecord> unfinished_files(MirrorId mirror);
   std::vector<FileRecord> failed_files(MirrorId mirror);
   std::vector<FileRecord> verified_files(MirrorId mirror);
+  // Files directly in `dir` ("" or ending in '/') that are not verified and that no manifest
+  // lists: the ones a new listing of `dir` may show to be gone upstream.
+  std::vector<FileRecord> unfinished_listed_in(MirrorId mirror, std::string_view dir);
 
   void mark_partial(FileId file, std::int64_t bytes_done);
   // Counts an attempt and keeps the error text for the user; state becomes Failed if `give_up`.

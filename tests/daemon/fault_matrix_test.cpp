@@ -234,12 +234,10 @@ TEST_CASE("a file that disappears upstream after being listed fails with 404, on
   CHECK_FALSE(fs::exists(fixture.dest / kSmallImage));
 }
 
-// ENGINE BUG (reported, not fixed here: daemon/ and store/ are being changed by others): a file
-// that is gone from the listing keeps its row, so it is requeued and fails with 404 on every
-// later pass, and the mirror never reports success again. Expected: a re-listing that no longer
-// shows the file retires it. Remove [!mayfail] once fixed.
+// A file that is gone from the listing must not be requeued and fail with 404 on every later
+// pass: a re-listing that no longer shows it retires its row.
 TEST_CASE("a file removed upstream stops failing once its directory is listed again",
-          "[mirror][tls][faults][!mayfail]") {
+          "[mirror][tls][faults]") {
   TlsFixture fixture(1);
   fixture.server->set_fault(fixture.url_path(kSmallImage), {Fault::Kind::Status, 0, 500, {}, -1});
   REQUIRE(fixture.run() == ExitCode::FilesFailed);
@@ -254,11 +252,8 @@ TEST_CASE("a file removed upstream stops failing once its directory is listed ag
   CHECK(requests_for(fixture, kSmallImage).empty());
 }
 
-// ENGINE BUG (reported, not fixed here): Transfer::start() creates the partial file before the
-// request, and nothing removes it when the answer is a 404 (or another final failure), so an
-// empty dest/.pnsync-partial/<hash>.part stays behind for every file that is gone upstream.
-// Expected: a file that fails for good with 404 leaves no partial. Remove [!mayfail] once fixed.
-TEST_CASE("a 404 leaves no empty partial file behind", "[mirror][tls][faults][!mayfail]") {
+// Transfer::start() creates the partial file before the request: a final 404 must remove it.
+TEST_CASE("a 404 leaves no empty partial file behind", "[mirror][tls][faults]") {
   TlsFixture fixture(3);
   fixture.server->set_fault(fixture.url_path(kSmallImage), {Fault::Kind::Status, 0, 404, {}, -1});
   REQUIRE(fixture.run() == ExitCode::FilesFailed);
