@@ -117,10 +117,11 @@ std::string user_agent_fix(const config::Config& config) {
          " (the default is Wget/1.21.3 (compatible; pnsync/0.1)) or start it with Wget/";
 }
 
-std::string wrong_password_fix(const config::Config& config) {
-  return "correct credentials.username " + in_file(config) +
-         " or the password in the source named under credentials; nothing more was sent, "
-         "because PhysioNet locks an account after repeated failed logins";
+std::string wrong_password_fix(const config::Config& config, std::string_view password_source) {
+  return "correct credentials.username " + in_file(config) + " or the password in " +
+         std::string(password_source) +
+         "; nothing more was sent, because PhysioNet locks an account after repeated failed "
+         "logins";
 }
 
 // A failed answer that no specific rule explains.
@@ -302,9 +303,10 @@ void skip_access(const config::Config& config, std::size_t from, const std::stri
 
 // Checks 3 to 5: reachability and TLS, then the login and every mirror's access, one request
 // each, stopping at the first 401.
-void check_remote(const config::Config& config, const std::optional<std::string>& password,
-                  bool have_password, Report& report) {
-  const HttpSettings settings = make_http_settings(config, password);
+void check_remote(const config::Config& config,
+                  const std::optional<config::FoundPassword>& password, Report& report) {
+  const HttpSettings settings = make_http_settings(
+      config, config.credentials && password ? std::optional(password->password) : std::nullopt);
   const ConnectOutcome connection = connect_only(settings, config.server + "/");
   report.add(check_reachable(config, connection));
   report.add(check_tls(config, connection));
@@ -313,7 +315,7 @@ void check_remote(const config::Config& config, const std::optional<std::string>
     why = "the server is unreachable";
   else if (connection.curl_code != 0)
     why = "the TLS connection failed";
-  else if (!have_password)
+  else if (!password)
     why = "no password (see credentials)";
   if (!why.empty()) {
     if (config.credentials) report.add(skipped("login", why));
@@ -326,7 +328,7 @@ void check_remote(const config::Config& config, const std::optional<std::string>
     const config::Mirror& mirror = config.mirrors[i];
     const HttpOutcome probe = prober.head(probe_url(config, mirror));
     // The first mirror's answer also judges the login: one request, not two.
-    if (i == 0 && config.credentials) report.add(check_login(config, probe));
+    if (i == 0 && config.credentials) report.add(check_login(config, probe, password->source));
     if (probe.curl_code == 0 && probe.info.status == 401 && config.credentials) {
       if (i > 0) report.add(check_access(config, mirror, probe));
       skip_access(config, i == 0 ? 0 : i + 1,
@@ -368,8 +370,8 @@ Checked<config::Config> check_config(const std::filesystem::path& file) {
   return checked;
 }
 
-Checked<std::optional<std::string>> check_credentials(const config::Config& config) {
-  Checked<std::optional<std::string>> checked;
+Checked<config::FoundPassword> check_credentials(const config::Config& config) {
+  Checked<config::FoundPassword> checked;
   if (!config.credentials) {
     checked.value.emplace();
     checked.result = ok("credentials", "none configured " + in_file(config) +
@@ -377,10 +379,9 @@ Checked<std::optional<std::string>> check_credentials(const config::Config& conf
     return checked;
   }
   try {
-    config::FoundPassword found = config::find_password(config);
-    checked.value.emplace(std::move(found.password));
+    checked.value = config::find_password(config);
     checked.result = ok("credentials", "password for " + config.credentials->username +
-                                           " read from " + found.source);
+                                           " read from " + checked.value->source);
   } catch (const config::ConfigError& error) {
     checked.result =
         fail("credentials", error.what(),
@@ -440,7 +441,8 @@ std::string probe_url(const config::Config& config, const config::Mirror& mirror
   return config.server + "/files/" + mirror.project + "/" + mirror.version + "/";
 }
 
-CheckResult check_login(const config::Config& config, const HttpOutcome& probe) {
+CheckResult check_login(const config::Config& config, const HttpOutcome& probe,
+                        std::string_view password_source) {
   const std::string user = config.credentials ? config.credentials->username : std::string();
   if (probe.curl_code != 0) return unexpected_answer("login", config, probe);
   const long status = probe.info.status;
@@ -448,7 +450,7 @@ CheckResult check_login(const config::Config& config, const HttpOutcome& probe) 
     return ok("login", user + " accepted (" + head_of(probe) + ")");
   if (status == 401)
     return fail("login", "wrong username or password for " + user + " (" + head_of(probe) + ")",
-                wrong_password_fix(config));
+                wrong_password_fix(config, password_source));
   if (status == 403 && !honours_basic_auth(config.user_agent))
     return fail("login",
                 "the server ignored the credentials: " + user_agent_problem(config) + " (" +
@@ -479,7 +481,7 @@ CheckResult check_access(const config::Config& config, const config::Mirror& mir
     return fail(name,
                 "wrong username or password for " + config.credentials->username + " (" +
                     head_of(probe) + ")",
-                wrong_password_fix(config));
+                wrong_password_fix(config, "the password's source (see credentials)"));
   if (status == 403 && config.credentials && !honours_basic_auth(config.user_agent))
     return fail(name, head_of(probe) + ": " + user_agent_problem(config), user_agent_fix(config));
   if (status == 403)
@@ -680,10 +682,9 @@ int run_doctor(const std::filesystem::path& file, std::FILE* out, const Style& s
   const Checked<config::Config> config = check_config(file);
   report.add(config.result);
   if (!config.value) return report.finish();
-  const Checked<std::optional<std::string>> password = check_credentials(*config.value);
+  const Checked<config::FoundPassword> password = check_credentials(*config.value);
   report.add(password.result);
-  check_remote(*config.value, password.value.value_or(std::nullopt), password.value.has_value(),
-               report);
+  check_remote(*config.value, password.value, report);
   check_local(*config.value, report);
   return report.finish();
 }

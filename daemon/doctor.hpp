@@ -42,8 +42,9 @@ struct Checked {
 Checked<config::Config> check_config(const std::filesystem::path& file);
 
 // 2. The password source is readable and private (resolve_password's rules). The value is the
-// password (nullopt: no credentials configured, anonymous). Never puts the password in the text.
-Checked<std::optional<std::string>> check_credentials(const config::Config& config);
+// password and where it came from (both empty without credentials: anonymous). Never puts the
+// password in the text.
+Checked<config::FoundPassword> check_credentials(const config::Config& config);
 
 // 3. DNS and TCP to `server`, then TLS (with ca_file when set), from one connect_only() probe.
 CheckResult check_reachable(const config::Config& config, const ConnectOutcome& probe);
@@ -54,9 +55,10 @@ CheckResult check_tls(const config::Config& config, const ConnectOutcome& probe)
 std::string probe_url(const config::Config& config, const config::Mirror& mirror);
 
 // 4. The login, judged from the answer to the single probe of the first mirror. 401 fails
-// ("wrong username or password"); 403 counts as a login the server accepted unless the
-// user_agent makes physionet.org ignore Basic credentials.
-CheckResult check_login(const config::Config& config, const HttpOutcome& probe);
+// ("wrong username or password", naming `password_source`); 403 counts as a login the server
+// accepted unless the user_agent makes physionet.org ignore Basic credentials.
+CheckResult check_login(const config::Config& config, const HttpOutcome& probe,
+                        std::string_view password_source);
 
 // 5. Access to one mirror's project version, from the answer to its probe.
 CheckResult check_access(const config::Config& config, const config::Mirror& mirror,

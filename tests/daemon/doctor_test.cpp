@@ -140,6 +140,8 @@ TEST_CASE("doctor: a wrong password fails the login after exactly one request, t
   INFO(run.out);
   CHECK(run.status == 1);
   CHECK(has_line(run.out, "FAIL login: wrong username or password for jdoe"));
+  CHECK(run.out.find("or the password in password_file " +
+                     (fixture.sandbox / "password").string()) != std::string::npos);
   CHECK(run.out.find("PhysioNet locks an account") != std::string::npos);
   CHECK(has_line(run.out, "SKIP access mimic-cxr/2.0.0: not checked: the login was refused"));
   CHECK(has_line(run.out, "SKIP access mimic-cxr-jpg/2.1.0: not checked: the login was refused"));
@@ -236,7 +238,8 @@ TEST_CASE("doctor: the login is judged from the status of its one request", "[do
   }));
   config::Config config = physionet_config();
   config.user_agent = user_agent;
-  const doctor::CheckResult result = doctor::check_login(config, answered(status));
+  const doctor::CheckResult result =
+      doctor::check_login(config, answered(status), "password_file /etc/pnsync/password");
   INFO(result.detail);
   CHECK(result.status == expected);
   CHECK(result.detail.find(says) != std::string::npos);
