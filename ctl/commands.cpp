@@ -79,8 +79,7 @@ constexpr std::array kCommands = {
                 transfers},
     CommandSpec{"plan", "plan MIRROR", "what a pass would fetch, keep and skip", plan},
     CommandSpec{"doctor", "doctor",
-                "check config, password, server, login, access, dest and state_dir (runs "
-                "pnsyncd --doctor; no daemon needed)",
+                "check config, password, server, login, access and disks (pnsyncd --doctor)",
                 nullptr, false, run_doctor},
 };
 

@@ -194,6 +194,57 @@ OpenEntries sample_open_entries(const std::filesystem::path& dest) {
   return found;
 }
 
+// A reason to warn, and what to do about it.
+struct Finding {
+  std::string problem;
+  std::string fix;
+};
+
+std::string joined_problems(const std::vector<Finding>& findings) {
+  std::string text;
+  for (const Finding& f : findings) text += (text.empty() ? "" : "; ") + f.problem;
+  return text;
+}
+
+std::string joined_fixes(const std::vector<Finding>& findings) {
+  std::string text;
+  for (const Finding& f : findings) text += (text.empty() ? "" : "; ") + f.fix;
+  return text;
+}
+
+// file_mode or dir_mode giving others any permission on what pnsyncd creates.
+std::optional<Finding> open_mode_settings(const config::Config& config) {
+  std::string settings;
+  if ((config.file_mode & 07) != 0) settings = "file_mode " + octal(config.file_mode);
+  if ((config.dir_mode & 07) != 0)
+    settings +=
+        (settings.empty() ? "" : " and ") + std::string("dir_mode ") + octal(config.dir_mode);
+  if (settings.empty()) return std::nullopt;
+  return Finding{settings + " " + in_file(config) + " open what pnsyncd creates to others",
+                 "set file_mode 0640 and dir_mode 2750 (the defaults); share the data with a "
+                 "group of people who signed the agreement (group:)"};
+}
+
+// dest itself open to others (o+r or o+x), with a sample of the files below it they may read.
+// Only meaningful when no parent keeps them out.
+std::optional<Finding> open_dest(const std::filesystem::path& dest) {
+  struct stat st {};
+  if (::stat(dest.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      (st.st_mode & (S_IROTH | S_IXOTH)) == 0)
+    return std::nullopt;
+  std::string problem = dest.string() + " is mode " + octal(st.st_mode) +
+                        " and every parent lets others through: anyone with an account here "
+                        "can reach the data";
+  const OpenEntries open = sample_open_entries(dest);
+  if (open.count > 0)
+    problem += "; " + std::to_string(open.count) + " of " + std::to_string(open.sampled) +
+               " files sampled below it are readable by others too (e.g. " + open.example.string() +
+               ", mode " + octal(open.example_mode) + ")";
+  return Finding{problem, "chmod -R o-rwx " + dest.string() +
+                              " (the data use agreement forbids sharing the data with anyone "
+                              "who has not signed it)"};
+}
+
 // --- state_dir -----------------------------------------------------------------------------------
 
 struct FilesystemType {
@@ -549,46 +600,19 @@ CheckResult check_dest_writable(const config::Mirror& mirror,
 CheckResult check_dest_private(const config::Config& config, const config::Mirror& mirror) {
   const std::string name = "privacy " + mirror.name();
   const std::filesystem::path& dest = mirror.dest;
-  std::vector<std::string> problems;
-  std::vector<std::string> fixes;
-  if ((config.file_mode & 07) != 0 || (config.dir_mode & 07) != 0) {
-    problems.push_back("file_mode " + octal(config.file_mode) + " and dir_mode " +
-                       octal(config.dir_mode) + " " + in_file(config) +
-                       " make everything pnsyncd creates open to others");
-    fixes.push_back(
-        "set file_mode 0640 and dir_mode 2750 (the defaults); share the data with a "
-        "group of people who signed the agreement (group:)");
-  }
+  std::vector<Finding> findings;
+  if (auto finding = open_mode_settings(config)) findings.push_back(std::move(*finding));
   const auto closed = closed_parent(dest);
-  if (closed && problems.empty())
+  if (!closed)
+    if (auto finding = open_dest(dest)) findings.push_back(std::move(*finding));
+  if (!findings.empty()) return warn(name, joined_problems(findings), joined_fixes(findings));
+  if (closed)
     return ok(name, "others cannot reach " + dest.string() + ": " + closed->first.string() +
                         " is mode " + octal(closed->second));
   struct stat st {};
-  if (!closed && ::stat(dest.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-      (st.st_mode & (S_IROTH | S_IXOTH)) != 0) {
-    problems.push_back(dest.string() + " is mode " + octal(st.st_mode) +
-                       " and every parent lets others through: anyone with an account here can "
-                       "reach the data");
-    const OpenEntries open = sample_open_entries(dest);
-    if (open.count > 0)
-      problems.push_back(std::to_string(open.count) + " of " + std::to_string(open.sampled) +
-                         " files sampled below it are readable by others too (e.g. " +
-                         open.example.string() + ", mode " + octal(open.example_mode) + ")");
-    fixes.push_back("chmod -R o-rwx " + dest.string() +
-                    " (the data use agreement forbids sharing the data with anyone who has not "
-                    "signed it)");
-  }
-  if (problems.empty()) {
-    const bool exists = ::stat(dest.c_str(), &st) == 0;
-    return ok(name,
-              exists ? dest.string() + " is mode " + octal(st.st_mode) + ": closed to others"
-                     : dest.string() + " will be created with dir_mode " + octal(config.dir_mode));
-  }
-  std::string detail;
-  for (const std::string& problem : problems) detail += (detail.empty() ? "" : "; ") + problem;
-  std::string fix;
-  for (const std::string& each : fixes) fix += (fix.empty() ? "" : "; ") + each;
-  return warn(name, detail, fix);
+  if (::stat(dest.c_str(), &st) == 0)
+    return ok(name, dest.string() + " is mode " + octal(st.st_mode) + ": closed to others");
+  return ok(name, dest.string() + " will be created with dir_mode " + octal(config.dir_mode));
 }
 
 std::optional<std::int64_t> bytes_to_fetch(const std::filesystem::path& state_dir,
