@@ -125,4 +125,13 @@ Config parse_config(const std::string& yaml_text, const std::filesystem::path& s
 // at fault; the message never contains the password.
 std::string resolve_password(const Config& config);
 
+// The same, with where it came from: "password_file /etc/pnsync/password", "netrc /root/.netrc",
+// "$PNSYNC_PASSWORD", "credential /run/credentials/pnsyncd.service/pnsync-password", or "" when
+// `credentials` is absent. For messages (pnsyncd --doctor); `source` never holds the secret.
+struct FoundPassword {
+  std::string password;
+  std::string source;
+};
+FoundPassword find_password(const Config& config);
+
 }  // namespace pnsync::config

@@ -137,16 +137,19 @@ std::string from_netrc(const std::string& prefix, const Config& config, const st
 
 }  // namespace
 
-std::string resolve_password(const Config& config) {
+FoundPassword find_password(const Config& config) {
   if (!config.credentials) return {};
   const Credentials& credentials = *config.credentials;
   const std::string prefix = config.source_file.string() + ": ";
-  if (credentials.password_file) return from_password_file(prefix, *credentials.password_file);
-  if (credentials.netrc) return from_netrc(prefix, config, credentials.username);
+  if (credentials.password_file)
+    return {from_password_file(prefix, *credentials.password_file),
+            "password_file " + credentials.password_file->string()};
+  if (credentials.netrc)
+    return {from_netrc(prefix, config, credentials.username), "netrc " + netrc_path().string()};
 
   if (const char* env = std::getenv("PNSYNC_PASSWORD")) {
     if (*env == '\0') throw ConfigError(prefix + "$PNSYNC_PASSWORD is set but empty");
-    return env;
+    return {env, "$PNSYNC_PASSWORD"};
   }
   std::string systemd = "$CREDENTIALS_DIRECTORY not set";
   if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
@@ -155,7 +158,7 @@ std::string resolve_password(const Config& config) {
     if (std::filesystem::exists(path, ec)) {
       // systemd already keeps credentials private (mode 0400 on a private mount).
       const std::string what = "credential " + path.string();
-      return password_line(prefix, what, read_secret_file(prefix, what, path, false));
+      return {password_line(prefix, what, read_secret_file(prefix, what, path, false)), what};
     }
     systemd = path.string() + " does not exist";
   }
@@ -164,6 +167,10 @@ std::string resolve_password(const Config& config) {
       "; tried password_file (not set), netrc (not enabled), $PNSYNC_PASSWORD (not set), "
       "$CREDENTIALS_DIRECTORY/pnsync-password (" +
       systemd + ")");
+}
+
+std::string resolve_password(const Config& config) {
+  return find_password(config).password;
 }
 
 }  // namespace pnsync::config

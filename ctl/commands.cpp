@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "ctl/doctor.hpp"
+
 namespace pnsync::ctl {
 namespace {
 
@@ -76,6 +78,9 @@ constexpr std::array kCommands = {
     CommandSpec{"transfers", "transfers N|auto", "pin the files in flight to N, or adapt (auto)",
                 transfers},
     CommandSpec{"plan", "plan MIRROR", "what a pass would fetch, keep and skip", plan},
+    CommandSpec{"doctor", "doctor",
+                "check config, password, server, login, access and disks (pnsyncd --doctor)",
+                nullptr, false, run_doctor},
 };
 
 }  // namespace

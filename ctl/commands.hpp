@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/values.hpp"
+#include "ctl/options.hpp"
 #include "protocol/messages.hpp"
 
 namespace pnsync::ctl {
@@ -21,6 +22,9 @@ struct CommandSpec {
   std::string_view help;      // one line for --help
   ParsedRequest (*parse)(std::string_view name, std::span<const std::string> args);
   bool redraws = false;  // watch: asks again every second until interrupted
+  // Set for a command that does its work here instead of sending a request (doctor); `parse`
+  // is then null. Returns the exit status.
+  int (*run_here)(const Invocation& invocation) = nullptr;
 };
 
 std::span<const CommandSpec> commands();

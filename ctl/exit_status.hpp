@@ -11,6 +11,7 @@ enum class ExitStatus : int {
   DaemonError = 1,  // pnsyncd answered with an error (not permitted, unknown mirror, ...)
   Usage = 2,        // bad command line or configuration file
   Unreachable = 6,  // no answer on the socket: missing, permission denied, refused, timed out
+  NoPnsyncd = 127,  // doctor: pnsyncd, which runs the checks, not found or not runnable (as sh)
 };
 
 inline int code(ExitStatus status) {

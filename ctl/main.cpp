@@ -24,7 +24,8 @@ Options (before or after the command):
       --json           print the documented JSON objects (docs/control-protocol.md) instead
                        of text; `watch --json` prints one status object per line
       --socket PATH    pnsyncd's control socket
-      --config FILE    read `socket:` from pnsyncd's configuration file
+      --config FILE    read `socket:` from pnsyncd's configuration file; for doctor, the
+                       configuration to check (default /etc/pnsync/pnsync.yaml)
   -h, --help           this text
       --version        print the version
 
@@ -38,6 +39,8 @@ Exit status:
   1  pnsyncd reported an error (not permitted, unknown mirror, ...), or its answer was unreadable
   2  bad command line, or a --config file that cannot be read
   6  pnsyncd not reachable: no socket, permission denied, connection refused, no answer
+doctor exits as pnsyncd --doctor does: 0 nothing failed (warnings allowed), 1 a check failed;
+127 when pnsyncd is not found (next to pnsyncctl, ../sbin, on $PATH or /usr/sbin).
 )";
 
 void print_help() {
@@ -60,6 +63,7 @@ int usage_error(const std::string& message) {
 int run(const Invocation& invocation) {
   const CommandSpec* command = find_command(invocation.command);
   if (command == nullptr) return usage_error("unknown command " + invocation.command);
+  if (command->run_here != nullptr) return command->run_here(invocation);
   const ParsedRequest request = command->parse(command->name, invocation.args);
   if (!request.value) return usage_error(request.error);
 

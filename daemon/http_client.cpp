@@ -3,6 +3,8 @@
 
 #include "daemon/http_policy.hpp"
 
+#include "config/values.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -52,7 +54,90 @@ struct Call {
   }
 };
 
+// Transport policy shared by every request and connect_only(): which protocols, where TLS trust
+// comes from, how long connecting may take, and who we say we are.
+void apply_connection_policy(CURL* handle, const HttpSettings& settings, const std::string& url) {
+  const char* protocols = settings.allow_plain_http ? "http,https" : "https";
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+  // Redirects are answers we interpret (a directory's trailing slash), never followed blindly:
+  // credentials must not travel to another host.
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(handle, CURLOPT_USERAGENT, settings.user_agent.c_str());
+  if (settings.ca_file) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file->c_str());
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(settings.connect_timeout.count() * 1000));
+}
+
+// The handshake failed after the TCP connection was made.
+bool tls_failure(CURLcode code) {
+  switch (code) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+HttpSettings make_http_settings(const config::Config& config,
+                                const std::optional<std::string>& password) {
+  const auto origin = config::detail::parse_origin(config.server);
+  HttpSettings settings;
+  settings.user_agent = config.user_agent;
+  if (config.credentials) settings.username = config.credentials->username;
+  settings.password = password;
+  settings.ca_file = config.ca_file;
+  settings.allow_plain_http = origin.value && origin.value->scheme == "http" &&
+                              config::detail::is_loopback_host(origin.value->host);
+  settings.connect_timeout = config.connect_timeout;
+  settings.stall_timeout = config.stall_timeout;
+  settings.max_host_connections = config.max_host_connections;
+  return settings;
+}
+
+ConnectOutcome connect_only(const HttpSettings& settings, const std::string& url) {
+  ConnectOutcome outcome;
+  outcome.url = url;
+  const curl::Easy easy(curl_easy_init());
+  if (!easy) throw std::runtime_error("curl_easy_init failed");
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  apply_connection_policy(easy.get(), settings, url);
+  curl_easy_setopt(easy.get(), CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(easy.get(), CURLOPT_ERRORBUFFER, error_buffer);
+  const CURLcode result = curl_easy_perform(easy.get());
+  outcome.curl_code = static_cast<int>(result);
+  if (result != CURLE_OK)
+    outcome.curl_error = error_buffer[0] ? error_buffer : curl_easy_strerror(result);
+  curl_off_t connect_time = 0;
+  curl_easy_getinfo(easy.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
+  // CURLINFO_CONNECT_TIME_T stays 0 when the TLS handshake fails, so the code says it too.
+  outcome.connected = result == CURLE_OK || connect_time > 0 || tls_failure(result);
+  const char* ip = nullptr;
+  long port = 0;
+  if (outcome.connected && curl_easy_getinfo(easy.get(), CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
+      ip != nullptr && *ip != '\0' &&
+      curl_easy_getinfo(easy.get(), CURLINFO_PRIMARY_PORT, &port) == CURLE_OK) {
+    const std::string address(ip);
+    outcome.remote = (address.find(':') != std::string::npos ? "[" + address + "]" : address) +
+                     ":" + std::to_string(port);
+  }
+  return outcome;
+}
 
 std::string describe_failure(const HttpOutcome& outcome) {
   return outcome.url + ": " +
@@ -118,14 +203,7 @@ struct HttpClient::Impl {
     curl::Easy easy(curl_easy_init());
     if (!easy) return easy;
     CURL* handle = easy.get();
-    const char* protocols = settings.allow_plain_http ? "http,https" : "https";
-    curl_easy_setopt(handle, CURLOPT_URL, call.request.url.c_str());
-    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, protocols);
-    curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-    // Redirects are answers we interpret (a directory's trailing slash), never followed blindly:
-    // credentials must not travel to another host.
-    curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(handle, CURLOPT_USERAGENT, settings.user_agent.c_str());
+    apply_connection_policy(handle, settings, call.request.url);
     if (settings.username) {
       // Basic only: curl then sends the credentials with the first request instead of waiting
       // for a 401, saving a round trip per file.
@@ -136,14 +214,7 @@ struct HttpClient::Impl {
     }
     curl_easy_setopt(handle, CURLOPT_SHARE, share.get());
     curl_easy_setopt(handle, CURLOPT_COOKIEFILE, "");  // in-memory cookie engine
-    if (settings.ca_file) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file->c_str());
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(settings.connect_timeout.count() * 1000));
     // A stall is "under one byte per second for stall_timeout".
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
@@ -157,6 +228,7 @@ struct HttpClient::Impl {
     curl_easy_setopt(handle, CURLOPT_HEADERDATA, &call);
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &Call::on_body);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &call);
+    if (call.request.head) curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
     if (call.request.compressed) curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
     if (call.request.range_from && *call.request.range_from > 0) {
       // CURLOPT_RANGE rather than RESUME_FROM: a server that ignores the range (200) must hand

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.hpp"
 #include "daemon/curl_engine.hpp"
 
 namespace pnsync {
@@ -26,6 +27,11 @@ struct HttpSettings {
   std::chrono::seconds stall_timeout{60};
   long max_host_connections = 8;
 };
+
+// The settings for `config.server`: its user agent, username, ca_file and time-outs, with
+// `password`; plain http:// only for a loopback server (config refuses it for any other host).
+HttpSettings make_http_settings(const config::Config& config,
+                                const std::optional<std::string>& password);
 
 // What the response said, as far as the engine cares.
 struct ResponseInfo {
@@ -51,6 +57,7 @@ struct GetRequest {
   std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
   bool compressed = false;                 // listings may come gzip'd; file bodies never
   std::int64_t max_recv_speed = 0;         // bytes/s for this request; 0 = no limit
+  bool head = false;                       // HEAD instead of GET: status and headers only
   // Called for each body chunk of the final response; return false to abort the transfer
   // (it then ends with CURLE_WRITE_ERROR).
   std::function<bool(const ResponseInfo&, std::string_view chunk)> on_body;
@@ -76,6 +83,21 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What connect_only() found out.
+struct ConnectOutcome {
+  std::string url;
+  int curl_code = 0;       // CURLcode; 0 = resolved, connected and (https) TLS verified
+  std::string curl_error;  // curl's error buffer, when curl_code != 0
+  bool connected = false;  // the TCP connection was made (a failure then lies in TLS)
+  std::string remote;      // "address:port" it connected to, when connected
+};
+
+// Resolves `url`'s host, connects and, for https, completes and verifies the TLS handshake under
+// the same policy as every request (protocols, ca_file, peer and host verification, connect
+// time-out), then hangs up without sending a request: no credentials travel. Blocking; for
+// start-up checks (pnsyncd --doctor), never on the event loop.
+ConnectOutcome connect_only(const HttpSettings& settings, const std::string& url);
 
 // "<url>: <curl's error or the HTTP status>", for messages a user reads.
 std::string describe_failure(const HttpOutcome& outcome);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "config/config.hpp"
 #include "daemon/curl_handles.hpp"
 #include "daemon/daemon_loop.hpp"
+#include "daemon/doctor.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/log.hpp"
 #include "daemon/state_lock.hpp"
@@ -20,6 +22,7 @@
 namespace {
 
 constexpr const char* kUsage = R"(Usage: pnsyncd --config FILE [--once] [options]
+       pnsyncd --doctor --config FILE
 
 Mirrors PhysioNet project versions to local storage: parallel, resumable, every file verified
 (SHA-256 against SHA256SUMS.txt where it lists the file, size otherwise) and tracked in SQLite.
@@ -37,6 +40,12 @@ Options:
                         fetch again what differs
       --json            with --dry-run: the plans as a JSON array (docs/control-protocol.md)
       --mirror NAME     only this mirror (project/version), with --once or --dry-run
+      --doctor          check the configuration, the password source, the server (DNS, TCP,
+                        TLS), the login (one request; a 401 stops there), access to every
+                        mirror's project version, every dest (writable, free space, closed to
+                        others) and state_dir (writable, not a network file system); prints
+                        each with the fix for what fails; exits 0 when nothing failed (warnings
+                        allowed), 1 otherwise
   -v, --verbose         debug logging (state changes of every transfer); overrides log_level
   -q, --quiet           warnings and errors only; overrides log_level
       --no-progress     no live progress line, even on a terminal (--once)
@@ -50,6 +59,8 @@ Exit status (--once; the daemon exits 0 after SIGTERM, 2 or 5 when it cannot sta
   3  authentication failed (401): check the username and password
   4  access denied (403): the account lacks access to a project version
   5  local storage problem (permission, disk full, state_dir in use)
+With --doctor: 0 nothing failed (warnings allowed), 1 a check failed (a bad configuration
+included), 2 bad command line.
 )";
 
 struct Arguments {
@@ -58,6 +69,7 @@ struct Arguments {
   bool dry_run = false;
   bool verify = false;
   bool json = false;
+  bool doctor = false;
   std::string mirror;  // empty: all
   bool progress = true;
   std::optional<pnsync::LogLevel> level;  // from the command line; else the config's log_level
@@ -87,6 +99,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
       args.json = true;
     } else if (arg == "--verify") {
       args.verify = true;
+    } else if (arg == "--doctor") {
+      args.doctor = true;
     } else if (arg == "--dry-run") {
       args.dry_run = true;
     } else if (arg == "--mirror" && i + 1 < argc) {
@@ -108,7 +122,19 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
     exit_now = 2;
     return std::nullopt;
   }
+  if (args.doctor && (args.once || args.dry_run || args.verify || !args.mirror.empty())) {
+    std::fputs("pnsyncd: --doctor goes alone with --config (it checks every mirror)\n", stderr);
+    exit_now = 2;
+    return std::nullopt;
+  }
   return args;
+}
+
+// --doctor's marks: ✓ ✗ on a UTF-8 terminal, the words ok/FAIL when piped or in another locale.
+pnsync::doctor::Style doctor_style() {
+  return {::isatty(STDOUT_FILENO) != 0 &&
+          pnsync::doctor::utf8_locale(std::getenv("LC_ALL"), std::getenv("LC_CTYPE"),
+                                      std::getenv("LANG"))};
 }
 
 }  // namespace
@@ -118,6 +144,10 @@ int main(int argc, char** argv) {
   int exit_now = 0;
   auto args = parse_arguments(argc, argv, exit_now);
   if (!args) return exit_now;
+  if (args->doctor) {
+    const pnsync::curl::GlobalInit curl_global;
+    return pnsync::doctor::run_doctor(args->config_file, stdout, doctor_style());
+  }
 
   pnsync::Log log(args->level.value_or(pnsync::LogLevel::Info));
   pnsync::config::Config config;

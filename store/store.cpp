@@ -140,6 +140,7 @@ struct Statements {
       : ensure_mirror(db,
                       "INSERT INTO mirror (name, dest) VALUES (?1, ?2) "
                       "ON CONFLICT (name) DO UPDATE SET dest = excluded.dest RETURNING id"),
+        find_mirror(db, "SELECT id FROM mirror WHERE name = ?1"),
         add_dir(db,
                 "INSERT INTO dir (mirror_id, path, listed_at) VALUES (?1, ?2, NULL) "
                 // Not INSERT OR IGNORE, which would also swallow CHECK and NOT NULL failures.
@@ -228,6 +229,7 @@ struct Statements {
         integrity_check(db, "PRAGMA integrity_check") {}
 
   sqlite::Statement ensure_mirror;
+  sqlite::Statement find_mirror;
   sqlite::Statement add_dir;
   sqlite::Statement mark_dir_listed;
   sqlite::Statement pending_dirs;
@@ -340,6 +342,13 @@ MirrorId Store::ensure_mirror(std::string_view name, std::string_view dest) {
   auto use = impl_->stmt.ensure_mirror.use();
   use.bind(name).bind(dest);
   use.step();  // RETURNING id: one row, for a new mirror and for a known one alike
+  return use.int64(0);
+}
+
+std::optional<MirrorId> Store::find_mirror(std::string_view name) {
+  auto use = impl_->stmt.find_mirror.use();
+  use.bind(name);
+  if (!use.step()) return std::nullopt;
   return use.int64(0);
 }
 

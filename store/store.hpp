@@ -93,6 +93,8 @@ public:
 
   // Mirrors are keyed by name ("project/version"); dest may change between runs.
   MirrorId ensure_mirror(std::string_view name, std::string_view dest);
+  // The mirror of that name if the database knows it; adds nothing (pnsyncd --doctor).
+  std::optional<MirrorId> find_mirror(std::string_view name);
 
   // --- the crawl ---------------------------------------------------------------------------------
   // Directory paths are relative to the version root, "" for the root, else ending in '/'.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ctl/commands.hpp"
+#include "ctl/doctor.hpp"
 #include "tests/support/sandbox.hpp"
 
 using namespace pnsync::ctl;
@@ -95,4 +96,41 @@ TEST_CASE("the socket comes from --socket, then --config, then the default", "[o
   CHECK_THAT(from_config.origin, Catch::Contains(config.string()));
   invocation.socket = "/tmp/given.sock";
   CHECK(choose_socket(invocation).path == "/tmp/given.sock");
+}
+
+TEST_CASE("doctor looks for pnsyncd beside pnsyncctl, in the build tree, on $PATH, in /usr/sbin",
+          "[options]") {
+  using Paths = std::vector<std::filesystem::path>;
+  CHECK(pnsyncd_candidates("/usr/bin", "/usr/local/bin::/bin") ==
+        Paths{"/usr/sbin/pnsyncd", "/usr/daemon/pnsyncd", "/usr/bin/pnsyncd",
+              "/usr/local/bin/pnsyncd", "./pnsyncd", "/bin/pnsyncd", "/usr/sbin/pnsyncd"});
+  CHECK(pnsyncd_candidates("/work/build/ctl", "") ==
+        Paths{"/work/build/sbin/pnsyncd", "/work/build/daemon/pnsyncd", "/work/build/ctl/pnsyncd",
+              "/usr/sbin/pnsyncd"});
+  CHECK(pnsyncd_candidates("", "/opt/bin") == Paths{"/opt/bin/pnsyncd", "/usr/sbin/pnsyncd"});
+}
+
+TEST_CASE("doctor takes the first candidate that is an executable file", "[options]") {
+  pnsync::test::Sandbox sandbox;
+  const auto plain = sandbox / "plain" / "pnsyncd";
+  const auto runnable = sandbox / "bin" / "pnsyncd";
+  pnsync::test::write_file(plain, "#!/bin/sh\n");
+  pnsync::test::write_file(runnable, "#!/bin/sh\n");
+  std::filesystem::permissions(runnable, std::filesystem::perms::owner_all);
+  std::filesystem::create_directories(sandbox / "dir" / "pnsyncd");
+  const auto found = find_executable(
+      {sandbox / "missing" / "pnsyncd", sandbox / "dir" / "pnsyncd", plain, runnable});
+  REQUIRE(found);
+  CHECK(*found == runnable);
+  CHECK_FALSE(find_executable({sandbox / "missing" / "pnsyncd"}));
+}
+
+TEST_CASE("doctor takes no arguments of its own", "[options]") {
+  const CommandSpec* doctor = find_command("doctor");
+  REQUIRE(doctor != nullptr);
+  CHECK(doctor->run_here != nullptr);
+  Invocation invocation;
+  invocation.command = "doctor";
+  invocation.args = {"mimic-cxr/2.0.0"};
+  CHECK(doctor->run_here(invocation) == 2);
 }

@@ -138,9 +138,9 @@ TEST_CASE("pnsyncctl --help lists every command, option and exit status", "[pnsy
   Sandbox sandbox;
   const Run run = run_ctl(sandbox, {"--help"});
   CHECK(run.status == 0);
-  for (const char* word :
-       {"status", "watch", "pause", "resume", "sync", "failures", "retry", "verify", "limit RATE",
-        "transfers N|auto", "plan MIRROR", "--json", "--socket", "--config", "--version", "  6  "})
+  for (const char* word : {"status", "watch", "pause", "resume", "sync", "failures", "retry",
+                           "verify", "limit RATE", "transfers N|auto", "plan MIRROR", "doctor",
+                           "--json", "--socket", "--config", "--version", "  6  ", "127"})
     CHECK_THAT(run.out, Catch::Contains(word));
 }
 
