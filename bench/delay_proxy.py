@@ -13,6 +13,9 @@ server's certificate for 127.0.0.1.
 
 Throughput ceiling per connection and direction is max-buffer / (RTT/2)
 (default 8 MiB / 10 ms = 800 MiB/s); raise --max-buffer for faster links.
+With --rate R each connection is also paced to R bytes/s per direction (a
+per-connection throttle, as a shaper in front of a server applies; nginx's
+limit_rate is per request instead), in slices of 16 KiB.
 
 Stops by itself on SIGTERM or SIGINT: closes the listener and every connection and
 exits 0. Prints "port=P" on stdout (and writes it to --port-file) once listening.
@@ -29,6 +32,7 @@ import time
 
 PROG = "delay_proxy"
 CHUNK = 256 * 1024
+PACE_SLICE = 16 * 1024
 
 
 def log(msg):
@@ -68,8 +72,10 @@ def positive_int(text):
 class DelayedPipe:
     """One direction of a connection: reader -> FIFO of (due, bytes) -> writer."""
 
-    def __init__(self, reader, writer, delay, max_buffer, abort):
+    def __init__(self, reader, writer, delay, max_buffer, abort, rate=0):
         self.abort = abort               # called on a connection error: tears down both ways
+        self.rate = rate                 # bytes/s, 0 = not paced
+        self.next_free = 0.0             # when pacing allows the next slice out
         self.aborted = False
         self.reader = reader
         self.writer = writer
@@ -110,6 +116,21 @@ class DelayedPipe:
         self.changed.set()
         self.drained.set()
 
+    async def write_paced(self, data):
+        """Writes data at self.rate bytes/s: each slice waits until the previous ones have had
+        their time (a token bucket one slice deep)."""
+        for off in range(0, len(data), PACE_SLICE):
+            if self.aborted:
+                return
+            piece = data[off:off + PACE_SLICE]
+            now = time.monotonic()
+            if self.next_free > now:
+                await asyncio.sleep(self.next_free - now)
+                now = time.monotonic()
+            self.writer.write(piece)
+            await self.writer.drain()
+            self.next_free = max(self.next_free, now) + len(piece) / self.rate
+
     async def pump_out(self):
         try:
             while not self.aborted:
@@ -130,8 +151,12 @@ class DelayedPipe:
                     parts.append(self.queue.popleft()[1])
                 if not parts or self.aborted:
                     continue
-                self.writer.write(b"".join(parts))
-                await self.writer.drain()
+                data = b"".join(parts)
+                if self.rate:
+                    await self.write_paced(data)
+                else:
+                    self.writer.write(data)
+                    await self.writer.drain()
                 self.buffered -= sum(len(p) for p in parts)
                 if self.buffered < self.max_buffer:
                     self.drained.set()
@@ -174,9 +199,9 @@ class Proxy:
                     upstream_writer.close()
 
                 up = DelayedPipe(client_reader, upstream_writer, self.delay,
-                                 self.args.max_buffer, abort)
+                                 self.args.max_buffer, abort, self.args.rate)
                 down = DelayedPipe(upstream_reader, client_writer, self.delay,
-                                   self.args.max_buffer, abort)
+                                   self.args.max_buffer, abort, self.args.rate)
                 pipes.extend((up, down))
                 await asyncio.gather(up.pump_in(), up.pump_out(), down.pump_in(), down.pump_out())
         except asyncio.CancelledError:
@@ -205,7 +230,9 @@ class Proxy:
             os.replace(tmp, self.args.port_file)
         print(f"port={port}", flush=True)
         log(f"127.0.0.1:{port} -> 127.0.0.1:{self.args.target_port}, "
-            f"RTT +{self.args.rtt_ms:g} ms (pid {os.getpid()})")
+            f"RTT +{self.args.rtt_ms:g} ms"
+            + (f", {self.args.rate} bytes/s per connection" if self.args.rate else "")
+            + f" (pid {os.getpid()})")
         await self.stopping.wait()
         server.close()
         for task in list(self.tasks):
@@ -234,6 +261,8 @@ Example:
                         help="bytes held per connection and direction (default: 8 MiB)")
     parser.add_argument("--max-connections", type=positive_int, default=512, metavar="N",
                         help="connections served at once (default: 512)")
+    parser.add_argument("--rate", type=positive_int, default=0, metavar="BYTES",
+                        help="pace each connection to BYTES/s per direction (default: no pacing)")
     parser.add_argument("--port-file", metavar="FILE",
                         help="write the listening port to FILE (atomically) when ready")
     args = parser.parse_args(argv)

@@ -66,6 +66,26 @@ void set_limit(const ControllerParams& params, ControllerState& state, int limit
   decision.changed = true;
 }
 
+// Slow start goes on from `limit` while below both slow_start_until and the raise bound.
+bool doubling(const ControllerParams& params, const ControllerState& state, TimePoint now) {
+  return state.phase == ControlPhase::SlowStart && state.limit < params.slow_start_until &&
+         state.limit < raise_bound(params, state, now);
+}
+
+// The next slow-start step from `limit`: limit * slow_start_factor, at least one more, at most
+// slow_start_until.
+int slow_start_next(const ControllerParams& params, int limit) {
+  const int next = static_cast<int>(std::ceil(limit * params.slow_start_factor));
+  return std::max(limit + 1, std::min(next, params.slow_start_until));
+}
+
+// How long a measurement at the current limit lasts: short while doubling, where the steps are
+// large and so are the gains they must show; full length from where the next probe is +-1.
+milliseconds measure_for(const ControllerParams& params, const ControllerState& state,
+                         TimePoint now) {
+  return doubling(params, state, now) ? params.slow_start_measure : params.measure;
+}
+
 // The gain `high` transfers must bring over `low` to earn their place.
 double needed_gain(const ControllerParams& params, int low, int high) {
   return std::max(params.min_gain, params.efficiency * (high - low) / static_cast<double>(low));
@@ -141,8 +161,8 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
       return;
     }
     state.failed_probes = 0;
-    if (state.phase == ControlPhase::SlowStart && can_probe && limit < bound) {
-      probe(params, state, std::min(bound, limit + params.slow_start_step), rate,
+    if (can_probe && doubling(params, state, now)) {
+      probe(params, state, std::min(bound, slow_start_next(params, limit)), rate,
             percent(gain) + " throughput", now, decision);
       return;
     }
@@ -151,6 +171,9 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
     state.tested_from = 0;
     state.base_rate = 0;
     state.kept_gain = gain;
+    // Slow start is over at slow_start_until (next: +1) and at the bound (next: -1).
+    if (state.phase == ControlPhase::SlowStart && !doubling(params, state, now))
+      state.phase = ControlPhase::Increase;
     if (limit >= bound && state.phase == ControlPhase::Increase) state.phase = ControlPhase::Hold;
     return;
   }
@@ -182,12 +205,12 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
   if (!can_probe) return;
   const bool up = limit < bound && (!state.probe_down_next || limit <= params.min);
   if (up) {
-    const bool slow_start = state.phase == ControlPhase::SlowStart;
+    const bool slow_start = doubling(params, state, now);
     const std::string why = slow_start ? "slow start"
                             : state.phase == ControlPhase::Increase
                                 ? percent(state.kept_gain) + " throughput"
                                 : "probing";
-    probe(params, state, std::min(bound, limit + (slow_start ? params.slow_start_step : 1)),
+    probe(params, state, std::min(bound, slow_start ? slow_start_next(params, limit) : limit + 1),
           state.base_rate, why, now, decision);
   } else if (limit > params.min) {
     probe(params, state, limit - 1, state.base_rate, "probing", now, decision);
@@ -321,7 +344,7 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   if (!clean || !enough || sample.active != state.limit) return finish();
   state.window_bytes += sample.bytes;
   state.window_duration += sample.duration;
-  if (state.window_duration < params.measure * (state.extensions + 1) ||
+  if (state.window_duration < measure_for(params, state, now) * (state.extensions + 1) ||
       state.window_duration <= milliseconds{0})
     return finish();
   const double rate = static_cast<double>(state.window_bytes) /

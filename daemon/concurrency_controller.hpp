@@ -67,7 +67,15 @@ struct ControllerParams {
   // on a plateau (every lucky probe up is kept, nothing ever undoes it).
   double min_gain = 0.03;
   double efficiency = 0.25;
-  int slow_start_step = 2;
+  // Slow start doubles the limit (4 -> 8 -> 16) and judges each step on `slow_start_measure`
+  // instead of `measure`: a doubling must bring +25%, and one 2-s interval (noise about +-10%)
+  // tells +100% from +0% well enough; a result near the bar is measured longer (close_call).
+  // With +2 steps judged on 8 s, reaching 12 took 40 s: longer than a whole small update.
+  // Doubling stops at slow_start_until: the measurements found 16 transfers fine and 24
+  // throttled into connect time-outs, so above 16 (max_transfers raised) probes are +1.
+  double slow_start_factor = 2.0;
+  int slow_start_until = 16;
+  std::chrono::milliseconds slow_start_measure{2000};
   // A probe whose gain is within close_call of the bar is measured longer, up to max_measures
   // times `measure` in all, before it is judged.
   double close_call = 0.025;

@@ -100,27 +100,39 @@ void run(const ControllerParams& p, const std::vector<Step>& steps) {
 }  // namespace
 
 // Intervals of 2 s. The one right after a change still shows the old limit and is skipped
-// (settle), the next four make a measurement (8 s): a slow-start step takes five intervals.
+// (settle). In slow start below the bound the next one is a measurement (2 s): a doubling takes
+// two intervals. Otherwise a measurement is four intervals (8 s), so a +1 probe takes five.
 TEST_CASE("controller: sequences of samples and the limits they lead to", "[controller]") {
   auto [name, p, steps] = GENERATE(table<const char*, ControllerParams, std::vector<Step>>({
-      {"rising throughput raises: +2 in slow start while each raise pays",
+      {"rising throughput raises: slow start doubles while each step pays",
        params(),
        {
-           {.times = 5, .limit = 6, .reason = "raised to 6: slow start"},
-           {.times = 5, .limit = 8, .reason = "raised to 8: +50% throughput"},
-           {.times = 5, .limit = 10, .reason = "raised to 10: +33% throughput"},
-           {.times = 5, .limit = 12, .reason = "raised to 12: +25% throughput"},
+           {.times = 2, .limit = 8, .reason = "raised to 8: slow start"},
+           {.times = 2, .limit = 16, .reason = "raised to 16: +100% throughput"},
+       }},
+      {"doubling stops at 16 (slow_start_until); above it raises are +1",
+       params(4, 32),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16, .reason = "raised to 16: +100% throughput"},
+           // 16 is judged over the full 8 s, kept, measured afresh, and raised by one.
+           {.times = 9, .limit = 17, .reason = "raised to 17: +100% throughput"},
+           {.times = 9, .limit = 18, .reason = "raised to 18: +6% throughput"},
+       }},
+      {"slow start into a 429 cap (12 requests): cut below it at once",
+       params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.signals = {.http_429 = 4}, .limit = 11, .reason = "cut to 11 after 4× 429"},
        }},
       {"never above max (16 by default); at max, probes go down",
        params(),
        {
-           {.times = 5, .limit = 6},
-           {.times = 5, .limit = 8},
-           {.times = 5, .limit = 10},
-           {.times = 5, .limit = 12},
-           {.times = 5, .limit = 14, .reason = "raised to 14: +20% throughput"},
-           {.times = 5, .limit = 16, .reason = "raised to 16: +17% throughput"},
-           // 16 is kept (+14% over 14), then measured afresh before the probe down.
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16, .reason = "raised to 16: +100% throughput"},
+           // A step to the bound is judged over the full 8 s (the next probe is a step of one
+           // down): 16 is kept (+100% over 8), measured afresh, and probed downward.
            {.times = 9, .limit = 15, .reason = "lowered to 15: probing"},
            {.times = 5, .limit = 16, .reason = "raised to 16: +7% throughput"},
            {.times = 17, .limit = 15, .reason = "lowered to 15: probing"},
@@ -128,39 +140,32 @@ TEST_CASE("controller: sequences of samples and the limits they lead to", "[cont
       {"never above max: the last slow-start step is clipped",
        params(4, 9),
        {
-           {.times = 5, .limit = 6},
-           {.times = 5, .limit = 8},
-           {.times = 5, .limit = 9, .reason = "raised to 9: +33% throughput"},
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 9, .reason = "raised to 9: +100% throughput"},
            {.times = 9, .limit = 8, .reason = "lowered to 8: probing"},
            {.times = 5, .limit = 9, .reason = "raised to 9: +13% throughput"},
        }},
-      {"flat throughput stops raising and steps back; probes alternate, holds grow",
+      {"flat throughput ends slow start; probes alternate, holds grow",
        params(),
        {
-           {.times = 5, .cap = 10, .limit = 6},
-           {.times = 5, .cap = 10, .limit = 8},
-           {.times = 5, .cap = 10, .limit = 10, .reason = "raised to 10: +33% throughput"},
-           {.times = 5, .cap = 10, .limit = 12, .reason = "raised to 12: +25% throughput"},
-           {.times = 5,
-            .cap = 10,
-            .limit = 10,
-            .reason = "held at 10: throughput flat (+0% at 12)"},
-           // probe_hold (30 s), then the next probe goes down: 10 pays its way...
-           {.times = 17, .cap = 10, .limit = 9, .reason = "lowered to 9: probing"},
-           {.times = 5, .cap = 10, .limit = 10, .reason = "raised to 10: +11% throughput"},
-           // ...then twice the hold, and up again.
-           {.times = 33, .cap = 10, .limit = 11, .reason = "raised to 11: probing"},
-           {.times = 5,
-            .cap = 10,
-            .limit = 10,
-            .reason = "held at 10: throughput flat (+0% at 11)"},
+           {.times = 2, .cap = 9, .limit = 8, .reason = "raised to 8: slow start"},
+           {.times = 2, .cap = 9, .limit = 16, .reason = "raised to 16: +100% throughput"},
+           // 8 -> 16 must bring max(3%, 25% x 8/8) = 25%; it brings 12.5%.
+           {.times = 5, .cap = 9, .limit = 8, .reason = "held at 8: only +13% throughput at 16"},
+           // probe_hold (30 s), then the next probe goes down: 8 pays its way...
+           {.times = 17, .cap = 9, .limit = 7, .reason = "lowered to 7: probing"},
+           {.times = 5, .cap = 9, .limit = 8, .reason = "raised to 8: +14% throughput"},
+           // ...then twice the hold, and up again: 9 pays too, 10 does not.
+           {.times = 33, .cap = 9, .limit = 9, .reason = "raised to 9: probing"},
+           {.times = 9, .cap = 9, .limit = 10, .reason = "raised to 10: +13% throughput"},
+           {.times = 5, .cap = 9, .limit = 9, .reason = "held at 9: throughput flat (+0% at 10)"},
        }},
       {"a raise that pays too little is undone; out of slow start raises are +1",
        params(),
        {
-           // 4 -> 6 must bring max(3%, 25% x 2/4) = 12.5%; it brings 9%.
-           {.times = 5, .cap = 4.36, .limit = 6, .reason = "raised to 6: slow start"},
-           {.times = 5, .cap = 4.36, .limit = 4, .reason = "held at 4: only +9% throughput at 6"},
+           // 4 -> 8 must bring max(3%, 25% x 4/4) = 25%; it brings 9%.
+           {.times = 2, .cap = 4.36, .limit = 8, .reason = "raised to 8: slow start"},
+           {.times = 2, .cap = 4.36, .limit = 4, .reason = "held at 4: only +9% throughput at 8"},
            {.times = 17, .cap = 4.36, .limit = 3, .reason = "lowered to 3: probing"},
            {.times = 5, .cap = 4.36, .limit = 4, .reason = "raised to 4: +33% throughput"},
            {.times = 33, .cap = 4.36, .limit = 5, .reason = "raised to 5: probing"},
@@ -169,25 +174,26 @@ TEST_CASE("controller: sequences of samples and the limits they lead to", "[cont
            {.times = 9, .cap = 4.36, .limit = 6, .reason = "raised to 6: +9% throughput"},
            {.times = 5, .cap = 4.36, .limit = 5, .reason = "held at 5: throughput flat (+0% at 6)"},
        }},
-      {"a probe too close to call is measured longer, up to 3 x 8 s",
+      {"a probe too close to call is measured longer, up to 3 measurements",
        params(),
        {
-           {.times = 5, .cap = 4.44, .limit = 6, .reason = "raised to 6: slow start"},
-           // +11% against a bar of 12.5%: within close_call (2.5%), so 24 s instead of 8.
-           {.times = 13, .cap = 4.44, .limit = 4, .reason = "held at 4: only +11% throughput at 6"},
+           {.times = 2, .cap = 4.96, .limit = 8, .reason = "raised to 8: slow start"},
+           // +24% against a bar of 25%: within close_call (2.5%), so 6 s instead of 2.
+           {.times = 4, .cap = 4.96, .limit = 4, .reason = "held at 4: only +24% throughput at 8"},
        }},
       {"a raise that lowers throughput is undone",
        params(),
        {
-           {.times = 5, .limit = 6},
-           {.times = 5,
-            .per_transfer = 0.3,
+           {.times = 2, .limit = 8},
+           {.times = 2,
+            .per_transfer = 0.2,
             .limit = 4,
-            .reason = "held at 4: throughput fell (-31% at 6)"},
+            .reason = "held at 4: throughput fell (-38% at 8)"},
        }},
       {"on a plateau, lowerings that cost nothing are kept, down to the transfer that pays",
        params(16, 16),
        {
+           // Started at the bound: slow start has nowhere to go, the measurement is 8 s.
            {.times = 5, .cap = 10, .limit = 15, .reason = "lowered to 15: probing"},
            {.times = 5,
             .cap = 10,
@@ -200,8 +206,7 @@ TEST_CASE("controller: sequences of samples and the limits they lead to", "[cont
       {"429 cuts multiplicatively, then no probe for the cool-down (30 s)",
        params(),
        {
-           {.times = 5, .limit = 6},
-           {.times = 5, .limit = 8},
+           {.times = 2, .limit = 8},
            {.signals = {.http_429 = 3}, .limit = 5, .reason = "cut to 5 after 3× 429"},
            {.times = 16, .limit = 5, .reason = "cut to 5 after 3× 429"},
            {.times = 1, .limit = 6, .reason = "raised to 6: probing"},
@@ -290,17 +295,17 @@ TEST_CASE("controller: sequences of samples and the limits they lead to", "[cont
        {
            {.times = 20, .active = 3, .limit = 4, .reason = "started at 4"},
            {.times = 20, .queued = 0, .limit = 4, .reason = "started at 4"},
-           {.times = 4, .limit = 6, .reason = "raised to 6: slow start"},
+           {.times = 1, .limit = 8, .reason = "raised to 8: slow start"},
        }},
       {"noise guard: too little data decides nothing; many small files are data",
        params(),
        {
            {.times = 30, .per_transfer = 0.001, .limit = 4, .reason = "started at 4"},
-           {.times = 4,
+           {.times = 1,
             .per_transfer = 0.001,
             .completed = 8,
-            .limit = 6,
-            .reason = "raised to 6: slow start"},
+            .limit = 8,
+            .reason = "raised to 8: slow start"},
        }},
       {"a collapsing per-transfer rate cuts once; a rate that stays low is the new normal",
        params(8),
