@@ -66,6 +66,7 @@ std::vector<std::string> mirror_details(const protocol::MirrorStatus& mirror,
                                         const RenderOptions& options) {
   std::vector<std::string> lines = {bytes_line(mirror, options)};
   if (!mirror.reason.empty()) lines.push_back("  " + mirror.state + ": " + mirror.reason);
+  if (!mirror.warning.empty()) lines.push_back("  warning: " + mirror.warning);
   std::vector<std::string> facts;
   if (mirror.dirs_pending > 0)
     facts.push_back("listing: " + plural(mirror.dirs_pending, "directory", "directories") +

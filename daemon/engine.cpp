@@ -18,24 +18,6 @@ namespace {
 constexpr auto kTickEvery = std::chrono::seconds(1);
 constexpr auto kControlEvery = std::chrono::seconds(2);
 
-bool is_loopback_url(const std::string& server) {
-  return server.starts_with("http://127.") || server.starts_with("http://localhost") ||
-         server.starts_with("http://[::1]");
-}
-
-HttpSettings http_settings(const config::Config& config,
-                           const std::optional<std::string>& password) {
-  return HttpSettings{
-      config.user_agent,
-      config.credentials ? std::optional(config.credentials->username) : std::nullopt,
-      password,
-      config.ca_file,
-      is_loopback_url(config.server),
-      config.connect_timeout,
-      config.stall_timeout,
-      config.max_host_connections};
-}
-
 ControllerParams controller_params(const config::Config& config) {
   ControllerParams params;
   // Not capped by max_host_connections: over HTTP/2 (the default) curl multiplexes every transfer
@@ -80,7 +62,7 @@ Engine::Engine(boost::asio::io_context& io, config::Config config,
       store_(store),
       mode_(mode),
       on_all_idle_(std::move(on_all_idle)),
-      http_(io, http_settings(config_, password)),
+      http_(io, make_http_settings(config_, password)),
       scheduler_(io, config_.initial_transfers(), config_.listing_concurrency),
       ticker_(io) {
   http_.set_observer([this](const HttpOutcome& outcome) { observe(outcome); });

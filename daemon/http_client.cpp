@@ -272,7 +272,7 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
 }
 
 void HttpClient::cancel(RequestId id) {
-  impl_->engine.cancel(static_cast<CURL*>(const_cast<void*>(id)));
+  impl_->engine.cancel(static_cast<CURL*>(id));
 }
 
 std::size_t HttpClient::active() const {

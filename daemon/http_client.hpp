@@ -70,7 +70,7 @@ public:
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  using RequestId = const void*;
+  using RequestId = void*;  // the curl easy handle, opaque to callers
   RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done);
   void cancel(RequestId id);
   std::size_t active() const;

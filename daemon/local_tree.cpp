@@ -15,7 +15,7 @@
 
 namespace pnsync {
 
-Error local_error(std::string what, const std::string& path, int errno_value) {
+Error local_error(const std::string& what, const std::string& path, int errno_value) {
   return Error{ErrorKind::LocalStorage, what + " " + path + ": " + std::strerror(errno_value),
                errno_value};
 }

@@ -58,7 +58,7 @@ std::string_view to_string(JobStatus status) {
 }
 
 MirrorJob::MirrorJob(JobServices services, const config::Config& config,
-                     const config::Mirror& mirror, std::string server_url,
+                     const config::Mirror& mirror, const std::string& server_url,
                      std::function<void(MirrorJob&)> on_finished, JobOptions options)
     : services_(services),
       config_(config),
@@ -563,7 +563,7 @@ void MirrorJob::give_up(const std::string& path, const std::string& message) {
   });
 }
 
-void MirrorJob::on_attempt_done(Transfer& transfer, AttemptResult result) {
+void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result) {
   const std::string path = transfer.file().path;
   auto& pending = transfers_.at(path);
   pending.slot.release();

@@ -93,7 +93,7 @@ struct JobServices {
 class MirrorJob : public std::enable_shared_from_this<MirrorJob> {
 public:
   MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
-            std::string server_url, std::function<void(MirrorJob&)> on_finished,
+            const std::string& server_url, std::function<void(MirrorJob&)> on_finished,
             JobOptions options = {});
   ~MirrorJob();
   MirrorJob(const MirrorJob&) = delete;
@@ -136,7 +136,7 @@ private:
   void enqueue(const store::FileRecord& file);
   void submit(const std::string& path);
   void give_up(const std::string& path, const std::string& message);
-  void on_attempt_done(Transfer& transfer, AttemptResult result);
+  void on_attempt_done(Transfer& transfer, const AttemptResult& result);
   void retry_later(std::function<void()> again, int attempt,
                    std::optional<std::chrono::seconds> retry_after);
   bool handle_fatal_verdict(long status, const std::string& message);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/mirror_runner.hpp"
 
+#include <sys/stat.h>
 #include <boost/asio/post.hpp>
+
+#include <cstdio>
 #include <ctime>
 #include <utility>
 
@@ -14,6 +17,18 @@ namespace {
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+// Credentialed data must not be readable by people who have not signed the data use agreement:
+// say so when others may list or enter dest.
+std::string open_to_others_warning(const std::filesystem::path& dest) {
+  struct stat info {};
+  if (::stat(dest.c_str(), &info) != 0 || (info.st_mode & (S_IROTH | S_IXOTH)) == 0) return "";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  return dest.string() + " is mode " + mode +
+         ": others may read the mirror, which the data use agreement forbids (chmod o-rwx; "
+         "share through `group:` instead)";
 }
 
 }  // namespace
@@ -248,6 +263,7 @@ protocol::MirrorStatus MirrorRunner::status() {
   if (job_ && !status.bytes_total_estimated) {
     if (auto left = eta(status.bytes_total - status.bytes_done, rate)) status.eta_s = left->count();
   }
+  status.warning = open_to_others_warning(mirror_.dest);
   status.last_sync_unix = last_sync_unix_;
   status.next_sync_unix = next_pass_unix_;
   status.bandwidth_limit = mirror_.bandwidth_limit;

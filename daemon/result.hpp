@@ -55,6 +55,6 @@ private:
 };
 
 // For local system calls: "<what> <path>: <strerror(errno)>".
-Error local_error(std::string what, const std::string& path, int errno_value);
+Error local_error(const std::string& what, const std::string& path, int errno_value);
 
 }  // namespace pnsync

@@ -47,6 +47,7 @@ OrderedJson to_json(const MirrorStatus& mirror) {
           {"dest", mirror.dest},
           {"state", mirror.state},
           {"reason", mirror.reason},
+          {"warning", mirror.warning},
           {"files_total", mirror.files_total},
           {"files_verified", mirror.files_verified},
           {"files_failed", mirror.files_failed},
@@ -271,6 +272,7 @@ MirrorStatus read_mirror(Reader& in) {
   mirror.dest = in.string("dest");
   mirror.state = in.string("state");
   mirror.reason = in.string("reason");
+  mirror.warning = in.string("warning");
   mirror.files_total = in.integer("files_total", 0);
   mirror.files_verified = in.integer("files_verified", 0);
   mirror.files_failed = in.integer("files_failed", 0);

@@ -32,6 +32,9 @@ struct MirrorStatus {
   // listing, syncing, idle, paused, failed, stopped (stopping on SIGTERM).
   std::string state;
   std::string reason;  // why it is paused or failed; empty otherwise
+  // Something the operator should fix although the mirror works, e.g. dest readable by others
+  // (the data use agreement forbids sharing the data). Empty when all is well.
+  std::string warning;
   std::int64_t files_total = 0;
   std::int64_t files_verified = 0;
   std::int64_t files_failed = 0;

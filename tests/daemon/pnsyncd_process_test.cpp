@@ -285,6 +285,12 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
                    std::chrono::seconds(10)));
   const auto done = mirror_status(fixture);
   CHECK(done.at("files_verified") == done.at("files_total"));
+  CHECK(done.at("warning") == "");  // dest was created 2750
+  std::filesystem::permissions(
+      fixture.dest, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+      std::filesystem::perm_options::add);
+  CHECK_THAT(mirror_status(fixture).at("warning").get<std::string>(),
+             Catch::Contains("others may read the mirror"));
   CHECK(done.at("next_sync_unix").is_number());
 
   // Unknown mirrors and methods are errors the user can read.

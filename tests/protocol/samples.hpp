@@ -45,6 +45,7 @@ inline protocol::DaemonStatus sample_status() {
   iv.dest = "/data/physionet/mimic-iv/2.2";
   iv.state = "failed";
   iv.reason = "403 Forbidden: the data use agreement for mimic-iv/2.2 is not signed";
+  iv.warning = "/data/physionet/mimic-iv/2.2 is mode 0755: others may read the mirror";
   iv.files_total = 3'000;
   iv.files_verified = 3'000;
   iv.bytes_total = 10 * 1024LL * 1024 * 1024;
