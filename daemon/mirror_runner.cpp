@@ -69,6 +69,7 @@ void MirrorRunner::start_pass() {
   next_pass_.cancel();
   next_pass_unix_.reset();
   sync_requested_ = false;
+  pass_started_unix_ = unix_now();
   job_ = make_job();
   // The job may finish inside start() (a local storage problem); job_ is then already reset.
   auto job = job_;
@@ -129,7 +130,12 @@ void MirrorRunner::wait_for_space() {
 void MirrorRunner::schedule_next() {
   // A pass that did not complete is retried sooner than the regular schedule, but not in a
   // tight loop: the causes (server down, disk full, access withdrawn) take time to fix.
-  auto delay = std::chrono::duration_cast<std::chrono::seconds>(mirror_.every);
+  // `every` counts from the start of the last pass, so a long pass does not push the schedule.
+  const std::chrono::seconds since_start(
+      std::max<std::int64_t>(0, unix_now() - pass_started_unix_));
+  auto delay =
+      std::max(std::chrono::seconds(0),
+               std::chrono::duration_cast<std::chrono::seconds>(mirror_.every) - since_start);
   if (last_status_ != JobStatus::Done) delay = std::min(delay, std::chrono::seconds(15 * 60));
   next_pass_unix_ = unix_now() + delay.count();
   next_pass_.expires_after(delay);

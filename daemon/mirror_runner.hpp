@@ -94,6 +94,7 @@ private:
   std::int64_t free_at_shortage_ = 0;
   std::optional<std::int64_t> next_pass_unix_;
   std::optional<std::int64_t> last_sync_unix_;  // end of the last complete pass
+  std::int64_t pass_started_unix_ = 0;
   bool paused_ = false;
   std::string pause_reason_;
   bool retired_ = false;
