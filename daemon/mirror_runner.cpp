@@ -130,13 +130,14 @@ void MirrorRunner::wait_for_space() {
 void MirrorRunner::schedule_next() {
   // A pass that did not complete is retried sooner than the regular schedule, but not in a
   // tight loop: the causes (server down, disk full, access withdrawn) take time to fix.
-  // `every` counts from the start of the last pass, so a long pass does not push the schedule.
+  // `every` counts from the start of the last complete pass, so a long pass does not push the
+  // schedule.
+  const auto every = std::chrono::duration_cast<std::chrono::seconds>(mirror_.every);
   const std::chrono::seconds since_start(
       std::max<std::int64_t>(0, unix_now() - pass_started_unix_));
-  auto delay =
-      std::max(std::chrono::seconds(0),
-               std::chrono::duration_cast<std::chrono::seconds>(mirror_.every) - since_start);
-  if (last_status_ != JobStatus::Done) delay = std::min(delay, std::chrono::seconds(15 * 60));
+  const auto delay = last_status_ == JobStatus::Done
+                         ? std::max(std::chrono::seconds(0), every - since_start)
+                         : std::min(every, std::chrono::seconds(15 * 60));
   next_pass_unix_ = unix_now() + delay.count();
   next_pass_.expires_after(delay);
   next_pass_.async_wait([this](const boost::system::error_code& ec) {
