@@ -22,6 +22,7 @@
 
 #include "tests/daemon/control_fixture.hpp"
 #include "tests/protocol/samples.hpp"
+#include "tests/support/child_process.hpp"
 
 extern char** environ;
 
@@ -29,12 +30,6 @@ using namespace pnsync;
 using namespace pnsync::test;
 
 namespace {
-
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
 
 // Starts pnsyncctl without waiting for it; output goes to `out_file`.
 pid_t spawn_ctl(const std::filesystem::path& out_file, std::vector<std::string> args) {
@@ -54,30 +49,12 @@ pid_t spawn_ctl(const std::filesystem::path& out_file, std::vector<std::string> 
 }
 
 // `prefix` runs before pnsyncctl, e.g. setpriv and its options.
-Run run_ctl(const Sandbox& sandbox, std::vector<std::string> args,
-            std::vector<std::string> prefix = {}) {
-  const auto out_file = sandbox / "stdout";
-  const auto err_file = sandbox / "stderr";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
+ProcessRun run_ctl(const Sandbox& sandbox, std::vector<std::string> args,
+                   std::vector<std::string> prefix = {}) {
   std::vector<std::string> command = std::move(prefix);
   command.emplace_back(PNSYNCCTL_PATH);
   command.insert(command.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : command) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(spawned == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  return {WEXITSTATUS(status), read_file(out_file), read_file(err_file)};
+  return run_process(sandbox, std::move(command));
 }
 
 const std::vector<std::string> kAsNobody = {"setpriv", "--reuid=nobody", "--regid=nogroup",
@@ -93,7 +70,7 @@ TEST_CASE("pnsyncctl exits 6 naming the socket and why it is unreachable", "[pns
   const auto socket = sandbox / "pnsyncd.sock";
 
   SECTION("no socket") {
-    const Run run = run_ctl(sandbox, {"--socket", socket.string(), "status"});
+    const ProcessRun run = run_ctl(sandbox, {"--socket", socket.string(), "status"});
     CHECK(run.status == 6);
     CHECK_THAT(run.err, Catch::Contains(socket.string()) && Catch::Contains("no such socket") &&
                             Catch::Contains("--socket"));
@@ -106,7 +83,7 @@ TEST_CASE("pnsyncctl exits 6 naming the socket and why it is unreachable", "[pns
       std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
       REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
     }
-    const Run run = run_ctl(sandbox, {"status", "--socket=" + socket.string()});
+    const ProcessRun run = run_ctl(sandbox, {"status", "--socket=" + socket.string()});
     CHECK(run.status == 6);
     CHECK_THAT(run.err, Catch::Contains(socket.string()) && Catch::Contains("connection refused"));
   }
@@ -114,7 +91,7 @@ TEST_CASE("pnsyncctl exits 6 naming the socket and why it is unreachable", "[pns
     const auto config = sandbox / "pnsync.yaml";
     write_file(config, "socket: " + socket.string() +
                            "\nmirrors:\n  - project: p\n    version: '1'\n    dest: /data/p\n");
-    const Run run = run_ctl(sandbox, {"--config", config.string(), "status"});
+    const ProcessRun run = run_ctl(sandbox, {"--config", config.string(), "status"});
     CHECK(run.status == 6);
     CHECK_THAT(run.err, Catch::Contains(socket.string()) && Catch::Contains(config.string()));
   }
@@ -128,7 +105,7 @@ TEST_CASE("pnsyncctl exits 2 on usage errors, before trying the socket", "[pnsyn
       std::vector<std::string>{"limit"}, std::vector<std::string>{"limit", "fast"},
       std::vector<std::string>{"transfers", "999"}, std::vector<std::string>{"plan"},
       std::vector<std::string>{"--config", "/nonexistent/pnsync.yaml", "status"});
-  const Run run = run_ctl(sandbox, args);
+  const ProcessRun run = run_ctl(sandbox, args);
   CHECK(run.status == 2);
   CHECK_THAT(run.err, Catch::StartsWith("pnsyncctl: ") && Catch::Contains("--help"));
   CHECK(run.out.empty());
@@ -136,7 +113,7 @@ TEST_CASE("pnsyncctl exits 2 on usage errors, before trying the socket", "[pnsyn
 
 TEST_CASE("pnsyncctl --help lists every command, option and exit status", "[pnsyncctl]") {
   Sandbox sandbox;
-  const Run run = run_ctl(sandbox, {"--help"});
+  const ProcessRun run = run_ctl(sandbox, {"--help"});
   CHECK(run.status == 0);
   for (const char* word : {"status", "watch", "pause", "resume", "sync", "failures", "retry",
                            "verify", "limit RATE", "transfers N|auto", "plan MIRROR", "doctor",
@@ -153,26 +130,26 @@ TEST_CASE("pnsyncctl against a live server", "[pnsyncctl]") {
   Sandbox outputs;  // not the fixture's: nobody must not need to write there
 
   SECTION("status as text and as JSON") {
-    const Run text = run_ctl(outputs, {socket, "status"});
+    const ProcessRun text = run_ctl(outputs, {socket, "status"});
     CHECK(text.status == 0);
     CHECK_THAT(text.out, Catch::Contains("mimic-cxr/2.0.0") && Catch::Contains("1,200 / 377,110"));
-    const Run json = run_ctl(outputs, {socket, "--json", "status", "mimic-iv/2.2"});
+    const ProcessRun json = run_ctl(outputs, {socket, "--json", "status", "mimic-iv/2.2"});
     CHECK(json.status == 0);
     CHECK_THAT(json.out, Catch::Contains("\"name\": \"mimic-iv/2.2\"") &&
                              Catch::Contains("\"files_total\": 3000") &&
                              !Catch::Contains("mimic-cxr"));
   }
   SECTION("a changing command as root") {
-    const Run run = run_ctl(outputs, {socket, "limit", "50M", "mimic-cxr/2.0.0"});
+    const ProcessRun run = run_ctl(outputs, {socket, "limit", "50M", "mimic-cxr/2.0.0"});
     CHECK(run.status == 0);
     CHECK(run.out == "limit done\n");
     CHECK(fixture.target.calls().back() == protocol::Method::Limit);
   }
   SECTION("a daemon error is exit status 1, as text or JSON") {
-    const Run run = run_ctl(outputs, {socket, "sync", "no/such"});
+    const ProcessRun run = run_ctl(outputs, {socket, "sync", "no/such"});
     CHECK(run.status == 1);
     CHECK(run.err == "pnsyncctl: unknown mirror no/such\n");
-    const Run json = run_ctl(outputs, {socket, "--json", "sync", "no/such"});
+    const ProcessRun json = run_ctl(outputs, {socket, "--json", "sync", "no/such"});
     CHECK(json.status == 1);
     CHECK_THAT(json.out, Catch::Contains("\"error\": \"unknown_mirror\""));
   }
@@ -181,9 +158,9 @@ TEST_CASE("pnsyncctl against a live server", "[pnsyncctl]") {
       WARN("needs root to run pnsyncctl as nobody");
       return;
     }
-    const Run status = run_ctl(outputs, {socket, "status"}, kAsNobodyInRootGroup);
+    const ProcessRun status = run_ctl(outputs, {socket, "status"}, kAsNobodyInRootGroup);
     CHECK(status.status == 0);
-    const Run pause = run_ctl(outputs, {socket, "pause"}, kAsNobodyInRootGroup);
+    const ProcessRun pause = run_ctl(outputs, {socket, "pause"}, kAsNobodyInRootGroup);
     CHECK(pause.status == 1);
     CHECK_THAT(pause.err, Catch::Contains("pause changes what pnsyncd does: only root"));
     CHECK(fixture.target.calls() == std::vector<protocol::Method>{protocol::Method::Status});
@@ -193,7 +170,7 @@ TEST_CASE("pnsyncctl against a live server", "[pnsyncctl]") {
       WARN("needs root to run pnsyncctl as nobody");
       return;
     }
-    const Run run = run_ctl(outputs, {socket, "status"}, kAsNobody);
+    const ProcessRun run = run_ctl(outputs, {socket, "status"}, kAsNobody);
     CHECK(run.status == 6);
     CHECK_THAT(run.err,
                Catch::Contains(fixture.socket.string()) && Catch::Contains("permission denied"));

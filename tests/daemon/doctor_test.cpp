@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/daemon/mirror_fixture.hpp"
+#include "tests/support/child_process.hpp"
 
 extern char** environ;
 
@@ -478,41 +479,7 @@ TEST_CASE("doctor: a result renders as one line, and its fix under a warning or 
 
 // --- pnsyncctl doctor as a process ---------------------------------------------------------------
 
-namespace {
-
-struct ProcessRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-ProcessRun run_process(const Sandbox& sandbox, std::vector<std::string> command,
-                       std::vector<std::string> env = {}) {
-  const auto out_file = sandbox / "process.out";
-  const auto err_file = sandbox / "process.err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  std::vector<char*> argv;
-  for (std::string& arg : command) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  if (env.empty())
-    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out_file), read_file(err_file)};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("pnsyncctl doctor runs pnsyncd --doctor and exits 1 with the file:line message",
           "[doctor][process]") {

@@ -17,6 +17,7 @@
 #include "daemon/local_tree.hpp"
 #include "tests/daemon/daemon_process.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
+#include "tests/support/child_process.hpp"
 
 using namespace pnsync;
 using namespace pnsync::test;
@@ -63,41 +64,19 @@ std::int64_t resumed_from(const HttpServer& server, const std::string& target) {
   return offset;
 }
 
-struct CtlRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
 // Runs pnsyncctl against the fixture's daemon; `prefix` runs first (setpriv to drop privileges).
-CtlRun pnsyncctl(const MirrorFixture& fixture, std::vector<std::string> args,
-                 std::vector<std::string> prefix = {}) {
-  const auto out_file = fixture.sandbox / "ctl.out";
-  const auto err_file = fixture.sandbox / "ctl.err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
+ProcessRun pnsyncctl(const MirrorFixture& fixture, std::vector<std::string> args,
+                     std::vector<std::string> prefix = {}) {
   std::vector<std::string> command = std::move(prefix);
   command.emplace_back(PNSYNCCTL_PATH);
   command.emplace_back("--socket");
   command.emplace_back((fixture.sandbox / "pnsyncd.sock").string());
   command.insert(command.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : command) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  REQUIRE(posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out_file), read_file(err_file)};
+  return run_process(fixture.sandbox, std::move(command));
 }
 
 nlohmann::json mirror_status(const MirrorFixture& fixture) {
-  const CtlRun run = pnsyncctl(fixture, {"status", "--json"});
+  const ProcessRun run = pnsyncctl(fixture, {"status", "--json"});
   INFO(run.err);
   REQUIRE(run.status == 0);
   const auto status = nlohmann::json::parse(run.out);
@@ -245,7 +224,7 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
   const std::int64_t before = big_done(first);
   REQUIRE(wait_for([&] { return big_done(mirror_status(fixture)) > before + (128 << 10); },
                    std::chrono::seconds(10)));
-  const CtlRun text = pnsyncctl(fixture, {"status"});
+  const ProcessRun text = pnsyncctl(fixture, {"status"});
   CHECK(text.status == 0);
   CHECK_THAT(text.out, Catch::Contains("mimic-cxr/2.0.0") && Catch::Contains("syncing"));
 
@@ -257,15 +236,15 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
       fixture.sandbox.path(),
       std::filesystem::perms::group_exec | std::filesystem::perms::others_exec,
       std::filesystem::perm_options::add);
-  const CtlRun looked = pnsyncctl(fixture, {"status"}, as_nobody);
+  const ProcessRun looked = pnsyncctl(fixture, {"status"}, as_nobody);
   INFO(looked.err);
   CHECK(looked.status == 0);
-  const CtlRun refused = pnsyncctl(fixture, {"pause"}, as_nobody);
+  const ProcessRun refused = pnsyncctl(fixture, {"pause"}, as_nobody);
   CHECK(refused.status == 1);
   CHECK(mirror_status(fixture).at("state") == "syncing");
 
   // Pause: no new requests, no new bytes, the partial file stays.
-  const CtlRun paused = pnsyncctl(fixture, {"pause"});
+  const ProcessRun paused = pnsyncctl(fixture, {"pause"});
   INFO(paused.err);
   REQUIRE(paused.status == 0);
   CHECK(mirror_status(fixture).at("state") == "paused");
@@ -294,7 +273,7 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
   CHECK(done.at("next_sync_unix").is_number());
 
   // Unknown mirrors and methods are errors the user can read.
-  const CtlRun unknown = pnsyncctl(fixture, {"pause", "nosuch/1.0"});
+  const ProcessRun unknown = pnsyncctl(fixture, {"pause", "nosuch/1.0"});
   CHECK(unknown.status == 1);
   CHECK_THAT(unknown.err, Catch::Contains("mimic-cxr/2.0.0"));
 
