@@ -219,8 +219,7 @@ std::string Engine::render_metrics() {
   for (auto& runner : runners_) {
     auto& counters = metrics_.mirror(runner->name());
     counters.fetched_bytes = static_cast<std::uint64_t>(runner->bytes_fetched());
-    const auto id = store_.ensure_mirror(runner->name(), runner->mirror().dest.string());
-    const auto counts = store_.counts(id);
+    const auto counts = store_.counts(runner->mirror_id());
     counters.files(store::FileState::Verified) = counts.files_verified;
     counters.files(store::FileState::Failed) = counts.files_failed;
     // Pending and partial are one number in the counts; partial files are reported in status.

@@ -43,6 +43,8 @@ MirrorRunner::MirrorRunner(JobServices services, const config::Config& config,
       mode_(mode),
       on_pass_end_(std::move(on_pass_end)),
       job_options_(job_options),
+      // Once, here: status and metrics read the store by id, never by (re)registering the name.
+      mirror_id_(services.store.ensure_mirror(name_, mirror_.dest.string())),
       next_pass_(services.io),
       space_poll_(services.io) {}
 
@@ -112,8 +114,7 @@ void MirrorRunner::wait_for_space() {
   space_poll_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || retired_ || paused_ || job_) return;
     const auto space = filesystem_space(mirror_.dest);
-    const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
-    const std::int64_t remaining = services_.store.counts(id).bytes_remaining();
+    const std::int64_t remaining = services_.store.counts(mirror_id_).bytes_remaining();
     // Fits now, or (sizes unknown, ENOSPC mid-write) somebody freed a worthwhile amount.
     const bool fits = space && !shortage(remaining, *space);
     const bool freed = space && space->available > free_at_shortage_ + (std::int64_t{64} << 20);
@@ -205,8 +206,7 @@ std::optional<protocol::Plan> MirrorRunner::plan() {
 }
 
 std::vector<store::FileRecord> MirrorRunner::failures() {
-  const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
-  return services_.store.failed_files(id);
+  return services_.store.failed_files(mirror_id_);
 }
 
 std::int64_t MirrorRunner::bytes_fetched() const {
@@ -248,8 +248,7 @@ protocol::MirrorStatus MirrorRunner::status() {
   }
   if (!job_ && last_status_ == JobStatus::Running) {
     // No pass has run yet (a paused start): the database still knows the totals.
-    const auto id = services_.store.ensure_mirror(name_, mirror_.dest.string());
-    const auto counts = services_.store.counts(id);
+    const auto counts = services_.store.counts(mirror_id_);
     status.files_total = counts.files_total;
     status.files_verified = counts.files_verified;
     status.files_failed = counts.files_failed;

@@ -36,6 +36,7 @@ public:
 
   const std::string& name() const { return name_; }
   const config::Mirror& mirror() const { return mirror_; }
+  store::MirrorId mirror_id() const { return mirror_id_; }
 
   // Starts a pass unless one runs or the mirror is paused or retired; a sync asked for during a
   // pass starts another one right after it.
@@ -88,6 +89,7 @@ private:
   JobOptions job_options_;
   std::optional<protocol::Plan> last_plan_;
 
+  store::MirrorId mirror_id_;
   std::shared_ptr<MirrorJob> job_;  // the pass in flight
   boost::asio::steady_timer next_pass_;
   boost::asio::steady_timer space_poll_;
