@@ -531,6 +531,18 @@ void parse_transfers(const Item& item, Config& config) {
   config.transfers = static_cast<int>(*parsed.value);
 }
 
+// `auto` is the default, 8; 1 turns ranges off.
+void parse_segments(const Item& item, Config& config) {
+  const std::string text = scalar(item, "an integer or auto");
+  if (text == "auto") {
+    config.segments = Config{}.segments;
+    return;
+  }
+  const auto parsed = detail::parse_int(text, 1, 32);
+  if (!parsed.value) fail(item, "must be 1..32 or auto, got " + quote(text));
+  config.segments = static_cast<int>(*parsed.value);
+}
+
 void parse_log_level(const Item& item, Config& config) {
   static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
       {"error", LogLevel::Error},
@@ -607,6 +619,12 @@ const std::vector<Key<Document>>& top_level_keys() {
          out.metrics_listen = text;
        })},
       {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
+      {"segments", on_config(parse_segments)},
+      {"segment_size", on_config([](const Item& item, Config& out) {
+         out.segment_size = value_or_fail(item, detail::parse_rate(scalar(item, "a size")));
+         if (out.segment_size < (1 << 20))
+           fail(item, "must be at least 1M, got " + quote(item.node.Scalar()));
+       })},
       {"listing_concurrency", on_config(int_in(&Config::listing_concurrency, 1, 64))},
       {"stall_timeout",
        on_config(duration_in(&Config::stall_timeout, seconds_at_least(seconds(1))))},

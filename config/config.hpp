@@ -87,8 +87,13 @@ struct Config {
   // Files in flight: a number pins it (1..256); nullopt is `auto`, adaptive between 1 and
   // max_transfers (daemon/concurrency_controller.hpp).
   std::optional<int> transfers;
-  int max_transfers = 16;                  // 1..256: the ceiling of `auto`
-  int max_host_connections = 8;            // 1..256
+  int max_transfers = 16;        // 1..256: the ceiling of `auto`
+  int max_host_connections = 8;  // 1..256
+  // A file of at least segment_size bytes may be fetched as up to `segments` byte ranges at once
+  // (1 = never), each range taking a transfer slot the queue does not need; see
+  // daemon/segment_plan.hpp. No range is split below segment_size / 8.
+  int segments = 8;                        // 1..32
+  std::int64_t segment_size = 64 << 20;    // bytes, at least 1 MiB
   int listing_concurrency = 4;             // 1..64 directory listings in flight
   std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
   std::chrono::seconds connect_timeout{30};

@@ -255,7 +255,10 @@ void Engine::tick() {
       return;
     const auto now = std::chrono::steady_clock::now();
     meter_.sample(now, bytes_fetched());
-    for (auto& runner : runners_) runner->sample_rate(now);
+    for (auto& runner : runners_) {
+      runner->sample_rate(now);
+      runner->offer_spare_slots();
+    }
     if (controller_ && now - sample_from_ >= kControlEvery) control_step();
     tick();
   });

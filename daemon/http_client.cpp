@@ -230,10 +230,11 @@ struct HttpClient::Impl {
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &call);
     if (call.request.head) curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
     if (call.request.compressed) curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
-    if (call.request.range_from && *call.request.range_from > 0) {
+    if (call.request.range_to || (call.request.range_from && *call.request.range_from > 0)) {
       // CURLOPT_RANGE rather than RESUME_FROM: a server that ignores the range (200) must hand
       // us the whole body to start over, not fail the transfer with CURLE_RANGE_ERROR.
-      call.range = std::to_string(*call.request.range_from) + "-";
+      call.range = std::to_string(call.request.range_from.value_or(0)) + "-";
+      if (call.request.range_to) call.range += std::to_string(*call.request.range_to);
       curl_easy_setopt(handle, CURLOPT_RANGE, call.range.c_str());
     }
     if (call.request.max_recv_speed > 0)

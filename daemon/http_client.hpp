@@ -55,6 +55,7 @@ struct HttpOutcome {
 struct GetRequest {
   std::string url;
   std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
+  std::optional<std::int64_t> range_to;    // "Range: bytes=N-M": M, the last byte wanted
   bool compressed = false;                 // listings may come gzip'd; file bodies never
   std::int64_t max_recv_speed = 0;         // bytes/s for this request; 0 = no limit
   bool head = false;                       // HEAD instead of GET: status and headers only

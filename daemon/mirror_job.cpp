@@ -88,6 +88,12 @@ void MirrorJob::start() {
       services_.io, services_.log, services_.http, *tree_, base_url_,
       [this](std::int64_t bytes) { bytes_fetched_ += bytes; },
       [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
+  transfer_context_->max_segments = config_.segments;
+  transfer_context_->segment_size = config_.segment_size;
+  transfer_context_->save_segments = [this](store::FileId file, std::int64_t on_disk,
+                                            std::optional<std::string> segments) {
+    services_.store.save_segments(file, on_disk, segments);
+  };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
   fetch_manifest(1);
@@ -552,6 +558,18 @@ void MirrorJob::submit(const std::string& path) {
                                found->second.slot = std::move(slot);
                                found->second.transfer->start();
                              });
+}
+
+void MirrorJob::offer_spare_slots() {
+  if (status_ != JobStatus::Running) return;
+  for (auto& [path, pending] : transfers_) {
+    Transfer& transfer = *pending.transfer;
+    while (transfer.wants_range()) {
+      auto slot = services_.scheduler.try_acquire(Lane::File);
+      if (!slot) return;
+      transfer.add_range(std::move(*slot));
+    }
+  }
 }
 
 void MirrorJob::give_up(const std::string& path, const std::string& message) {

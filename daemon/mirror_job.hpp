@@ -111,6 +111,9 @@ public:
   std::vector<InFlightFile> in_flight() const;
   // What the selection means, from the store (and, after a plan_only pass, the full listing).
   protocol::Plan plan();
+  // Hands transfer slots the scheduler can spare (nothing queued) to large files fetched in
+  // byte ranges.
+  void offer_spare_slots();
 
 private:
   std::string url_for(const std::string& relative) const;

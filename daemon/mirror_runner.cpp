@@ -217,6 +217,10 @@ void MirrorRunner::sample_rate(std::chrono::steady_clock::time_point now) {
   meter_.sample(now, bytes_fetched());
 }
 
+void MirrorRunner::offer_spare_slots() {
+  if (job_) job_->offer_spare_slots();
+}
+
 protocol::MirrorStatus MirrorRunner::status() {
   const double rate = meter_.bytes_per_second();
   protocol::MirrorStatus status;

@@ -67,6 +67,8 @@ public:
   std::int64_t bytes_fetched() const;
   // Called about once a second: feeds this mirror's rate meter.
   void sample_rate(std::chrono::steady_clock::time_point now);
+  // Gives transfer slots nobody queued for to large files fetched in ranges (once a second).
+  void offer_spare_slots();
   double rate() const { return meter_.bytes_per_second(); }
   protocol::MirrorStatus status();
   // What the selection means: from the pass in flight, else as the last pass left it.

@@ -38,6 +38,15 @@ void Scheduler::submit(Lane lane, Task task) {
   pump_lane(lane);
 }
 
+std::optional<Scheduler::Slot> Scheduler::try_acquire(Lane lane) {
+  auto& state = lane_state(lane);
+  if (paused_ || std::chrono::steady_clock::now() < hold_until_ || !state.queue.empty() ||
+      state.running >= static_cast<std::size_t>(state.limit))
+    return std::nullopt;
+  ++state.running;
+  return Slot(this, lane);
+}
+
 void Scheduler::set_limit(Lane lane, int limit) {
   lane_state(lane).limit = std::max(1, limit);
   pump_lane(lane);

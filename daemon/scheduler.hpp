@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <optional>
 
 namespace pnsync {
 
@@ -41,6 +42,10 @@ public:
   Scheduler(boost::asio::io_context& io, int file_limit, int listing_limit);
 
   void submit(Lane lane, Task task);
+  // A slot at once, if one is spare: nothing queued in the lane, below its limit, neither paused
+  // nor held. For work that only helps when capacity would otherwise sit idle (the extra byte
+  // ranges of a large file), so it never delays queued work.
+  std::optional<Slot> try_acquire(Lane lane);
   void set_limit(Lane lane, int limit);
   // No new task starts before `until` (running ones go on).
   void hold_until(std::chrono::steady_clock::time_point until);

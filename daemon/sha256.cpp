@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <stdexcept>
@@ -46,10 +47,16 @@ std::string Sha256::finish_hex() {
 
 Result<void> hash_file_prefix(int fd, std::int64_t length, Sha256& hasher,
                               const std::string& name) {
-  std::vector<char> buffer(1 << 20);
-  std::int64_t offset = 0;
-  while (offset < length) {
-    const auto want = static_cast<size_t>(std::min<std::int64_t>(length - offset, buffer.size()));
+  return hash_file_range(fd, 0, length, hasher, name);
+}
+
+Result<void> hash_file_range(int fd, std::int64_t from, std::int64_t length, Sha256& hasher,
+                             const std::string& name) {
+  std::vector<char> buffer(static_cast<std::size_t>(std::clamp<std::int64_t>(length, 1, 1 << 20)));
+  std::int64_t offset = from;
+  const std::int64_t end = from + length;
+  while (offset < end) {
+    const auto want = static_cast<size_t>(std::min<std::int64_t>(end - offset, buffer.size()));
     const ssize_t got = ::pread(fd, buffer.data(), want, offset);
     if (got < 0) {
       if (errno == EINTR) continue;

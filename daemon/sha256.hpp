@@ -30,5 +30,9 @@ private:
 // Feeds the first `length` bytes of an open file into `hasher` (used to resume: the bytes already
 // on disk are hashed before new ones arrive). `name` is for the error message.
 Result<void> hash_file_prefix(int fd, std::int64_t length, Sha256& hasher, const std::string& name);
+// Feeds bytes [from, from + length) of an open file into `hasher` (a file fetched in ranges is
+// hashed in order as the ranges fill in).
+Result<void> hash_file_range(int fd, std::int64_t from, std::int64_t length, Sha256& hasher,
+                             const std::string& name);
 
 }  // namespace pnsync

@@ -8,6 +8,7 @@
 
 #include "daemon/http_policy.hpp"
 #include "daemon/safe_path.hpp"
+#include "daemon/transfer_io.hpp"
 
 namespace pnsync {
 
@@ -59,32 +60,6 @@ std::string_view to_string(AttemptOutcome outcome) {
   return "?";
 }
 
-namespace {
-
-// Body bytes are written in pieces of this size; see accept_body(). Bytes not yet written are
-// lost if the process is killed, and fetched again after the restart: a piece is a few HTTP/2
-// DATA frames (fewer write calls than one per frame), not a megabyte per file in flight
-// (tests/daemon/crash_loop_test.cpp bounds what a kill may cost).
-constexpr std::size_t kWriteBatch = 16 << 10;
-
-Result<void> write_all(int fd, std::string_view data, const std::string& name) {
-  while (!data.empty()) {
-    const ssize_t wrote = ::write(fd, data.data(), data.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return local_error("cannot write", name, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(wrote));
-  }
-  return {};
-}
-
-std::optional<std::int64_t> imf_time(const std::optional<std::string>& header) {
-  return header ? parse_imf_fixdate(*header) : std::nullopt;
-}
-
-}  // namespace
-
 Transfer::Transfer(TransferContext& context, store::FileRecord file,
                    std::function<void(Transfer&, AttemptResult)> on_attempt_done)
     : context_(context), file_(std::move(file)), on_attempt_done_(std::move(on_attempt_done)) {}
@@ -111,8 +86,12 @@ void Transfer::start() {
   hasher_.reset();
 
   // Without the network when possible: a complete copy under the final name, or a complete
-  // partial file (killed after the download, before the rename).
-  if (adopt_local_copy() || finish_complete_partial()) return;
+  // partial file (killed after the download, before the rename). A partial file fetched in
+  // ranges is complete only when every range is: until then it has holes.
+  if (adopt_local_copy()) return;
+  if (!plan_ && !ranges_refused_) plan_ = recorded_plan();
+  if (plan_ && plan_->complete()) plan_.reset();  // a whole file, checked like any other
+  if (!plan_ && finish_complete_partial()) return;
   if (!partial_) {
     auto opened = context_.tree.open_partial(file_.path);
     if (!opened) {
@@ -129,6 +108,11 @@ void Transfer::start() {
     // Longer than the file can be: nothing in it is worth keeping.
     ::ftruncate(partial_.get(), 0);
     written_ = 0;
+  }
+  if (plan_ || should_fetch_in_ranges()) {
+    if (!plan_) plan_.emplace(*file_.size, written_);  // one range: still a plain prefix
+    start_ranges();
+    return;
   }
   if (written_ > 0) {
     // Resume: the hash covers the whole file, so the bytes already here go in first.
@@ -157,6 +141,7 @@ void Transfer::start() {
 }
 
 void Transfer::cancel() {
+  cancel_ranges();
   if (request_) {
     context_.http.cancel(*request_);
     request_.reset();
@@ -208,10 +193,21 @@ bool Transfer::finish_complete_partial() {
   return false;
 }
 
+void Transfer::learn_size(const ResponseInfo& info) {
+  // A file the manifest lists may start before the listing gives its size: the response does.
+  if (file_.size) return;
+  if (info.status == 200 && info.content_length) {
+    file_.size = info.content_length;
+  } else if (info.status == 206 && info.content_range) {
+    if (auto range = parse_content_range(*info.content_range)) file_.size = range->total;
+  }
+}
+
 bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
   if (!body_started_) {
     body_started_ = true;
     enter(TransferState::Downloading);
+    learn_size(info);
     if (info.status == 200) {
       if (resume_from_ > 0) {
         // The server ignored the Range: the body is the whole file.
@@ -295,53 +291,27 @@ void Transfer::on_response(const HttpOutcome& outcome) {
     return;
   }
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason = describe_failure(outcome);
-  switch (verdict) {
-    case Verdict::Success: {
-      if (status != 200 && status != 206) {
-        finish({AttemptOutcome::Fatal, where + "unexpected " + status_text(status), {}, {}, 0});
-        return;
-      }
-      if (status == 200 && !body_started_ && resume_from_ > 0) {
-        // An empty 200 to a range request: the file is now empty.
-        ::ftruncate(partial_.get(), 0);
-        hasher_.reset();
-        written_ = 0;
-      }
-      std::optional<std::int64_t> total = outcome.info.content_length;
-      if (status == 206) {
-        auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range)
-                                                : std::nullopt;
-        total = range ? range->total : std::nullopt;
-      }
-      verify_and_publish(total, imf_time(outcome.info.last_modified));
-      return;
-    }
-    case Verdict::Retry:
-      finish({AttemptOutcome::Retry, reason, {}, {}, 0});
-      return;
-    case Verdict::RetryAfter: {
-      auto delay = requested_wait(outcome);
-      finish({AttemptOutcome::RetryAfter,
-              reason + " (Retry-After: " + *outcome.info.retry_after + ")",
-              delay,
-              {},
-              0});
-      return;
-    }
-    case Verdict::AuthFailed:
-      finish({AttemptOutcome::AuthFailed, reason, {}, {}, 0});
-      return;
-    case Verdict::AccessDenied:
-      finish({AttemptOutcome::AccessDenied, reason, {}, {}, 0});
-      return;
-    case Verdict::NotFound:
-      finish({AttemptOutcome::NotFound, reason, {}, {}, 0});
-      return;
-    case Verdict::Fatal:
-      finish({AttemptOutcome::Fatal, reason, {}, {}, 0});
-      return;
+  if (verdict != Verdict::Success) {
+    finish(failed_attempt(verdict, outcome));
+    return;
   }
+  if (status != 200 && status != 206) {
+    finish({AttemptOutcome::Fatal, where + "unexpected " + status_text(status), {}, {}, 0});
+    return;
+  }
+  if (status == 200 && !body_started_ && resume_from_ > 0) {
+    // An empty 200 to a range request: the file is now empty.
+    ::ftruncate(partial_.get(), 0);
+    hasher_.reset();
+    written_ = 0;
+  }
+  std::optional<std::int64_t> total = outcome.info.content_length;
+  if (status == 206) {
+    auto range = outcome.info.content_range ? parse_content_range(*outcome.info.content_range)
+                                            : std::nullopt;
+    total = range ? range->total : std::nullopt;
+  }
+  verify_and_publish(total, imf_time(outcome.info.last_modified));
 }
 
 std::optional<AttemptResult> Transfer::verify(std::optional<std::int64_t> server_total) {
@@ -416,6 +386,7 @@ AttemptResult Transfer::restart_from_scratch(AttemptOutcome outcome, std::string
   partial_ = UniqueFd();
   pending_write_.clear();
   context_.tree.remove_partial(file_.path);
+  forget_plan();  // after the file: a plan must never outlive the bytes it describes
   hasher_.reset();
   written_ = 0;
   return {outcome, std::move(message), {}, {}, 0};

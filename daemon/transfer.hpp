@@ -11,12 +11,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/http_client.hpp"
 #include "daemon/http_policy.hpp"
 #include "daemon/local_tree.hpp"
 #include "daemon/log.hpp"
 #include "daemon/publisher.hpp"
+#include "daemon/scheduler.hpp"
+#include "daemon/segment_plan.hpp"
 #include "daemon/sha256.hpp"
 #include "store/store.hpp"
 
@@ -72,6 +75,14 @@ struct TransferContext {
   // transfers are gone, and `tree` alive until the context is gone (the publisher's threads use
   // it).
   std::unique_ptr<Publisher> publisher = std::make_unique<Publisher>(io, tree);
+  // A file of at least segment_size bytes is fetched as up to max_segments byte ranges at once
+  // (1 = never), the ranges beyond the first on slots the queue can spare (add_range()).
+  int max_segments = 1;
+  std::int64_t segment_size = std::int64_t{64} << 20;
+  // Records how far each range of a file got (nullopt: no ranges any more), so that a restart
+  // resumes each one; unset = not recorded (tests).
+  std::function<void(store::FileId, std::int64_t on_disk, std::optional<std::string> segments)>
+      save_segments = {};
 };
 
 class Transfer {
@@ -94,8 +105,30 @@ public:
   std::string url() const;
   std::int64_t bytes_on_disk() const { return written_; }
 
+  // A large file fetched in byte ranges: whether a spare slot would start another range now,
+  // and handing it one (the range holds the slot until it ends).
+  bool wants_range() const;
+  void add_range(Scheduler::Slot slot);
+  // Byte ranges in flight (0 for a file fetched in one stream).
+  std::size_t ranges_in_flight() const { return fetches_.size(); }
+
 private:
+  // One request of a file fetched in ranges (transfer_ranges.cpp).
+  struct RangeFetch {
+    std::size_t index = 0;  // into plan_
+    std::int64_t requested_from = 0;
+    std::int64_t requested_end = 0;  // one past the last byte asked for
+    std::optional<HttpClient::RequestId> request;
+    std::string pending;  // received, not yet written
+    bool body_started = false;
+    bool rejected = false;    // not the bytes asked for
+    bool discarding = false;  // an error page
+    bool own_slot = false;    // runs on the slot the transfer was started with
+    Scheduler::Slot slot;     // otherwise: the spare slot it holds
+  };
+
   bool accept_body(const ResponseInfo& info, std::string_view chunk);
+  void learn_size(const ResponseInfo& info);
   void on_response(const HttpOutcome& outcome);
   bool adopt_local_copy();
   bool finish_complete_partial();
@@ -110,6 +143,23 @@ private:
   bool flush_writes();
   AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
   void finish(AttemptResult result);
+
+  // Ranges (transfer_ranges.cpp).
+  bool should_fetch_in_ranges() const;
+  std::optional<SegmentPlan> recorded_plan();
+  void start_ranges();
+  void launch_range(std::size_t index, Scheduler::Slot slot, bool own_slot);
+  bool accept_range_body(RangeFetch& fetch, const ResponseInfo& info, std::string_view chunk);
+  void on_range_response(RangeFetch& fetch, const HttpOutcome& outcome);
+  bool flush_range(RangeFetch& fetch);
+  void save_plan(bool now);
+  void forget_plan();
+  void hash_ranges();
+  void finish_ranges_if_done();
+  void cancel_ranges();
+  void fail_ranges(AttemptResult result);
+  std::optional<std::size_t> idle_range() const;
+  std::int64_t min_range_left() const;
 
   TransferContext& context_;
   store::FileRecord file_;
@@ -129,6 +179,16 @@ private:
   std::optional<HttpClient::RequestId> request_;
   store::VerifiedFile verified_;  // set by verify() for the publish that follows
   PublishTicket publishing_;      // while the publisher has the file
+  // Fetching in ranges: the plan (kept across attempts), the requests in flight, and how far
+  // the in-order hash got.
+  std::optional<SegmentPlan> plan_;
+  std::vector<std::unique_ptr<RangeFetch>> fetches_;
+  std::int64_t hashed_ = 0;
+  bool hash_posted_ = false;
+  bool ranges_refused_ = false;  // the server ignored a Range: one stream from now on
+  bool plan_recorded_ = false;   // the store may hold a plan for this file
+  std::chrono::steady_clock::time_point plan_saved_at_{};
+  std::optional<std::int64_t> ranges_mtime_;
   // Handlers posted by this transfer hold a weak reference: they find nothing once it is gone.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -30,6 +30,12 @@ constexpr Migration kMigrations[] = {
       -- selection is redone when the selection changes.
       ALTER TABLE mirror ADD COLUMN selection TEXT;
     )sql"},
+    {3, "segments", R"sql(
+      -- A large file fetched as several byte ranges at once: "start-end:next,..." (end
+      -- exclusive; next = the first byte of the range not yet written to the .part file).
+      -- NULL for a file fetched in one piece, whose .part file holds a prefix of bytes_done.
+      ALTER TABLE file ADD COLUMN segments TEXT;
+    )sql"},
 };
 
 constexpr bool versions_are_consecutive() {

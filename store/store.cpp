@@ -109,6 +109,7 @@ std::string upsert_file_sql() {
       state = CASE WHEN {changed} THEN 'pending' ELSE state END,
       actual_sha256 = CASE WHEN {changed} THEN NULL ELSE actual_sha256 END,
       bytes_done = CASE WHEN {changed} THEN 0 ELSE bytes_done END,
+      segments = CASE WHEN {changed} THEN NULL ELSE segments END,
       verified_by = CASE
         WHEN {changed} THEN 'none'
         -- The manifest now lists exactly the hash of the bytes we wrote: a size-only check
@@ -128,7 +129,7 @@ std::string upsert_file_sql() {
 
 constexpr std::string_view kFileColumns =
     "id, path, size, expected_sha256, actual_sha256, state, bytes_done, attempts, "
-    "checksum_mismatches, last_error, verified_by, mtime";
+    "checksum_mismatches, last_error, verified_by, mtime, segments";
 
 std::string select_files_where(std::string_view condition) {
   return "SELECT " + std::string(kFileColumns) + " FROM file WHERE " + std::string(condition);
@@ -177,6 +178,9 @@ struct Statements {
         set_selected(db, "UPDATE file SET selected = ?2 WHERE id = ?1"),
         mark_unselected(db, "UPDATE file SET selected = 0 WHERE mirror_id = ?1 AND path = ?2"),
         mark_partial(db, "UPDATE file SET state = 'partial', bytes_done = ?2 WHERE id = ?1"),
+        save_segments(db,
+                      "UPDATE file SET state = CASE WHEN state = 'pending' THEN 'partial' ELSE "
+                      "state END, bytes_done = ?2, segments = ?3 WHERE id = ?1"),
         record_attempt_error(db, R"sql(
           UPDATE file SET
             attempts = attempts + 1,
@@ -190,6 +194,7 @@ struct Statements {
             attempts = attempts + 1,
             last_error = ?2,
             bytes_done = 0,  -- the bytes we have are wrong: start over
+            segments = NULL,
             state = CASE WHEN ?3 THEN 'failed' ELSE 'pending' END,
             actual_sha256 = NULL,
             verified_by = 'none'
@@ -203,6 +208,7 @@ struct Statements {
             -- A verified file found missing or damaged is fetched whole; a failed download keeps
             -- its count of bytes in the .part file.
             bytes_done = CASE WHEN state = 'verified' THEN 0 ELSE bytes_done END,
+            segments = CASE WHEN state = 'verified' THEN NULL ELSE segments END,
             actual_sha256 = NULL,
             verified_by = 'none'
           WHERE id = ?1)sql"),
@@ -212,6 +218,7 @@ struct Statements {
             state = 'verified',
             size = ?2,
             bytes_done = ?2,
+            segments = NULL,
             actual_sha256 = nullif(?3, ''),
             verified_by = ?4,
             last_error = NULL
@@ -250,6 +257,7 @@ struct Statements {
   sqlite::Statement set_selected;
   sqlite::Statement mark_unselected;
   sqlite::Statement mark_partial;
+  sqlite::Statement save_segments;
   sqlite::Statement record_attempt_error;
   sqlite::Statement record_checksum_mismatch;
   sqlite::Statement requeue;
@@ -294,6 +302,7 @@ struct Store::Impl {
     f.last_error = row.text(9);
     f.verified_by = parse_kind(row.text(10));
     f.mtime = row.opt_int64(11);
+    f.segments = row.opt_text(12);
     return f;
   }
 
@@ -477,6 +486,12 @@ std::vector<FileRecord> Store::verified_files(MirrorId mirror) {
 void Store::mark_partial(FileId file, std::int64_t bytes_done) {
   impl_->stmt.mark_partial.use().bind(file).bind(bytes_done).exec();
   impl_->expect_changed("mark_partial", "file", file);
+}
+
+void Store::save_segments(FileId file, std::int64_t bytes_done,
+                          std::optional<std::string_view> segments) {
+  impl_->stmt.save_segments.use().bind(file).bind(bytes_done).bind(segments).exec();
+  impl_->expect_changed("save_segments", "file", file);
 }
 
 void Store::record_attempt_error(FileId file, std::string_view error, bool give_up) {

@@ -55,6 +55,9 @@ struct FileRecord {
   std::string last_error;
   VerifyKind verified_by = VerifyKind::None;
   std::optional<std::int64_t> mtime;  // upstream modification time, as last listed
+  // The byte ranges of a file fetched in several pieces at once, as Transfer wrote them; nullopt
+  // for a file fetched in one piece.
+  std::optional<std::string> segments;
 };
 
 struct MirrorCounts {
@@ -139,6 +142,10 @@ public:
   std::vector<FileRecord> unfinished_listed_in(MirrorId mirror, std::string_view dir);
 
   void mark_partial(FileId file, std::int64_t bytes_done);
+  // Records how far each range of a file fetched in pieces got (nullopt: no ranges any more).
+  // Pending becomes Partial. Called often while a large file downloads: one small UPDATE.
+  void save_segments(FileId file, std::int64_t bytes_done,
+                     std::optional<std::string_view> segments);
   // Counts an attempt and keeps the error text for the user; state becomes Failed if `give_up`.
   void record_attempt_error(FileId file, std::string_view error, bool give_up);
   void record_checksum_mismatch(FileId file, std::string_view error, bool give_up);

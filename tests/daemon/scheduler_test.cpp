@@ -94,3 +94,42 @@ TEST_CASE("a host hold (Retry-After) delays every new start until it expires", "
   io.run();
   CHECK(started_at >= held_until);
 }
+
+TEST_CASE("try_acquire only hands out a slot nobody queued for", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 2, 1);
+
+  auto spare = scheduler.try_acquire(Lane::File);
+  REQUIRE(spare);
+  CHECK(scheduler.running(Lane::File) == 1);
+
+  SECTION("not beyond the lane's limit") {
+    auto second = scheduler.try_acquire(Lane::File);
+    CHECK(second);
+    CHECK_FALSE(scheduler.try_acquire(Lane::File));
+    second->release();
+    CHECK(scheduler.try_acquire(Lane::File));
+  }
+  SECTION("not while a task waits in that lane") {
+    std::vector<Scheduler::Slot> held;
+    for (int i = 0; i < 3; ++i)
+      scheduler.submit(Lane::File, [&](Scheduler::Slot slot) { held.push_back(std::move(slot)); });
+    io.restart();
+    io.poll();
+    CHECK(held.size() == 1);  // with the spare slot held, one place was left
+    CHECK_FALSE(scheduler.try_acquire(Lane::File));
+    spare->release();  // the freed place goes to the queue, not to try_acquire
+    io.restart();
+    io.poll();
+    CHECK(held.size() == 2);
+    CHECK_FALSE(scheduler.try_acquire(Lane::File));
+    CHECK(scheduler.try_acquire(Lane::Listing));  // the other lane is not affected
+  }
+  SECTION("not while paused or held back") {
+    scheduler.pause();
+    CHECK_FALSE(scheduler.try_acquire(Lane::File));
+    scheduler.resume();
+    scheduler.hold_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+    CHECK_FALSE(scheduler.try_acquire(Lane::File));
+  }
+}

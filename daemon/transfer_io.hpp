@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// What Transfer's two ways of fetching a file (one stream, or byte ranges at once) share: how
+// body bytes reach the .part file and how a failed response becomes an attempt's outcome.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/http_client.hpp"
+#include "daemon/http_policy.hpp"
+#include "daemon/result.hpp"
+#include "daemon/transfer.hpp"
+
+namespace pnsync {
+
+// Body bytes are written in pieces of this size. Bytes not yet written are lost if the process
+// is killed, and fetched again after the restart: a piece is a few HTTP/2 DATA frames (fewer
+// write calls than one per frame), not a megabyte per file in flight
+// (tests/daemon/crash_loop_test.cpp bounds what a kill may cost).
+inline constexpr std::size_t kWriteBatch = 16 << 10;
+
+// Writes all of `data` at the file offset (`at`), or at the current offset when nullopt; an error
+// names `name`.
+Result<void> write_all(int fd, std::string_view data, const std::string& name,
+                       std::optional<std::int64_t> at = std::nullopt);
+
+// A Last-Modified header as seconds since the epoch.
+std::optional<std::int64_t> imf_time(const std::optional<std::string>& header);
+
+// The outcome of an attempt whose response `classify` did not judge a success.
+AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome);
+
+}  // namespace pnsync

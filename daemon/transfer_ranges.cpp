@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+// Transfer, fetching a large file as several byte ranges at once (context.max_segments > 1, size
+// at least context.segment_size).
+//
+// Why: a server that limits each request or each connection to a fixed rate (physionet.org gives
+// one connection about 0.65 MB/s) makes a 5 GB file take two hours in one stream, however idle the
+// other transfer slots are. Ranges fill those slots: the first range runs on the transfer's own
+// slot, and each spare slot the scheduler can give (Scheduler::try_acquire: nothing queued) splits
+// the range with the most left (SegmentPlan::split). So ranges never delay queued files: while the
+// queue is long a large file goes as one stream, and at the tail of a mirror it takes the slots
+// the small files leave.
+//
+// How:
+//  - Each range is a request "Range: bytes=next-(end-1)"; its bytes are written at their offset
+//    (pwrite) in pieces of kWriteBatch. A range cut short by a split stops its request once it
+//    reaches its new end.
+//  - The plan (ranges and how far each got, only bytes already written) goes to the store at
+//    once when a split creates a range, else at most once a second and when the attempt ends:
+//    after a kill each range resumes where its recorded bytes end. Before a plan is trusted the
+//    .part file must hold every byte it claims (a .part file removed behind our back restarts
+//    the file), and a plan that does not tile the file (size changed upstream) is dropped.
+//  - The hash runs in order over the bytes from 0 that have no gap, read back from the .part file
+//    (from the page cache) in steps of at most kHashStep on the event loop, as ranges complete.
+//  - One failed range ends the attempt: the others stop (their bytes stay), the owner backs off
+//    and retries as for any transfer, and the next attempt resumes every range.
+//  - A server that answers a range with 200 (ignores Range) makes the transfer fetch the file in
+//    one stream from then on.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "daemon/transfer.hpp"
+#include "daemon/transfer_io.hpp"
+
+namespace pnsync {
+namespace {
+
+// The plan is written to the store at most this often while ranges progress (a split writes at
+// once); a kill loses at most this much of each range's progress, which is fetched again.
+constexpr auto kSavePlanEvery = std::chrono::seconds(1);
+// Hashing reads back at most this much per turn of the event loop; other transfers run between.
+constexpr std::int64_t kHashStep = std::int64_t{8} << 20;
+// The in-order hash waits for this much new contiguous data (or the end of the file) before it
+// reads it back: one pread per MiB, not one per 16 KiB written.
+constexpr std::int64_t kHashAtLeast = std::int64_t{1} << 20;
+
+}  // namespace
+
+bool Transfer::should_fetch_in_ranges() const {
+  return !ranges_refused_ && context_.max_segments > 1 && file_.size &&
+         *file_.size >= context_.segment_size;
+}
+
+std::int64_t Transfer::min_range_left() const {
+  return std::max<std::int64_t>(context_.segment_size / 8, 1);
+}
+
+std::optional<SegmentPlan> Transfer::recorded_plan() {
+  if (!file_.segments || !file_.size) return std::nullopt;
+  plan_recorded_ = true;
+  auto plan = SegmentPlan::parse(*file_.segments, *file_.size);
+  if (!plan) {
+    context_.log.warning(context_.tree.partial_name(file_.path) +
+                         ": recorded byte ranges do not match the file's size " +
+                         std::to_string(*file_.size) + "; fetching it again");
+    partial_ = UniqueFd();
+    context_.tree.remove_partial(file_.path);
+    forget_plan();
+  }
+  return plan;
+}
+
+void Transfer::start_ranges() {
+  struct stat info {};
+  ::fstat(partial_.get(), &info);
+  std::int64_t claimed = 0;
+  for (const ByteRange& range : plan_->ranges())
+    if (range.next > range.start) claimed = std::max(claimed, range.next);
+  if (info.st_size < claimed) {
+    // The plan says bytes are there that are not: trust none of them.
+    context_.log.warning(context_.tree.partial_name(file_.path) + " holds " +
+                         std::to_string(info.st_size) + " bytes, its ranges claim " +
+                         std::to_string(claimed) + "; fetching it again");
+    ::ftruncate(partial_.get(), 0);
+    plan_.emplace(*file_.size, 0);
+    save_plan(true);
+  }
+  written_ = plan_->on_disk();
+  hasher_.reset();
+  hashed_ = 0;
+  hash_posted_ = false;
+  ranges_mtime_.reset();
+  enter(TransferState::Connecting);
+  if (auto idle = idle_range()) launch_range(*idle, {}, true);
+  hash_ranges();
+  if (fetches_.empty()) {
+    // Nothing to fetch (every range done, e.g. after a read error): hash and publish from here.
+    boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_)] {
+      if (alive.lock()) finish_ranges_if_done();
+    });
+  }
+}
+
+std::optional<std::size_t> Transfer::idle_range() const {
+  const auto& ranges = plan_->ranges();
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    if (ranges[i].done()) continue;
+    const bool fetching = std::any_of(fetches_.begin(), fetches_.end(),
+                                      [i](const auto& fetch) { return fetch->index == i; });
+    if (!fetching) return i;
+  }
+  return std::nullopt;
+}
+
+bool Transfer::wants_range() const {
+  if (state_ != TransferState::Downloading) return false;
+  if (!plan_) {
+    // One stream whose size was unknown when it started (the manifest lists the file, the
+    // listing had not come yet): the response told it.
+    return request_ && should_fetch_in_ranges() &&
+           *file_.size - written_ >= 2 * min_range_left();
+  }
+  if (fetches_.empty() || fetches_.size() >= static_cast<std::size_t>(context_.max_segments))
+    return false;
+  if (idle_range()) return true;
+  return std::any_of(plan_->ranges().begin(), plan_->ranges().end(), [this](const ByteRange& r) {
+    return r.left() >= 2 * min_range_left();
+  });
+}
+
+void Transfer::add_range(Scheduler::Slot slot) {
+  if (!wants_range()) return;  // the slot goes back
+  if (!plan_) {
+    // Turn the stream into range 0: it stops and asks again from its last byte on disk (one
+    // request more, once per large file), and the spare slot takes the back half.
+    context_.http.cancel(*request_);
+    request_.reset();
+    flush_writes();
+    if (write_error_) return;  // reported by the next attempt
+    plan_.emplace(*file_.size, written_);
+    start_ranges();
+  } else if (auto idle = idle_range()) {
+    launch_range(*idle, std::move(slot), false);
+    return;
+  }
+  if (auto back = plan_->split(min_range_left())) {
+    save_plan(true);  // before any byte lands in the new range
+    launch_range(*back, std::move(slot), false);
+  }
+}
+
+void Transfer::launch_range(std::size_t index, Scheduler::Slot slot, bool own_slot) {
+  auto fetch = std::make_unique<RangeFetch>();
+  const ByteRange& range = plan_->range(index);
+  fetch->index = index;
+  fetch->requested_from = range.next;
+  fetch->requested_end = range.end;
+  fetch->own_slot = own_slot;
+  fetch->slot = std::move(slot);
+  RangeFetch& raw = *fetch;
+  fetches_.push_back(std::move(fetch));
+
+  GetRequest request;
+  request.url = url();
+  request.range_from = range.next;
+  request.range_to = range.end - 1;
+  if (context_.recv_speed) request.max_recv_speed = context_.recv_speed();
+  request.on_body = [this, &raw](const ResponseInfo& info, std::string_view chunk) {
+    return accept_range_body(raw, info, chunk);
+  };
+  raw.request = context_.http.get(std::move(request), [this, &raw](const HttpOutcome& outcome) {
+    raw.request.reset();
+    on_range_response(raw, outcome);
+  });
+}
+
+bool Transfer::accept_range_body(RangeFetch& fetch, const ResponseInfo& info,
+                                 std::string_view chunk) {
+  if (!fetch.body_started) {
+    fetch.body_started = true;
+    enter(TransferState::Downloading);
+    if (info.status == 206) {
+      const auto range = info.content_range ? parse_content_range(*info.content_range)
+                                            : std::nullopt;
+      if (!range || range->first != fetch.requested_from ||
+          (range->total && *range->total != plan_->size())) {
+        fetch.rejected = true;
+        return false;
+      }
+    } else if (info.status == 200) {
+      // The whole file: right for a range that starts at 0 (it stops at the range's end), of no
+      // use for any other.
+      if (fetch.requested_from != 0) {
+        ranges_refused_ = true;
+        fetch.rejected = true;
+        return false;
+      }
+    } else {
+      fetch.discarding = true;
+    }
+  }
+  if (fetch.discarding) return true;
+  const ByteRange& range = plan_->range(fetch.index);
+  const std::int64_t room =
+      std::max<std::int64_t>(0, range.left() - static_cast<std::int64_t>(fetch.pending.size()));
+  const auto take = static_cast<std::size_t>(
+      std::clamp<std::int64_t>(room, 0, static_cast<std::int64_t>(chunk.size())));
+  fetch.pending.append(chunk.substr(0, take));
+  if (context_.on_bytes) context_.on_bytes(static_cast<std::int64_t>(take));
+  const bool full = static_cast<std::int64_t>(take) == room;
+  if ((fetch.pending.size() >= kWriteBatch || full) && !flush_range(fetch)) return false;
+  // Stop at the range's end when the request asked for more (the range was split meanwhile).
+  return !(full && fetch.requested_end > range.end) && take == chunk.size();
+}
+
+bool Transfer::flush_range(RangeFetch& fetch) {
+  if (fetch.pending.empty()) return !write_error_;
+  ByteRange& range = plan_->range(fetch.index);
+  // Never past the range's end (a split can move it): those bytes belong to the next range.
+  if (static_cast<std::int64_t>(fetch.pending.size()) > range.left())
+    fetch.pending.resize(static_cast<std::size_t>(range.left()));
+  if (partial_ && !write_error_) {
+    if (auto wrote = write_all(partial_.get(), fetch.pending,
+                               context_.tree.partial_name(file_.path), range.next);
+        !wrote) {
+      write_error_ = wrote.error();
+    } else {
+      range.next += static_cast<std::int64_t>(fetch.pending.size());
+      written_ += static_cast<std::int64_t>(fetch.pending.size());
+    }
+  }
+  fetch.pending.clear();
+  if (fetch.pending.capacity() > kWriteBatch) fetch.pending.shrink_to_fit();
+  if (write_error_) return false;
+  save_plan(false);
+  hash_ranges();
+  return true;
+}
+
+void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) {
+  flush_range(fetch);
+  const auto found = std::find_if(fetches_.begin(), fetches_.end(),
+                                  [&fetch](const auto& f) { return f.get() == &fetch; });
+  std::unique_ptr<RangeFetch> done = std::move(*found);
+  fetches_.erase(found);
+  if (outcome.info.last_modified) ranges_mtime_ = imf_time(outcome.info.last_modified);
+  const ByteRange& range = plan_->range(done->index);
+  const std::string where = outcome.url + ": ";
+
+  if (write_error_) {
+    fail_ranges(
+        {AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
+    return;
+  }
+  if (done->rejected) {
+    fail_ranges({AttemptOutcome::Retry,
+                 ranges_refused_
+                     ? where + "server ignored a range request (200); fetching it in one piece"
+                     : where + "answer to the range request for bytes " +
+                           std::to_string(done->requested_from) + "- starts elsewhere (" +
+                           outcome.info.content_range.value_or("no Content-Range") + ")",
+                 {},
+                 {},
+                 0});
+    return;
+  }
+  if (!range.done()) {
+    const long status = outcome.info.status;
+    const Verdict verdict =
+        classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+    if (verdict != Verdict::Success) {
+      fail_ranges(failed_attempt(verdict, outcome));
+    } else if (status != 200 && status != 206) {
+      fail_ranges({AttemptOutcome::Fatal, where + "unexpected " + status_text(status), {}, {}, 0});
+    } else {
+      fail_ranges({AttemptOutcome::Retry,
+                   where + "range ended at byte " + std::to_string(range.next) + " of " +
+                       std::to_string(range.start) + "-" + std::to_string(range.end - 1),
+                   {},
+                   {},
+                   0});
+    }
+    return;
+  }
+  // This range is complete: its slot takes the next range without a request, or (the transfer's
+  // own slot) splits off the back of the widest one; a spare slot goes back to the scheduler.
+  save_plan(false);
+  if (auto idle = idle_range()) {
+    launch_range(*idle, std::move(done->slot), done->own_slot);
+  } else if (done->own_slot) {
+    if (auto back = plan_->split(min_range_left())) {
+      save_plan(true);
+      launch_range(*back, {}, true);
+    }
+  }
+  done.reset();
+  hash_ranges();
+  finish_ranges_if_done();
+}
+
+void Transfer::hash_ranges() {
+  if (!plan_ || hash_posted_ || !partial_ || write_error_) return;
+  const std::int64_t ready = plan_->contiguous();
+  if (ready - hashed_ < kHashAtLeast && ready < plan_->size()) return;
+  const std::int64_t step = std::min(ready - hashed_, kHashStep);
+  if (step <= 0) return;
+  // A read error is reported like a write error: through the next range response, or at once
+  // by the caller when none is in flight (finish_ranges_if_done).
+  if (auto hashed = hash_file_range(partial_.get(), hashed_, step, hasher_,
+                                    context_.tree.partial_name(file_.path));
+      !hashed) {
+    write_error_ = hashed.error();
+    return;
+  }
+  hashed_ += step;
+  if (plan_->contiguous() > hashed_) {
+    // More to read: later, so the loop serves the other transfers in between.
+    hash_posted_ = true;
+    boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_)] {
+      if (!alive.lock()) return;
+      hash_posted_ = false;
+      hash_ranges();
+      finish_ranges_if_done();
+    });
+  }
+}
+
+void Transfer::finish_ranges_if_done() {
+  if (!plan_ || !fetches_.empty() || hash_posted_ || state_ == TransferState::Verifying ||
+      state_ == TransferState::Publishing)
+    return;
+  if (write_error_) {
+    fail_ranges(
+        {AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
+    return;
+  }
+  if (!plan_->complete() || hashed_ != plan_->size()) return;
+  written_ = plan_->size();
+  verify_and_publish(std::nullopt, ranges_mtime_);
+}
+
+void Transfer::save_plan(bool now) {
+  if (!plan_ || !context_.save_segments) return;
+  const auto clock = std::chrono::steady_clock::now();
+  if (!now && clock - plan_saved_at_ < kSavePlanEvery) return;
+  plan_saved_at_ = clock;
+  plan_recorded_ = true;
+  context_.save_segments(file_.id, plan_->on_disk(), plan_->serialize());
+}
+
+void Transfer::forget_plan() {
+  plan_.reset();
+  file_.segments.reset();
+  hashed_ = 0;
+  if (plan_recorded_ && context_.save_segments) context_.save_segments(file_.id, 0, std::nullopt);
+  plan_recorded_ = false;
+}
+
+void Transfer::cancel_ranges() {
+  if (fetches_.empty()) return;
+  for (auto& fetch : fetches_) {
+    if (fetch->request) context_.http.cancel(*fetch->request);
+    fetch->request.reset();
+    flush_range(*fetch);  // what arrived stays for the next attempt
+  }
+  fetches_.clear();
+  save_plan(true);
+}
+
+void Transfer::fail_ranges(AttemptResult result) {
+  cancel_ranges();
+  save_plan(true);
+  if (ranges_refused_) {
+    // One stream from byte 0 next time: keep only the gap-free prefix of what is on disk.
+    const std::int64_t keep = plan_ ? plan_->contiguous() : 0;
+    if (partial_) ::ftruncate(partial_.get(), keep);
+    forget_plan();
+    written_ = keep;
+  }
+  finish(std::move(result));
+}
+
+}  // namespace pnsync
