@@ -272,7 +272,9 @@ void Engine::control_step() {
   sample.bytes = std::max<std::int64_t>(0, fetched - sample_bytes_from_);
   sample.completed = completed_;
   sample.active = static_cast<int>(scheduler_.running(Lane::File));
+  // Large files that would split into more ranges want slots as much as queued files do.
   sample.queued = static_cast<int>(scheduler_.queued(Lane::File));
+  for (const auto& runner : runners_) sample.queued += runner->ranges_wanted();
   sample.signals = signals_;
   sample.retry_after = retry_after_;
   sample_from_ = now;

@@ -560,6 +560,13 @@ void MirrorJob::submit(const std::string& path) {
                              });
 }
 
+int MirrorJob::ranges_wanted() const {
+  if (status_ != JobStatus::Running) return 0;
+  return static_cast<int>(
+      std::count_if(transfers_.begin(), transfers_.end(),
+                    [](const auto& entry) { return entry.second.transfer->wants_range(); }));
+}
+
 void MirrorJob::offer_spare_slots() {
   if (status_ != JobStatus::Running) return;
   for (auto& [path, pending] : transfers_) {

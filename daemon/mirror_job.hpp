@@ -114,6 +114,8 @@ public:
   // Hands transfer slots the scheduler can spare (nothing queued) to large files fetched in
   // byte ranges.
   void offer_spare_slots();
+  // Transfers that would take another slot for a byte range (demand the queue does not show).
+  int ranges_wanted() const;
 
 private:
   std::string url_for(const std::string& relative) const;

@@ -221,6 +221,10 @@ void MirrorRunner::offer_spare_slots() {
   if (job_) job_->offer_spare_slots();
 }
 
+int MirrorRunner::ranges_wanted() const {
+  return job_ ? job_->ranges_wanted() : 0;
+}
+
 protocol::MirrorStatus MirrorRunner::status() {
   const double rate = meter_.bytes_per_second();
   protocol::MirrorStatus status;

@@ -69,6 +69,7 @@ public:
   void sample_rate(std::chrono::steady_clock::time_point now);
   // Gives transfer slots nobody queued for to large files fetched in ranges (once a second).
   void offer_spare_slots();
+  int ranges_wanted() const;
   double rate() const { return meter_.bytes_per_second(); }
   protocol::MirrorStatus status();
   // What the selection means: from the pass in flight, else as the last pass left it.

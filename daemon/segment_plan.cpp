@@ -66,9 +66,9 @@ std::string SegmentPlan::serialize() const {
 }
 
 std::optional<std::size_t> SegmentPlan::split(std::int64_t min_left) {
-  const auto widest = std::max_element(
-      ranges_.begin(), ranges_.end(),
-      [](const ByteRange& a, const ByteRange& b) { return a.left() < b.left(); });
+  const auto widest =
+      std::max_element(ranges_.begin(), ranges_.end(),
+                       [](const ByteRange& a, const ByteRange& b) { return a.left() < b.left(); });
   if (widest == ranges_.end() || widest->left() < 2 * std::max<std::int64_t>(min_left, 1))
     return std::nullopt;
   const std::int64_t middle = widest->next + widest->left() / 2;

@@ -10,8 +10,8 @@ namespace pnsync {
 Result<void> write_all(int fd, std::string_view data, const std::string& name,
                        std::optional<std::int64_t> at) {
   while (!data.empty()) {
-    const ssize_t wrote = at ? ::pwrite(fd, data.data(), data.size(), *at)
-                             : ::write(fd, data.data(), data.size());
+    const ssize_t wrote =
+        at ? ::pwrite(fd, data.data(), data.size(), *at) : ::write(fd, data.data(), data.size());
     if (wrote < 0) {
       if (errno == EINTR) continue;
       return local_error("cannot write", name, errno);

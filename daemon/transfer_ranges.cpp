@@ -119,15 +119,13 @@ bool Transfer::wants_range() const {
   if (!plan_) {
     // One stream whose size was unknown when it started (the manifest lists the file, the
     // listing had not come yet): the response told it.
-    return request_ && should_fetch_in_ranges() &&
-           *file_.size - written_ >= 2 * min_range_left();
+    return request_ && should_fetch_in_ranges() && *file_.size - written_ >= 2 * min_range_left();
   }
   if (fetches_.empty() || fetches_.size() >= static_cast<std::size_t>(context_.max_segments))
     return false;
   if (idle_range()) return true;
-  return std::any_of(plan_->ranges().begin(), plan_->ranges().end(), [this](const ByteRange& r) {
-    return r.left() >= 2 * min_range_left();
-  });
+  return std::any_of(plan_->ranges().begin(), plan_->ranges().end(),
+                     [this](const ByteRange& r) { return r.left() >= 2 * min_range_left(); });
 }
 
 void Transfer::add_range(Scheduler::Slot slot) {
@@ -182,8 +180,8 @@ bool Transfer::accept_range_body(RangeFetch& fetch, const ResponseInfo& info,
     fetch.body_started = true;
     enter(TransferState::Downloading);
     if (info.status == 206) {
-      const auto range = info.content_range ? parse_content_range(*info.content_range)
-                                            : std::nullopt;
+      const auto range =
+          info.content_range ? parse_content_range(*info.content_range) : std::nullopt;
       if (!range || range->first != fetch.requested_from ||
           (range->total && *range->total != plan_->size())) {
         fetch.rejected = true;

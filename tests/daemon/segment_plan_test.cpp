@@ -37,8 +37,8 @@ TEST_CASE("split halves what the widest range still lacks", "[segments]") {
 
 TEST_CASE("contiguous stops at the first gap; complete needs every range", "[segments]") {
   SegmentPlan plan(1000, 0);
-  plan.split(1);                       // [0,500) [500,1000)
-  plan.range(1).next = 1000;           // the back is done first
+  plan.split(1);              // [0,500) [500,1000)
+  plan.range(1).next = 1000;  // the back is done first
   CHECK(plan.contiguous() == 0);
   plan.range(0).next = 250;
   CHECK(plan.contiguous() == 250);
@@ -66,20 +66,20 @@ TEST_CASE("parse refuses ranges that do not tile the file", "[segments]") {
   CHECK(SegmentPlan::parse("0-100:40", size));
   CHECK(SegmentPlan::parse("50-100:60,0-50:50", size));  // any order
   const char* const bad[] = {
-      "",                    // no ranges
-      "0-100:40,",           // trailing comma
-      "0-90:40",             // short of the size
-      "0-110:40",            // past the size (the file shrank upstream)
-      "0-50:40,60-100:60",   // a gap
-      "0-60:40,50-100:60",   // overlap
-      "0-50:60,50-100:50",   // next past its end
-      "0-50:40,50-100:49",   // next before its start
-      "10-100:10",           // not from 0
-      "0-0:0,0-100:0",       // an empty range
-      "-5-100:0",            // negative
-      "0-100",               // no next
-      "0-1e2:3",             // not a number
-      "0-100:40;",           // junk
+      "",                          // no ranges
+      "0-100:40,",                 // trailing comma
+      "0-90:40",                   // short of the size
+      "0-110:40",                  // past the size (the file shrank upstream)
+      "0-50:40,60-100:60",         // a gap
+      "0-60:40,50-100:60",         // overlap
+      "0-50:60,50-100:50",         // next past its end
+      "0-50:40,50-100:49",         // next before its start
+      "10-100:10",                 // not from 0
+      "0-0:0,0-100:0",             // an empty range
+      "-5-100:0",                  // negative
+      "0-100",                     // no next
+      "0-1e2:3",                   // not a number
+      "0-100:40;",                 // junk
       "0-99999999999999999999:0",  // overflow
   };
   for (const char* text : bad) {

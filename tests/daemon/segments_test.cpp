@@ -3,8 +3,8 @@
 // against the test server: spare slots split the file, each range resumes on its own after a
 // stop, a plan whose bytes are gone starts over, a server that ignores Range gets one stream, and
 // every file is verified against the manifest.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <charconv>
 #include <filesystem>
 #include <set>
@@ -31,8 +31,8 @@ struct LargeFileFixture : MirrorFixture {
     table = random_bytes(kTableSize, 77);
     files[kTable] = table;
     write_file(source / kTable, table);
-    files["SHA256SUMS.txt"] = read_file(source / "SHA256SUMS.txt") + sha256_hex(table) + "  " +
-                              kTable + "\n";
+    files["SHA256SUMS.txt"] =
+        read_file(source / "SHA256SUMS.txt") + sha256_hex(table) + "  " + kTable + "\n";
     write_file(source / "SHA256SUMS.txt", files["SHA256SUMS.txt"]);
     config.transfers = 8;
     config.segments = 4;
