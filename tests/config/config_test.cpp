@@ -152,6 +152,9 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
        "t.yaml:1: max_host_connections: must be 1..256, got \"300\""},
       {"listing_concurrency: 65\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"65\""},
       {"listing_concurrency: 0\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"0\""},
+      {"segments: 0\n" + M, "t.yaml:1: segments: must be 1..32 or auto, got \"0\""},
+      {"segments: many\n" + M, "t.yaml:1: segments: must be 1..32 or auto, got \"many\""},
+      {"segment_size: 512K\n" + M, "t.yaml:1: segment_size: must be at least 1M, got \"512K\""},
       {"max_attempts: 0\n" + M, "t.yaml:1: max_attempts: must be 1..100, got \"0\""},
       {"max_attempts: 101\n" + M, "t.yaml:1: max_attempts: must be 1..100, got \"101\""},
       // Durations.
@@ -261,6 +264,8 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK(config.max_transfers == 16);
   CHECK(config.max_host_connections == 8);
   CHECK(config.listing_concurrency == 4);
+  CHECK(config.segments == 8);
+  CHECK(config.segment_size == 64 << 20);
   CHECK(config.stall_timeout == 60s);
   CHECK(config.connect_timeout == 30s);
   CHECK(config.max_attempts == 8);
@@ -285,6 +290,8 @@ TEST_CASE("every key set: values arrive normalised", "[config]") {
   CHECK(config.transfers == 16);
   CHECK(config.max_host_connections == 12);
   CHECK(config.listing_concurrency == 2);
+  CHECK(config.segments == 3);
+  CHECK(config.segment_size == std::int64_t{3} << 30);
   CHECK(config.stall_timeout == 2min);
   CHECK(config.connect_timeout == 45s);
   CHECK(config.max_attempts == 5);
