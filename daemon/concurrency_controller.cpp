@@ -54,14 +54,20 @@ int raise_bound(const ControllerParams& params, const ControllerState& state, Ti
 void reset_window(ControllerState& state) {
   state.window_bytes = 0;
   state.window_duration = milliseconds{0};
+  state.window_completions = 0;
   state.extensions = 0;
 }
 
 void set_limit(const ControllerParams& params, ControllerState& state, int limit, TimePoint now,
                Decision& decision) {
+  // A doubling's new transfers are streams on connections already open (HTTP/2) or a handshake
+  // of a few round trips away: they settle sooner than a change after a cut, whose old transfers
+  // are still draining.
+  const bool still_doubling = state.phase == ControlPhase::SlowStart && limit > state.limit;
   state.limit = limit;
   state.changed_at = now;
-  state.clean_from = std::max(state.clean_from, now + params.settle);
+  state.clean_from =
+      std::max(state.clean_from, now + (still_doubling ? params.slow_start_settle : params.settle));
   reset_window(state);
   decision.changed = true;
 }
@@ -261,11 +267,17 @@ std::string_view to_string(ControlPhase phase) {
   return "?";
 }
 
+milliseconds next_interval(const ControllerParams& params, const ControllerState& state) {
+  return state.phase == ControlPhase::SlowStart ? params.min_duration : params.interval;
+}
+
 ControllerState initial_controller_state(const ControllerParams& params, TimePoint now) {
   ControllerState state;
   state.limit = std::clamp(params.initial, params.min, std::max(params.min, params.max));
   state.changed_at = now;
-  state.clean_from = now + params.settle;  // connections are still being opened
+  // The first connection is still being opened: a TLS handshake is a few round trips, so the
+  // short settle of a doubling is enough (the first interval is not measured in any case).
+  state.clean_from = now + params.slow_start_settle;
   state.reason = "started at " + std::to_string(state.limit);
   return state;
 }
@@ -344,7 +356,12 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   if (!clean || !enough || sample.active != state.limit) return finish();
   state.window_bytes += sample.bytes;
   state.window_duration += sample.duration;
-  if (state.window_duration < measure_for(params, state, now) * (state.extensions + 1) ||
+  state.window_completions += sample.completed;
+  const bool many_files = doubling(params, state, now) && state.extensions == 0 &&
+                          state.window_completions >= params.slow_start_completions &&
+                          state.window_duration >= params.min_duration;
+  if ((!many_files &&
+       state.window_duration < measure_for(params, state, now) * (state.extensions + 1)) ||
       state.window_duration <= milliseconds{0})
     return finish();
   const double rate = static_cast<double>(state.window_bytes) /

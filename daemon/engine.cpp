@@ -15,8 +15,10 @@ namespace pnsync {
 
 namespace {
 
-constexpr auto kTickEvery = std::chrono::seconds(1);
-constexpr auto kControlEvery = std::chrono::seconds(2);
+// The loop's clock: fine enough for the controller's short slow-start intervals
+// (ControllerParams::min_duration); rates and spare slots are looked at every kMeterEvery.
+constexpr auto kTickEvery = std::chrono::milliseconds(250);
+constexpr auto kMeterEvery = std::chrono::seconds(1);
 
 ControllerParams controller_params(const config::Config& config) {
   ControllerParams params;
@@ -254,12 +256,15 @@ void Engine::tick() {
                             [](const auto& r) { return r->running(); })))
       return;
     const auto now = std::chrono::steady_clock::now();
-    meter_.sample(now, bytes_fetched());
-    for (auto& runner : runners_) {
-      runner->sample_rate(now);
-      runner->offer_spare_slots();
+    if (now - metered_at_ >= kMeterEvery) {
+      metered_at_ = now;
+      meter_.sample(now, bytes_fetched());
+      for (auto& runner : runners_) {
+        runner->sample_rate(now);
+        runner->offer_spare_slots();
+      }
     }
-    if (controller_ && now - sample_from_ >= kControlEvery) control_step();
+    if (controller_ && now - sample_from_ >= controller_->next_interval()) control_step();
     tick();
   });
 }

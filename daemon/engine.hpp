@@ -99,6 +99,7 @@ private:
   std::optional<ConcurrencyController> controller_;
   std::string transfers_reason_;
   std::chrono::steady_clock::time_point sample_from_;
+  std::chrono::steady_clock::time_point metered_at_{};  // last rate sample and slot offer
   std::int64_t sample_bytes_from_ = 0;
   ThrottleSignals signals_;
   std::optional<std::chrono::seconds> retry_after_;

@@ -503,3 +503,68 @@ TEST_CASE("controller: simulated physionet.org, 300 intervals", "[controller][si
   CHECK(r.median_limit <= r.good_to);
   CHECK(r.intervals_429 * 20 < kIntervals);  // under 5%
 }
+
+// Small files at a 20 ms round trip: each transfer completes 40 files of 30 KB a second, and the
+// engine samples every next_interval() (500 ms while doubling).
+TEST_CASE("controller: many small files let slow start judge each doubling in half a second",
+          "[controller]") {
+  const ControllerParams p = params();
+  auto now = ControlClock::time_point{};
+  ConcurrencyController controller(p, now);
+  const auto run_until = [&](int files_per_transfer_per_s, std::chrono::milliseconds limit_time,
+                             std::int64_t file_bytes = 30000) {
+    std::vector<std::pair<std::chrono::milliseconds, int>> changes;
+    const auto start = now;
+    while (now - start < limit_time) {
+      CHECK(controller.next_interval() <= 2000ms);
+      const auto interval = controller.next_interval();
+      now += interval;
+      const int limit = controller.limit();
+      Sample sample;
+      sample.duration = interval;
+      sample.completed =
+          static_cast<int>(limit * files_per_transfer_per_s * interval.count() / 1000);
+      sample.bytes = file_bytes * sample.completed;
+      sample.active = limit;
+      sample.queued = 1000;
+      if (controller.observe(sample, now).changed)
+        changes.emplace_back(std::chrono::duration_cast<std::chrono::milliseconds>(now - start),
+                             controller.limit());
+    }
+    return changes;
+  };
+
+  SECTION("small files: 4 -> 8 -> 16 in 2 s") {
+    CHECK(controller.next_interval() == p.min_duration);
+    const auto changes = run_until(40, 3000ms);
+    REQUIRE(changes.size() == 2);
+    // Each: the interval in which the limit changed (settle), then one of 500 ms with 80 files
+    // (at 4) or 160 (at 8).
+    CHECK(changes[0] == std::pair{1000ms, 8});
+    CHECK(changes[1] == std::pair{2000ms, 16});
+    CHECK(controller.next_interval() == p.min_duration);  // 16 is judged on the full measure
+  }
+  SECTION("few files a second (large files): each doubling still waits for 2 s of data") {
+    const auto changes = run_until(1, 6000ms, 3'000'000);
+    REQUIRE(!changes.empty());
+    CHECK(changes[0].first >= 2500ms);  // the first interval, then 2 s measured
+    CHECK(changes[0].second == 8);
+  }
+  SECTION("after slow start the caller samples every 2 s again") {
+    run_until(40, 3000ms);
+    // 16 brings nothing over 8: slow start ends with the limit back at 8.
+    for (int i = 0; i < 40 && controller.state().phase == pnsync::ControlPhase::SlowStart; ++i) {
+      const auto interval = controller.next_interval();
+      now += interval;
+      Sample sample;
+      sample.duration = interval;
+      sample.completed = static_cast<int>(8 * 40 * interval.count() / 1000);
+      sample.bytes = std::int64_t{30000} * sample.completed;
+      sample.active = controller.limit();
+      sample.queued = 1000;
+      controller.observe(sample, now);
+    }
+    CHECK(controller.state().phase != pnsync::ControlPhase::SlowStart);
+    CHECK(controller.next_interval() == p.interval);
+  }
+}
