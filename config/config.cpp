@@ -619,6 +619,7 @@ const std::vector<Key<Document>>& top_level_keys() {
          out.metrics_listen = text;
        })},
       {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
+      {"streams_per_connection", on_config(int_in(&Config::streams_per_connection, 1, 1000))},
       {"segments", on_config(parse_segments)},
       {"segment_size", on_config([](const Item& item, Config& out) {
          out.segment_size = value_or_fail(item, detail::parse_rate(scalar(item, "a size")));

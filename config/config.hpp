@@ -89,6 +89,11 @@ struct Config {
   std::optional<int> transfers;
   int max_transfers = 16;        // 1..256: the ceiling of `auto`
   int max_host_connections = 8;  // 1..256
+  // HTTP/2 requests multiplexed on one connection before another is opened (up to
+  // max_host_connections). 4: one connection at auto's start, four at 16 transfers; a server
+  // or path that limits each connection (one TCP flow) gives 3.6x what one connection gets,
+  // and a per-request limit loses nothing (docs/adaptive.md, "HTTP/2").
+  int streams_per_connection = 4;  // 1..1000
   // A file of at least segment_size bytes may be fetched as up to `segments` byte ranges at once
   // (1 = never), each range taking a transfer slot the queue does not need; see
   // daemon/segment_plan.hpp. No range is split below segment_size / 8.

@@ -33,6 +33,8 @@ public:
 
   void set_max_host_connections(long limit);
   void set_max_total_connections(long limit);
+  // HTTP/2 streams on one connection; beyond it curl opens another (up to the host limit).
+  void set_max_streams_per_connection(long limit);
 
 private:
   struct Impl;

@@ -348,6 +348,10 @@ std::string Engine::reload(config::Config next) {
     http_.set_max_host_connections(next.max_host_connections);
     changes.push_back("max_host_connections " + std::to_string(next.max_host_connections));
   }
+  if (next.streams_per_connection != config_.streams_per_connection) {
+    http_.set_streams_per_connection(next.streams_per_connection);
+    changes.push_back("streams_per_connection " + std::to_string(next.streams_per_connection));
+  }
   if (next.bandwidth_limit != config_.bandwidth_limit)
     changes.push_back("bandwidth_limit " + config::detail::format_rate(next.bandwidth_limit));
   if (next.log_level != config_.log_level) changes.emplace_back("log_level");

@@ -107,6 +107,7 @@ HttpSettings make_http_settings(const config::Config& config,
   settings.connect_timeout = config.connect_timeout;
   settings.stall_timeout = config.stall_timeout;
   settings.max_host_connections = config.max_host_connections;
+  settings.streams_per_connection = config.streams_per_connection;
   return settings;
 }
 
@@ -192,6 +193,7 @@ struct HttpClient::Impl {
     curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
     engine.set_max_host_connections(settings.max_host_connections);
+    engine.set_max_streams_per_connection(settings.streams_per_connection);
   }
 
   HttpSettings settings;
@@ -282,6 +284,10 @@ std::size_t HttpClient::active() const {
 
 void HttpClient::set_observer(std::function<void(const HttpOutcome&)> observer) {
   impl_->observer = std::move(observer);
+}
+
+void HttpClient::set_streams_per_connection(long limit) {
+  impl_->engine.set_max_streams_per_connection(limit);
 }
 
 void HttpClient::set_max_host_connections(long limit) {

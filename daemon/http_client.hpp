@@ -26,6 +26,7 @@ struct HttpSettings {
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds stall_timeout{60};
   long max_host_connections = 8;
+  long streams_per_connection = 4;
 };
 
 // The settings for `config.server`: its user agent, username, ca_file and time-outs, with
@@ -76,6 +77,7 @@ public:
   void cancel(RequestId id);
   std::size_t active() const;
   void set_max_host_connections(long limit);
+  void set_streams_per_connection(long limit);
   // Sees every finished request before its own handler does (adaptive concurrency counts
   // throttling signals here).
   void set_observer(std::function<void(const HttpOutcome&)> observer);

@@ -152,6 +152,8 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
        "t.yaml:1: max_host_connections: must be 1..256, got \"300\""},
       {"listing_concurrency: 65\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"65\""},
       {"listing_concurrency: 0\n" + M, "t.yaml:1: listing_concurrency: must be 1..64, got \"0\""},
+      {"streams_per_connection: 0\n" + M,
+       "t.yaml:1: streams_per_connection: must be 1..1000, got \"0\""},
       {"segments: 0\n" + M, "t.yaml:1: segments: must be 1..32 or auto, got \"0\""},
       {"segments: many\n" + M, "t.yaml:1: segments: must be 1..32 or auto, got \"many\""},
       {"segment_size: 512K\n" + M, "t.yaml:1: segment_size: must be at least 1M, got \"512K\""},
@@ -264,6 +266,7 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK(config.max_transfers == 16);
   CHECK(config.max_host_connections == 8);
   CHECK(config.listing_concurrency == 4);
+  CHECK(config.streams_per_connection == 4);
   CHECK(config.segments == 8);
   CHECK(config.segment_size == 64 << 20);
   CHECK(config.stall_timeout == 60s);
