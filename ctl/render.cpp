@@ -98,7 +98,11 @@ std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOp
                {"", Table::Align::Right}});
   for (const protocol::TransferStatus& transfer : mirror.transfers) {
     const std::int64_t size = transfer.size.value_or(0);
-    table.add_row({transfer.path, progress_bar(transfer.bytes_done, size, kBarCells, options.tty),
+    // A large file fetched as several ranges says how many: "×4".
+    const std::string ranges =
+        transfer.ranges > 1 ? " \u00d7" + std::to_string(transfer.ranges) : std::string();
+    table.add_row({transfer.path + ranges,
+                   progress_bar(transfer.bytes_done, size, kBarCells, options.tty),
                    percent(transfer.bytes_done, size),
                    format_bytes(transfer.bytes_done) + " / " +
                        (transfer.size ? format_bytes(*transfer.size) : std::string("?")),

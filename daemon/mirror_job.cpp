@@ -787,7 +787,8 @@ std::vector<InFlightFile> MirrorJob::in_flight() const {
   for (const auto& [path, pending] : transfers_) {
     const TransferState state = pending.transfer->state();
     if (state != TransferState::Connecting && state != TransferState::Downloading) continue;
-    files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size});
+    files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size,
+                     std::max<int>(1, static_cast<int>(pending.transfer->ranges_in_flight()))});
   }
   return files;
 }

@@ -66,6 +66,7 @@ struct InFlightFile {
   std::string path;
   std::int64_t bytes_on_disk = 0;
   std::optional<std::int64_t> size;
+  int ranges = 1;  // byte ranges in flight (large files)
 };
 
 struct JobOptions {

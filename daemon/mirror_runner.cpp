@@ -289,6 +289,7 @@ protocol::MirrorStatus MirrorRunner::status() {
       transfer.path = file.path;
       transfer.bytes_done = file.bytes_on_disk;
       transfer.size = file.size;
+      transfer.ranges = file.ranges;
       if (auto before = seen_.find(file.path); before != seen_.end()) {
         const double seconds = std::chrono::duration<double>(now - before->second.first).count();
         if (seconds > 0.2)

@@ -37,7 +37,8 @@ OrderedJson to_json(const TransferStatus& transfer) {
   return {{"path", transfer.path},
           {"bytes_done", transfer.bytes_done},
           {"size", optional_json(transfer.size)},
-          {"rate_bytes_per_s", finite(transfer.rate_bytes_per_s)}};
+          {"rate_bytes_per_s", finite(transfer.rate_bytes_per_s)},
+          {"ranges", transfer.ranges}};
 }
 
 OrderedJson to_json(const MirrorStatus& mirror) {
@@ -263,6 +264,8 @@ TransferStatus read_transfer(Reader& in) {
   transfer.bytes_done = in.integer("bytes_done", 0);
   transfer.size = in.optional_integer("size");
   transfer.rate_bytes_per_s = in.number("rate_bytes_per_s");
+  // Absent from a daemon older than the field: one stream.
+  transfer.ranges = static_cast<int>(std::clamp<std::int64_t>(in.integer("ranges", 1), 1, 1024));
   return transfer;
 }
 

@@ -23,6 +23,7 @@ struct TransferStatus {
   std::int64_t bytes_done = 0;
   std::optional<std::int64_t> size;  // unknown until the listing or the response says
   double rate_bytes_per_s = 0;
+  int ranges = 1;  // byte ranges of the file fetched at once (a large file; segments:)
   bool operator==(const TransferStatus&) const = default;
 };
 

@@ -38,7 +38,8 @@ inline protocol::DaemonStatus sample_status() {
   cxr.transfers = {
       {"files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm", 1'258'291,
        3'145'728, 1.1 * 1024 * 1024},
-      {"files/p10/p10000032/s53189527/2a2277a9.dcm", 0, std::nullopt, 0}};
+      {"files/p10/p10000032/s53189527/2a2277a9.dcm", 0, std::nullopt, 0},
+      {"mimic-cxr-2.0.0-metadata.csv.gz", 41'943'040, 134'217'728, 5.2 * 1024 * 1024, 4}};
 
   MirrorStatus iv;
   iv.name = "mimic-iv/2.2";
