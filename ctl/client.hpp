@@ -36,7 +36,7 @@ public:
   static constexpr std::size_t kMaxAnswerBytes = 256 * 1024 * 1024;
 
   // Connects and exchanges hello. The message says which socket was tried and why it failed.
-  static Result<ControlClient> connect(const std::filesystem::path& socket);
+  static Result<ControlClient> connect(const std::filesystem::path& path);
   // Sends one request and waits for its answer (which may be a daemon error: see ok()).
   Result<protocol::Response> call(protocol::Request request);
 

@@ -3,6 +3,7 @@
 // docs/control-protocol.md, so scripts can do everything it does.
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,17 +96,24 @@ int run(const Invocation& invocation) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> args(argv + 1, argv + argc);
-  const auto invocation = parse_command_line(args);
-  if (!invocation.value) return usage_error(invocation.error);
-  if (invocation.value->help) {
-    print_help();
-    return code(ExitStatus::Ok);
+  try {
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    const auto invocation = parse_command_line(args);
+    if (!invocation.value) return usage_error(invocation.error);
+    if (invocation.value->help) {
+      print_help();
+      return code(ExitStatus::Ok);
+    }
+    if (invocation.value->version) {
+      std::printf("pnsyncctl %s (control protocol %d)\n", PNSYNC_VERSION,
+                  pnsync::protocol::kProtocolVersion);
+      return code(ExitStatus::Ok);
+    }
+    return run(*invocation.value);
+  } catch (const std::exception& error) {
+    // Failures come back as Results; an exception here is a bug or memory running out, and is
+    // reported like any other failure rather than ending in std::terminate.
+    std::fprintf(stderr, "pnsyncctl: %s\n", error.what());
+    return code(ExitStatus::DaemonError);
   }
-  if (invocation.value->version) {
-    std::printf("pnsyncctl %s (control protocol %d)\n", PNSYNC_VERSION,
-                pnsync::protocol::kProtocolVersion);
-    return code(ExitStatus::Ok);
-  }
-  return run(*invocation.value);
 }

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "ctl/watch.hpp"
 
-#include <signal.h>
-
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 
@@ -50,7 +49,7 @@ public:
   }
   Screen(const Screen&) = delete;
   Screen& operator=(const Screen&) = delete;
-  void draw(const std::string& frame) {
+  void draw(const std::string& frame) const {
     if (!tty_) {
       std::fputs(frame.c_str(), stdout);
       std::fflush(stdout);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <vector>
 
+#include "daemon/asio_cancel.hpp"
 #include "daemon/control_access.hpp"
 #include "daemon/control_connection.hpp"
 #include "daemon/control_dispatcher.hpp"
@@ -79,7 +80,7 @@ struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
     closed = true;
     boost::system::error_code ignored;
     acceptor.close(ignored);
-    retry.cancel();
+    cancel_quietly(retry);
     for (const std::weak_ptr<ControlConnection>& weak : connections)
       if (const auto connection = weak.lock()) connection->close();
     connections.clear();

@@ -18,6 +18,8 @@ protected:
   ControlTarget() = default;
   ControlTarget(const ControlTarget&) = default;
   ControlTarget& operator=(const ControlTarget&) = default;
+  ControlTarget(ControlTarget&&) = default;
+  ControlTarget& operator=(ControlTarget&&) = default;
 };
 
 }  // namespace pnsync

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "config/values.hpp"
+#include "daemon/asio_cancel.hpp"
 #include "daemon/http_policy.hpp"
 
 namespace pnsync {
@@ -56,8 +57,8 @@ std::string count_of(std::size_t n, const char* what) {
 }  // namespace
 
 Engine::Engine(boost::asio::io_context& io, config::Config config,
-               std::optional<std::string> password, store::Store& store, Log& log, RunnerMode mode,
-               std::function<void()> on_all_idle)
+               const std::optional<std::string>& password, store::Store& store, Log& log,
+               RunnerMode mode, std::function<void()> on_all_idle)
     : io_(io),
       config_(std::move(config)),
       log_(log),
@@ -71,7 +72,7 @@ Engine::Engine(boost::asio::io_context& io, config::Config config,
 }
 
 Engine::~Engine() {
-  ticker_.cancel();
+  cancel_quietly(ticker_);
   // Runners stop their passes while the HTTP client and scheduler still exist.
   runners_.clear();
   retired_.clear();

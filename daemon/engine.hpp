@@ -32,8 +32,9 @@ class Engine final : public ControlTarget {
 public:
   // `on_all_idle` runs whenever no mirror has a pass in flight after one ended (in Once mode:
   // every mirror has done its pass).
-  Engine(boost::asio::io_context& io, config::Config config, std::optional<std::string> password,
-         store::Store& store, Log& log, RunnerMode mode, std::function<void()> on_all_idle);
+  Engine(boost::asio::io_context& io, config::Config config,
+         const std::optional<std::string>& password, store::Store& store, Log& log, RunnerMode mode,
+         std::function<void()> on_all_idle);
   ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -9,6 +9,8 @@
 #include <list>
 #include <string_view>
 
+#include "daemon/asio_cancel.hpp"
+
 namespace pnsync {
 
 namespace asio = boost::asio;
@@ -47,7 +49,8 @@ std::string metrics_response(std::string_view request_head, const MetricsServer:
   const std::size_t first_space = line.find(' ');
   const std::size_t second_space =
       first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
-  if (second_space == std::string_view::npos || line.find(' ', second_space + 1) != line.npos)
+  if (second_space == std::string_view::npos ||
+      line.find(' ', second_space + 1) != std::string_view::npos)
     return plain("400 Bad Request");
   const std::string_view method = line.substr(0, first_space);
   std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
@@ -112,7 +115,7 @@ public:
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);  // pending operations complete with operation_aborted
-    deadline_.cancel();
+    cancel_quietly(deadline_);
   }
 
 private:
@@ -173,7 +176,7 @@ void MetricsServer::State::accept() {
 void MetricsServer::State::close_all() {
   error_code ignored;
   acceptor.close(ignored);
-  retry_timer.cancel();
+  cancel_quietly(retry_timer);
   for (const auto& weak : connections)
     if (auto connection = weak.lock()) connection->close();
   connections.clear();

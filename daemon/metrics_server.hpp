@@ -46,6 +46,8 @@ public:
                                      Log& log, MetricsServerOptions options = {});
 
   MetricsServer(MetricsServer&&) noexcept = default;
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
   MetricsServer& operator=(MetricsServer&& other) noexcept;  // closes the server it replaces
   // Stops accepting and closes every open connection; their pending handlers then end harmlessly.
   ~MetricsServer();

@@ -333,8 +333,8 @@ void MirrorJob::verify_at_rest() {
   verifier_running_ = true;
   verifier_ = std::make_unique<RestVerifier>(
       services_.io, *tree_, std::move(checks),
-      [this, self = shared_from_this()](std::vector<RestFinding> findings) {
-        on_rest_findings(std::move(findings));
+      [this, self = shared_from_this()](const std::vector<RestFinding>& findings) {
+        on_rest_findings(findings);
       },
       [this, self = shared_from_this()] {
         verifier_running_ = false;
@@ -344,7 +344,7 @@ void MirrorJob::verify_at_rest() {
       });
 }
 
-void MirrorJob::on_rest_findings(std::vector<RestFinding> findings) {
+void MirrorJob::on_rest_findings(const std::vector<RestFinding>& findings) {
   if (status_ != JobStatus::Running) return;
   for (const auto& finding : findings) {
     ++verify_mismatches_;
@@ -541,10 +541,10 @@ void MirrorJob::enqueue(const store::FileRecord& file) {
   Pending pending;
   pending.attempts = file.attempts;
   pending.mismatches = file.checksum_mismatches;
-  pending.transfer = std::make_unique<Transfer>(*transfer_context_, file,
-                                                [this](Transfer& transfer, AttemptResult result) {
-                                                  on_attempt_done(transfer, std::move(result));
-                                                });
+  pending.transfer = std::make_unique<Transfer>(
+      *transfer_context_, file, [this](Transfer& transfer, const AttemptResult& result) {
+        on_attempt_done(transfer, result);
+      });
   transfers_.emplace(file.path, std::move(pending));
   submit(file.path);
 }

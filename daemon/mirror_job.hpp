@@ -129,7 +129,7 @@ private:
   bool wanted(std::string_view path) const;
   void plan_known_files();
   void verify_at_rest();
-  void on_rest_findings(std::vector<RestFinding> findings);
+  void on_rest_findings(const std::vector<RestFinding>& findings);
   void start_crawl();
   bool crawl_due();  // no complete listing younger than relist_after
   void queue_dir(const std::string& dir);

@@ -72,8 +72,8 @@ public:
   Workers(const PublishSteps& steps, int sealers, Report report)
       : steps_(steps), report_(std::move(report)) {
     for (int i = 0; i < std::max(1, sealers); ++i)
-      threads_.emplace_back([this](std::stop_token stop) { seal_loop(stop); });
-    threads_.emplace_back([this](std::stop_token stop) { commit_loop(stop); });
+      threads_.emplace_back([this](const std::stop_token& stop) { seal_loop(stop); });
+    threads_.emplace_back([this](const std::stop_token& stop) { commit_loop(stop); });
   }
   ~Workers() { stop(); }
   Workers(const Workers&) = delete;

@@ -25,9 +25,8 @@ RestVerifier::RestVerifier(boost::asio::io_context& io, const LocalTree& tree,
       on_findings_(std::move(on_findings)),
       on_done_(std::move(on_done)),
       total_(static_cast<std::int64_t>(files.size())),
-      thread_([this, files = std::move(files)](std::stop_token stop) mutable {
-        run(std::move(stop), std::move(files));
-      }) {}
+      thread_([this, files = std::move(files)](const std::stop_token& stop) { run(stop, files); }) {
+}
 
 RestVerifier::~RestVerifier() {
   alive_->store(false);
@@ -52,7 +51,7 @@ std::optional<std::string> RestVerifier::check(const RestCheck& file) const {
   return std::nullopt;
 }
 
-void RestVerifier::run(std::stop_token stop, std::vector<RestCheck> files) {
+void RestVerifier::run(const std::stop_token& stop, const std::vector<RestCheck>& files) {
   std::vector<RestFinding> batch;
   auto batch_started = std::chrono::steady_clock::now();
   const auto post_batch = [&] {

@@ -49,7 +49,7 @@ public:
   std::int64_t files_total() const { return total_; }
 
 private:
-  void run(std::stop_token stop, std::vector<RestCheck> files);
+  void run(const std::stop_token& stop, const std::vector<RestCheck>& files);
   std::optional<std::string> check(const RestCheck& file) const;
 
   boost::asio::io_context& io_;

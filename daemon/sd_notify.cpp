@@ -2,7 +2,6 @@
 #include "daemon/sd_notify.hpp"
 
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace pnsync {
 namespace {

@@ -353,7 +353,7 @@ void Transfer::verify_and_publish(std::optional<std::int64_t> server_total,
   // The publisher owns the descriptor from here; the completion comes on the loop, after the file
   // and its directory are durable, and never once this transfer is gone (the ticket dies with it).
   publishing_ = context_.publisher->publish(
-      {file_.path, std::move(partial_), mtime}, [this](Result<void> published) {
+      {file_.path, std::move(partial_), mtime}, [this](const Result<void>& published) {
         publishing_ = PublishTicket();
         if (!published) {
           finish({AttemptOutcome::LocalError,

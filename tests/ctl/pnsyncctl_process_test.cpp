@@ -8,13 +8,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <signal.h>
+#include <unistd.h>  // environ (_GNU_SOURCE)
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -23,8 +22,6 @@
 #include "tests/daemon/control_fixture.hpp"
 #include "tests/protocol/samples.hpp"
 #include "tests/support/child_process.hpp"
-
-extern char** environ;
 
 using namespace pnsync;
 using namespace pnsync::test;
@@ -39,6 +36,7 @@ pid_t spawn_ctl(const std::filesystem::path& out_file, std::vector<std::string> 
                                    0644);
   args.insert(args.begin(), PNSYNCCTL_PATH);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid = 0;

@@ -274,8 +274,11 @@ TEST_CASE("a client that never reads its answers is dropped, others are not held
 TEST_CASE("many clients are served at once", "[control]") {
   ControlFixture fixture;
   fixture.start();
+  constexpr int kClients = 32;
   std::vector<std::unique_ptr<LineClient>> clients;
-  for (int i = 0; i < 32; ++i) clients.push_back(std::make_unique<LineClient>(fixture.socket));
+  clients.reserve(kClients);
+  for (int i = 0; i < kClients; ++i)
+    clients.push_back(std::make_unique<LineClient>(fixture.socket));
   for (std::size_t i = 0; i < clients.size(); ++i)
     clients[i]->send("{\"id\":" + std::to_string(i) + ",\"method\":\"status\"}\n");
   for (std::size_t i = 0; i < clients.size(); ++i) {

@@ -22,8 +22,6 @@
 #include "tests/daemon/mirror_fixture.hpp"
 #include "tests/support/child_process.hpp"
 
-extern char** environ;
-
 using namespace pnsync;
 using namespace pnsync::test;
 using doctor::Status;
@@ -43,7 +41,7 @@ std::filesystem::path write_config(const MirrorFixture& fixture, const ConfigTex
   const auto password_file = fixture.sandbox / "password";
   write_file(password_file, text.password + "\n");
   ::chmod(password_file.c_str(), 0600);
-  const auto config_file = fixture.sandbox / "pnsync.yaml";
+  auto config_file = fixture.sandbox / "pnsync.yaml";
   std::string yaml = "server: " + fixture.config.server + "\n";
   if (fixture.config.ca_file) yaml += "ca_file: " + fixture.config.ca_file->string() + "\n";
   yaml +=
@@ -104,9 +102,7 @@ TEST_CASE("doctor: every check passes against a good server, with one request pe
   INFO(run.out);
   CHECK(run.status == 0);
   for (const char* line :
-       {"ok   configuration: ",
-        "ok   credentials: password for jdoe read from "
-        "password_file ",
+       {"ok   configuration: ", "ok   credentials: password for jdoe read from password_file ",
         "ok   server: ", "ok   TLS: certificate of ", "ok   login: jdoe accepted",
         "ok   access mimic-cxr/2.0.0: HEAD ",
         "ok   dest mimic-cxr/2.0.0: ", "ok   privacy mimic-cxr/2.0.0: ", "ok   state_dir: "})

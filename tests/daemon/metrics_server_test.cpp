@@ -118,6 +118,8 @@ public:
     thread_ = std::thread([this] { io_.run(); });
   }
 
+  ServerFixture(const ServerFixture&) = delete;
+  ServerFixture& operator=(const ServerFixture&) = delete;
   ~ServerFixture() {
     // Once the server is gone the loop has no work left and run() returns, so a post would
     // never run: stop only what is still running (server_ was reset before `done` was set).

@@ -230,15 +230,15 @@ TEST_CASE("a mirror's state is one 1 among zeros; an unknown state is kept", "[m
 
 TEST_CASE("the output follows the exposition format and Prometheus naming", "[metrics]") {
   SECTION("a busy daemon") {
-    CHECK(lint(render(sample_metrics(), sample_status())) == "");
+    CHECK(lint(render(sample_metrics(), sample_status())).empty());
   }
   SECTION("nothing counted yet") {
-    CHECK(lint(render(Metrics{}, DaemonStatus{})) == "");
+    CHECK(lint(render(Metrics{}, DaemonStatus{})).empty());
   }
 }
 
 TEST_CASE("the lint itself catches what it is meant to", "[metrics]") {
-  CHECK(lint("# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n") == "");
+  CHECK(lint("# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n").empty());
   CHECK(lint("# HELP x X.\n# TYPE x counter\nx 1\n") == "counter without _total: x");
   CHECK(lint("x 1\n") == "sample outside its family : x 1");
   CHECK(lint("# HELP x X.\n# TYPE x gauge\nx 1\nx 2\n") == "duplicate series: x 2");

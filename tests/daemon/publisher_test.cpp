@@ -109,15 +109,17 @@ TEST_CASE("the publisher syncs each file, renames it, syncs its directory, and o
                                           "files/p10/s2/b.dcm", "files/p10/s2/c.txt"};
   std::map<std::string, bool> results;
   std::vector<PublishTicket> tickets;
+  tickets.reserve(files.size());
   for (const auto& rel : files) {
-    tickets.push_back(publisher.publish({rel, UniqueFd(), std::nullopt}, [&, rel](Result<void> r) {
-      // Every step of this file is recorded by now.
-      const auto calls = steps.calls();
-      const auto placed = index_of(calls, "place " + rel);
-      CHECK(index_of(calls, "seal " + rel) < placed);
-      CHECK(index_of(calls, "sync " + std::string(parent_name(rel)), placed) < calls.size());
-      results[rel] = r.ok();
-    }));
+    tickets.push_back(
+        publisher.publish({rel, UniqueFd(), std::nullopt}, [&, rel](const Result<void>& r) {
+          // Every step of this file is recorded by now.
+          const auto calls = steps.calls();
+          const auto placed = index_of(calls, "place " + rel);
+          CHECK(index_of(calls, "seal " + rel) < placed);
+          CHECK(index_of(calls, "sync " + std::string(parent_name(rel)), placed) < calls.size());
+          results[rel] = r.ok();
+        }));
   }
   // The loop has not run: nothing is reported from inside publish().
   CHECK(results.empty());
@@ -177,7 +179,7 @@ TEST_CASE(
   std::optional<Result<void>> kept;
   {
     auto dropped = publisher.publish({"a/dropped", UniqueFd(), std::nullopt},
-                                     [&](Result<void>) { ++dropped_calls; });
+                                     [&](const Result<void>&) { ++dropped_calls; });
   }
   auto ticket = publisher.publish({"a/kept", UniqueFd(), std::nullopt},
                                   [&](Result<void> r) { kept = std::move(r); });
@@ -214,7 +216,7 @@ TEST_CASE("a publisher destroyed with files in flight calls nobody back", "[publ
     Publisher publisher(io, steps);
     for (int i = 0; i < 50; ++i)
       tickets.push_back(publisher.publish({"d/" + std::to_string(i), UniqueFd(), std::nullopt},
-                                          [&](Result<void>) { ++calls; }));
+                                          [&](const Result<void>&) { ++calls; }));
   }
   io.run();  // handlers posted before the destruction find the publisher gone
   CHECK(calls == 0);

@@ -6,13 +6,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <random>
 #include <regex>

@@ -155,7 +155,7 @@ TEST_CASE("malformed responses are refused naming the nested field", "[codec]") 
 
 TEST_CASE("an error code from a newer daemon is kept as Failed with its name", "[codec]") {
   const Decoded<Response> decoded =
-      decode_response("{\"id\":1,\"ok\":false,\"error\":\"quota\",\"message\":\"over quota\"}");
+      decode_response(R"({"id":1,"ok":false,"error":"quota","message":"over quota"})");
   REQUIRE(decoded.ok());
   CHECK(decoded.value().error == ErrorCode::Failed);
   CHECK(decoded.value().message == "quota: over quota");

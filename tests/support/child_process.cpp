@@ -4,10 +4,9 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>  // environ (_GNU_SOURCE)
 
 #include <stdexcept>
-
-extern char** environ;
 
 namespace pnsync::test {
 
@@ -22,6 +21,7 @@ ProcessRun run_process(const Sandbox& scratch, std::vector<std::string> command,
   posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0600);
   std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
   for (std::string& arg : command) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
