@@ -91,7 +91,7 @@ void MirrorJob::start() {
   transfer_context_->max_segments = config_.segments;
   transfer_context_->segment_size = config_.segment_size;
   transfer_context_->save_segments = [this](store::FileId file, std::int64_t on_disk,
-                                            std::optional<std::string> segments) {
+                                            const std::optional<std::string>& segments) {
     services_.store.save_segments(file, on_disk, segments);
   };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());

@@ -81,7 +81,8 @@ struct TransferContext {
   std::int64_t segment_size = std::int64_t{64} << 20;
   // Records how far each range of a file got (nullopt: no ranges any more), so that a restart
   // resumes each one; unset = not recorded (tests).
-  std::function<void(store::FileId, std::int64_t on_disk, std::optional<std::string> segments)>
+  std::function<void(store::FileId, std::int64_t on_disk,
+                     const std::optional<std::string>& segments)>
       save_segments = {};
 };
 
