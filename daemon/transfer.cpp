@@ -61,12 +61,6 @@ std::string_view to_string(AttemptOutcome outcome) {
 
 namespace {
 
-// Body bytes are written in pieces of this size; see accept_body(). Bytes not yet written are
-// lost if the process is killed, and fetched again after the restart: a piece is a few HTTP/2
-// DATA frames (fewer write calls than one per frame), not a megabyte per file in flight
-// (tests/daemon/crash_loop_test.cpp bounds what a kill may cost).
-constexpr std::size_t kWriteBatch = 16 << 10;
-
 Result<void> write_all(int fd, std::string_view data, const std::string& name) {
   while (!data.empty()) {
     const ssize_t wrote = ::write(fd, data.data(), data.size());
