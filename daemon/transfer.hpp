@@ -88,6 +88,13 @@ struct TransferContext {
 
 class Transfer {
 public:
+  // Body bytes are written in pieces of this size; see accept_body(). Bytes not yet written are
+  // lost if the process is killed, and fetched again after the restart: a piece is a few HTTP/2
+  // DATA frames (fewer write calls than one per frame), not a megabyte per file in flight. So a
+  // kill -9 costs at most this much per transfer in flight (tests/daemon/crash_loop_test.cpp
+  // bounds it so).
+  static constexpr std::size_t kWriteBatch = 16 << 10;
+
   Transfer(TransferContext& context, store::FileRecord file,
            std::function<void(Transfer&, AttemptResult)> on_attempt_done);
   ~Transfer();

@@ -16,12 +16,6 @@
 
 namespace pnsync {
 
-// Body bytes are written in pieces of this size. Bytes not yet written are lost if the process
-// is killed, and fetched again after the restart: a piece is a few HTTP/2 DATA frames (fewer
-// write calls than one per frame), not a megabyte per file in flight
-// (tests/daemon/crash_loop_test.cpp bounds what a kill may cost).
-inline constexpr std::size_t kWriteBatch = 16 << 10;
-
 // Writes all of `data` at the file offset (`at`), or at the current offset when nullopt; an error
 // names `name`.
 Result<void> write_all(int fd, std::string_view data, const std::string& name,

@@ -6,10 +6,12 @@
 // verified must be on disk intact. At the end the tree is byte-identical, the database passes
 // PRAGMA integrity_check, and the bytes the server sent stay within a bound of the tree size.
 //
-//   PNSYNC_CRASH_KILLS (default 50) and PNSYNC_CRASH_SEED (default 20261126) change the run;
-//   scripts/crash-loop sets them for the long version.
+//   PNSYNC_CRASH_KILLS (default 50), PNSYNC_CRASH_SEED (default 20261126) and
+//   PNSYNC_CRASH_TRANSFERS (default 4) change the run; scripts/crash-loop sets them for the long
+//   version.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
@@ -19,7 +21,9 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <vector>
 
+#include "daemon/transfer.hpp"
 #include "store/store.hpp"
 #include "tests/daemon/daemon_process.hpp"
 #include "tests/support/http_server.hpp"
@@ -38,21 +42,29 @@ constexpr const char* kPassword = "crash-Loop-pw";
 constexpr const char* kProject = "crash-loop";
 constexpr const char* kVersion = "1.0";
 const std::string kUrlPrefix = "/files/crash-loop/1.0/";
+// Files in flight (PNSYNC_CRASH_TRANSFERS), pinned: write_daemon_config writes `transfers: N`,
+// so the adaptive `auto` default and its max_transfers never apply here.
 constexpr int kTransfers = 4;
 // Kills land uniformly in this window after each start, so some hit start-up (manifest, crawl),
 // most hit transfers, and some hit the publish of a small file.
 constexpr int kMinDelayMs = 30;
 constexpr int kMaxDelayMs = 700;
-// The bytes the server sent (files, listings, the manifest every run fetches) may exceed the
-// tree by 2%, plus 128 KiB per kill. A kill -9 loses only what was in flight: bytes written to
-// the partial file are in the page cache and survive, and a restart resumes after them; what is
-// lost is each transfer's unwritten piece (up to 16 KiB, daemon/transfer.cpp kWriteBatch) and
-// what the kernel had received but pnsyncd not yet read. Measured (docs/testing.md): about 6 KiB
-// per kill before publishing moved off the event loop, about 60 KiB per kill since (the cause of
-// the difference is not pinned down yet). A restart that began a single 3 MB file from zero again
-// would cost twenty times the allowance.
+// What a kill may cost. A kill -9 loses only what was in flight: bytes written to the partial
+// file are in the page cache and survive, and a restart resumes after them with a Range. For
+// each transfer in flight the server sends again:
+//  - the body bytes pnsyncd had received but not yet written: it writes once
+//    Transfer::kWriteBatch (16 KiB) has gathered, so less than that;
+//  - what the server wrote into the connection after pnsyncd died: its next paced piece goes
+//    out as TLS records, the kernel takes the first (at most kMaxTlsRecord) before the client's
+//    reset arrives, and the rest fails (the test server does not count a failed write's bytes).
+// So the bytes the server sent may exceed the tree by transfers x (kWriteBatch + kMaxTlsRecord)
+// per kill, plus kBaseSlack (2%) for what runs fetch again besides (the manifest each run,
+// listings of a crawl cut short) and the rare piece the kernel had received but pnsyncd not yet
+// read. Measured (docs/testing.md, "Crash loop"): 3.8 transfers in flight per kill, each costing
+// 14.4 + 16 KiB, so 116 KiB of the 128 KiB a kill may cost. The breakdown printed after the run
+// shows whether any of it came from files fetched again whole or partials started over.
 constexpr double kBaseSlack = 0.02;
-constexpr std::uint64_t kLossPerKill = 128u << 10;
+constexpr std::uint64_t kMaxTlsRecord = 16u << 10;  // 2^14 bytes of plaintext (RFC 8446, 5.1)
 
 std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   const char* value = std::getenv(name);
@@ -138,6 +150,66 @@ private:
   std::map<std::string, std::tuple<ino_t, off_t, time_t, long>> seen_;
 };
 
+// Where the bytes the server sent beyond the tree went, from its request log. For each file, a
+// request's body overlaps what earlier requests for it had already delivered (handed to the
+// socket) by `resent` bytes: the daemon lost them and asked again. The overlaps, the listings and
+// the manifest's extra copies add up to everything sent beyond the tree.
+struct Breakdown {
+  std::uint64_t listings = 0;        // directory listings: every byte (the tree holds none)
+  std::uint64_t manifest_extra = 0;  // SHA256SUMS.txt beyond its one copy in the tree
+  std::uint64_t resumed = 0;         // sent again by Range requests: the tail lost at a kill
+  int resumes = 0;                   // Range requests that re-sent something
+  std::uint64_t restarted = 0;       // sent again from byte 0 of a file delivered in part
+  int restarts = 0;
+  std::uint64_t complete_again = 0;  // sent again for a file that had been delivered whole
+  int complete_agains = 0;
+  std::uint64_t largest = 0;  // the most one request sent again
+  int cut_short = 0;          // file responses whose body stopped before its end (in flight)
+};
+
+Breakdown break_down(const std::vector<RequestRecord>& requests,
+                     const std::map<std::string, SourceFile>& tree) {
+  Breakdown out;
+  std::map<std::string, std::uint64_t> delivered;  // per file: furthest byte handed over yet
+  for (const auto& request : requests) {
+    if (request.method != "GET" || !request.path.starts_with(kUrlPrefix)) continue;
+    const std::string rel = request.path.substr(kUrlPrefix.size());
+    if (rel.empty() || rel.ends_with("/")) {
+      out.listings += request.body_bytes;
+      continue;
+    }
+    const auto file = tree.find(rel);
+    if (file == tree.end() || (request.status != 200 && request.status != 206)) continue;
+    if (rel == "SHA256SUMS.txt") {
+      const bool first = delivered.emplace(rel, request.body_bytes).second;
+      out.manifest_extra += first ? 0 : request.body_bytes;
+      continue;
+    }
+    std::uint64_t start = 0;
+    if (request.status == 206 && request.range.starts_with("bytes="))
+      start = std::strtoull(request.range.c_str() + 6, nullptr, 10);
+    const std::uint64_t end = start + request.body_bytes;
+    if (end < file->second.size) ++out.cut_short;
+    std::uint64_t& reached = delivered[rel];
+    const std::uint64_t resent = std::min(end, std::max(reached, start)) - start;
+    out.largest = std::max(out.largest, resent);
+    if (resent > 0) {
+      if (start > 0) {
+        out.resumed += resent;
+        ++out.resumes;
+      } else if (reached >= file->second.size) {
+        out.complete_again += resent;
+        ++out.complete_agains;
+      } else {
+        out.restarted += resent;
+        ++out.restarts;
+      }
+    }
+    reached = std::max(reached, end);
+  }
+  return out;
+}
+
 std::string log_tail(const fs::path& log) {
   std::error_code ec;
   if (!fs::exists(log, ec)) return "(no log)";
@@ -151,7 +223,9 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
           "[process][slow][crash]") {
   const auto kills_wanted = static_cast<int>(env_number("PNSYNC_CRASH_KILLS", 50));
   const std::uint64_t seed = env_number("PNSYNC_CRASH_SEED", 20261126);
-  INFO("seed " << seed << ", " << kills_wanted << " kills (PNSYNC_CRASH_SEED, PNSYNC_CRASH_KILLS)");
+  const auto transfers = static_cast<int>(env_number("PNSYNC_CRASH_TRANSFERS", kTransfers));
+  INFO("seed " << seed << ", " << kills_wanted << " kills, " << transfers
+               << " transfers (PNSYNC_CRASH_SEED, PNSYNC_CRASH_KILLS, PNSYNC_CRASH_TRANSFERS)");
   std::mt19937_64 rng(seed);
   const auto began = std::chrono::steady_clock::now();
 
@@ -177,7 +251,7 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
   const double mean_run_s = (kMinDelayMs + kMaxDelayMs) / 2000.0;
   const auto rate = std::max<std::int64_t>(
       16 << 10, static_cast<std::int64_t>(static_cast<double>(tree_bytes) /
-                                          (kTransfers * 1.5 * mean_run_s * kills_wanted)));
+                                          (transfers * 1.5 * mean_run_s * kills_wanted)));
   for (const auto& [rel, file] : tree)
     if (rel != "SHA256SUMS.txt")
       server.set_fault(kUrlPrefix + rel, {Fault::Kind::Slow, rate, 0, {}, -1});
@@ -187,7 +261,7 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
   config.ca_file = ca.ca_cert;
   config.state_dir = sandbox / "state";
   config.credentials = config::Credentials{kUser, std::nullopt, false};
-  config.transfers = kTransfers;
+  config.transfers = transfers;
   config.stall_timeout = std::chrono::seconds(5);
   config.connect_timeout = std::chrono::seconds(5);
   config.retry_base = std::chrono::milliseconds(50);
@@ -264,8 +338,10 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
 
   const std::uint64_t served = server.body_bytes_sent();
   const double ratio = static_cast<double>(served) / static_cast<double>(tree_bytes);
+  const std::uint64_t loss_per_kill =
+      static_cast<std::uint64_t>(transfers) * (Transfer::kWriteBatch + kMaxTlsRecord);
   const double bound = 1.0 + kBaseSlack +
-                       static_cast<double>(kLossPerKill) * kills / static_cast<double>(tree_bytes);
+                       static_cast<double>(loss_per_kill) * kills / static_cast<double>(tree_bytes);
   const double lost_per_kill =
       kills > 0 && served > tree_bytes ? static_cast<double>(served - tree_bytes) / kills : 0;
   const double took =
@@ -277,6 +353,16 @@ TEST_CASE("kill -9 at random moments, restart each time: the mirror converges in
       kills, static_cast<unsigned long long>(seed), mid_transfer, tree.size(),
       static_cast<unsigned long long>(tree_bytes), static_cast<long long>(rate),
       static_cast<unsigned long long>(served), ratio, bound, lost_per_kill / 1024, took);
+  const Breakdown spent = break_down(server.requests(), tree);
+  const auto kib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / 1024; };
+  std::printf(
+      "  beyond the tree, KiB: %.1f sent again by %d resumes, %.1f by %d restarts from byte 0, "
+      "%.1f by %d files fetched again whole, %.1f listings, %.1f manifest; at most %.1f by one "
+      "request; %d responses cut short (%.1f per kill)\n",
+      kib(spent.resumed), spent.resumes, kib(spent.restarted), spent.restarts,
+      kib(spent.complete_again), spent.complete_agains, kib(spent.listings),
+      kib(spent.manifest_extra), kib(spent.largest), spent.cut_short,
+      kills > 0 ? static_cast<double>(spent.cut_short) / kills : 0.0);
   std::fflush(stdout);
   INFO("server sent " << served << " bytes for a tree of " << tree_bytes << " (ratio " << ratio
                       << ", bound " << bound << ")");

@@ -147,7 +147,7 @@ TEST_CASE("each range resumes where its recorded bytes end", "[segments][engine]
     CHECK(asked(kMiB, 3 * kMiB - 1));
     CHECK(asked(3 * kMiB + kMiB / 2, kTableSize - 1));
     const std::int64_t missing = kTableSize - kMiB - kMiB / 2;
-    // The server counts a piece when its write completes, which the client may beat.
+    // A write the server was still completing when the pass ended may settle a moment later.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (static_cast<std::int64_t>(fixture.server->body_bytes_sent()) < missing &&
            std::chrono::steady_clock::now() < deadline)

@@ -138,18 +138,24 @@ void Connection<Stream>::pump_body() {
     for (char& c : payload) c = static_cast<char>(~c);
   }
   out_ = res_.framing == Framing::Chunked ? chunk(payload) : std::move(payload);
-  write_out([size, pause](Connection& self) {
-    self.sent_ += size;
-    self.router_.count_body_bytes(size);
-    if (pause.count() == 0) {
-      self.pump_body();
-      return;
-    }
-    self.timer_.expires_after(pause);
-    self.timer_.async_wait([self = self.shared_from_this()](const error_code& ec) {
-      if (!ec) self->pump_body();
-    });
-  });
+  // Counted when handed to the socket, not when the write completes: a client can hold every
+  // byte before this side's completion handler runs, and a test reading the count then must
+  // not see a short total. A write that fails takes its bytes back (write_out): the client was
+  // gone (killed, reset) and they never left this process.
+  router_.count_body_bytes(size, res_.request_serial);
+  write_out(
+      [size, pause](Connection& self) {
+        self.sent_ += size;
+        if (pause.count() == 0) {
+          self.pump_body();
+          return;
+        }
+        self.timer_.expires_after(pause);
+        self.timer_.async_wait([self = self.shared_from_this()](const error_code& ec) {
+          if (!ec) self->pump_body();
+        });
+      },
+      size);
 }
 
 template <class Stream>
@@ -180,15 +186,24 @@ void Connection<Stream>::finish_response() {
 
 template <class Stream>
 template <class Then>
-void Connection<Stream>::write_out(Then then) {
-  asio::async_write(stream_, asio::buffer(out_),
-                    [self = this->shared_from_this(), then](const error_code& ec, std::size_t) {
-                      if (ec) {
-                        self->close();
-                      } else {
-                        then(*self);
-                      }
-                    });
+void Connection<Stream>::write_out(Then then, std::uint64_t counted) {
+  asio::async_write(
+      stream_, asio::buffer(out_),
+      [self = this->shared_from_this(), then, counted](const error_code& ec, std::size_t wrote) {
+        if (ec) {
+          if (counted > 0) {
+            // In out_ the body bytes follow the chunk header, if any.
+            const std::size_t header =
+                self->res_.framing == Framing::Chunked ? self->out_.size() - counted - 2 : 0;
+            const std::uint64_t handed =
+                std::min<std::uint64_t>(counted, wrote > header ? wrote - header : 0);
+            self->router_.uncount_body_bytes(counted - handed, self->res_.request_serial);
+          }
+          self->close();
+        } else {
+          then(*self);
+        }
+      });
 }
 
 // SO_LINGER 0 throws away whatever is still queued in the kernel, which for a large `bytes` is

@@ -47,8 +47,10 @@ private:
   bool next_payload(std::size_t size, std::string& payload);
   void finish_response();
   // Writes out_ and calls then(*this) once it is all sent; any error closes the connection.
+  // `counted`: body bytes in out_ already counted as sent; a failed write takes back those it
+  // did not hand over.
   template <class Then>
-  void write_out(Then then);
+  void write_out(Then then, std::uint64_t counted = 0);
 
   void reset_when_sent(int tries_left);  // reset() once the kernel has sent all we wrote
   void reset();                          // RST: SO_LINGER 0, then close

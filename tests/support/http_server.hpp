@@ -53,6 +53,9 @@ struct RequestRecord {
   std::uint64_t connection = 0;  // serial number of the TCP connection (1, 2, ...) it came on
   std::vector<std::pair<std::string, std::string>> headers{};  // all request headers, in order
   std::chrono::steady_clock::time_point at{};                  // when its head was parsed
+  // Response body bytes handed to the socket for it so far (faults included; a chunked listing
+  // counts payload bytes, not framing). Less than the body when the client left early.
+  std::uint64_t body_bytes = 0;
 
   // First header of that name (case-insensitive), e.g. header("If-Range").
   std::optional<std::string> header(std::string_view name) const;
@@ -100,7 +103,8 @@ public:
   std::size_t count_requests(const std::string& url_path) const;  // by decoded path
   void clear_requests();
   // Response body bytes written to sockets since the start (or the last clear_requests), faults
-  // included: what the mirror cost the server. Counted as each write completes.
+  // included: what the mirror cost the server. Counted as each piece is handed to the socket
+  // (RequestRecord::body_bytes splits it by request).
   std::uint64_t body_bytes_sent() const;
 
 private:

@@ -148,7 +148,7 @@ Response Router::route(const http::RequestHead& req, std::uint64_t connection) {
   }
   finalize(req, res);
   rec.status = res.status;
-  log(std::move(rec));
+  res.request_serial = log(std::move(rec));
   return res;
 }
 
@@ -156,8 +156,9 @@ Response Router::reject(int status, std::uint64_t connection) {
   RequestRecord rec;
   rec.status = status;
   rec.connection = connection;
-  log(std::move(rec));
+  const std::uint64_t serial = log(std::move(rec));
   Response res = error(status);
+  res.request_serial = serial;
   res.close = true;
   add_server_headers(res, 1);
   return res;
@@ -423,9 +424,24 @@ void Router::add_server_headers(Response& res, int minor_version) const {
   }
 }
 
-void Router::log(RequestRecord record) {
+std::uint64_t Router::log(RequestRecord record) {
   std::lock_guard lock(mutex_);
   log_.push_back(std::move(record));
+  return first_serial_ + log_.size() - 1;
+}
+
+void Router::count_body_bytes(std::uint64_t n, std::uint64_t serial) {
+  body_bytes_ += n;
+  std::lock_guard lock(mutex_);
+  if (serial >= first_serial_ && serial - first_serial_ < log_.size())
+    log_[serial - first_serial_].body_bytes += n;
+}
+
+void Router::uncount_body_bytes(std::uint64_t n, std::uint64_t serial) {
+  body_bytes_ -= n;
+  std::lock_guard lock(mutex_);
+  if (serial >= first_serial_ && serial - first_serial_ < log_.size())
+    log_[serial - first_serial_].body_bytes -= n;
 }
 
 void Router::set_fault(const std::string& url_path, Fault fault) {
@@ -452,6 +468,7 @@ std::size_t Router::count_requests(const std::string& url_path) const {
 
 void Router::clear_requests() {
   std::lock_guard lock(mutex_);
+  first_serial_ += log_.size();
   log_.clear();
   body_bytes_ = 0;
 }

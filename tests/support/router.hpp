@@ -45,6 +45,7 @@ struct Response {
   bool send_body = true;  // false for HEAD and 304
   bool close = false;     // close the connection after this response
   Fault fault;            // a body fault to play (ResetAfter, Stall, Slow, WrongBytes, Truncate)
+  std::uint64_t request_serial = 0;  // the logged request it answers (Router::count_body_bytes)
 
   std::uint64_t body_size() const;
   std::string head() const;  // status line and header block, final CRLF included
@@ -68,7 +69,11 @@ public:
   std::vector<RequestRecord> requests() const;
   std::size_t count_requests(const std::string& url_path) const;
   void clear_requests();  // also zeroes body_bytes_sent()
-  void count_body_bytes(std::uint64_t n) { body_bytes_ += n; }
+  // `n` more body bytes of the response to request `serial` (Response::request_serial) went out:
+  // added to the total and to that request's record, if the log still holds it.
+  void count_body_bytes(std::uint64_t n, std::uint64_t serial);
+  // Takes back `n` of them: a write that failed did not hand them over after all.
+  void uncount_body_bytes(std::uint64_t n, std::uint64_t serial);
   std::uint64_t body_bytes_sent() const { return body_bytes_; }
 
 private:
@@ -92,7 +97,7 @@ private:
   // Connection handling, HEAD, HTTP/1.0; then add_server_headers().
   void finalize(const http::RequestHead& req, Response& res) const;
   void add_server_headers(Response& res, int minor_version) const;  // Server, Date, Connection
-  void log(RequestRecord record);
+  std::uint64_t log(RequestRecord record);  // returns the request's serial number
 
   const ServerOptions options_;
   std::string scheme_ = "http";
@@ -101,6 +106,7 @@ private:
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::string, Fault> faults_;
   std::vector<RequestRecord> log_;
+  std::uint64_t first_serial_ = 1;  // serial number of log_.front(); they count up from there
   std::set<std::string> sessions_;
   std::atomic<std::uint64_t> body_bytes_{0};
 };
