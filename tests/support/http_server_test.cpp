@@ -144,8 +144,9 @@ Reply fetch(const Get& get) {
 
 // ---- a raw client, for requests curl will not send -------------------------------------------
 
-// Sends `request` as is and returns everything the server sends until it closes (5 s cap).
-std::string raw_exchange(std::uint16_t port, const std::string& request) {
+// A TCP connection to the server on loopback that has sent `request` as is (receives time out
+// after 5 s).
+int send_raw(std::uint16_t port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   timeval tv{5, 0};
@@ -157,6 +158,12 @@ std::string raw_exchange(std::uint16_t port, const std::string& request) {
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(request.size()));
+  return fd;
+}
+
+// Sends `request` as is and returns everything the server sends until it closes (5 s cap).
+std::string raw_exchange(std::uint16_t port, const std::string& request) {
+  const int fd = send_raw(port, request);
   std::string out;
   char buf[4096];
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
@@ -508,18 +515,8 @@ TEST_CASE_METHOD(Demo, "a body write that fails because the client is gone is no
   // One byte a second: the client takes the first and resets the connection; the server's write
   // of the second, a second later, fails, and it takes back the byte it had counted.
   server.set_fault(kData, {.kind = Fault::Kind::Slow, .bytes = 1});
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(server.port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string request = "GET /files/demo/1.0/data.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size()));
+  const int fd =
+      send_raw(server.port(), "GET /files/demo/1.0/data.bin HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string in;
   char buf[4096];
   const auto body_started = [&] {
