@@ -55,6 +55,19 @@ std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text, std::int64_
   return plan;
 }
 
+std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text) {
+  std::int64_t size = 0;
+  for (std::string_view rest = text; !rest.empty();) {
+    ByteRange range;
+    if (!read_number(rest, range.start) || !expect(rest, '-') || !read_number(rest, range.end) ||
+        !expect(rest, ':') || !read_number(rest, range.next) ||
+        (!rest.empty() && !expect(rest, ',')))
+      return std::nullopt;
+    size = std::max(size, range.end);
+  }
+  return parse(text, size);
+}
+
 std::string SegmentPlan::serialize() const {
   std::string text;
   for (const ByteRange& range : ranges_) {

@@ -36,6 +36,9 @@ public:
   // Reads what serialize() wrote. nullopt when the text does not describe ranges that tile
   // [0, size) in order (a different size upstream, or a damaged row): the caller starts over.
   static std::optional<SegmentPlan> parse(std::string_view text, std::int64_t size);
+  // The same for a file whose size is not known here (only a response told it, and the store
+  // does not keep it): the ranges must tile [0, their furthest end).
+  static std::optional<SegmentPlan> parse(std::string_view text);
   // "start-end:next,..." in file order.
   std::string serialize() const;
 

@@ -94,6 +94,10 @@ public:
   // kill -9 costs at most this much per transfer in flight (tests/daemon/crash_loop_test.cpp
   // bounds it so).
   static constexpr std::size_t kWriteBatch = 16 << 10;
+  // A file fetched in byte ranges writes its plan (how far each range got) to the store at most
+  // this often while ranges progress (a split writes at once): a kill loses at most this much of
+  // each range's progress, which is fetched again (transfer_ranges.cpp; the crash loop bounds it).
+  static constexpr std::chrono::seconds kSavePlanEvery{1};
 
   Transfer(TransferContext& context, store::FileRecord file,
            std::function<void(Transfer&, AttemptResult)> on_attempt_done);

@@ -37,9 +37,6 @@
 namespace pnsync {
 namespace {
 
-// The plan is written to the store at most this often while ranges progress (a split writes at
-// once); a kill loses at most this much of each range's progress, which is fetched again.
-constexpr auto kSavePlanEvery = std::chrono::seconds(1);
 // Hashing reads back at most this much per turn of the event loop; other transfers run between.
 constexpr std::int64_t kHashStep = std::int64_t{8} << 20;
 // The in-order hash waits for this much new contiguous data (or the end of the file) before it

@@ -133,6 +133,8 @@ inline std::filesystem::path write_daemon_config(const config::Config& config,
   yaml += "retry_base: " + std::to_string(config.retry_base.count()) + "ms\n";
   yaml += "retry_max: " + std::to_string(config.retry_max.count()) + "ms\n";
   yaml += "max_attempts: " + std::to_string(config.max_attempts) + "\n";
+  yaml += "segments: " + std::to_string(config.segments) + "\n";
+  yaml += "segment_size: " + std::to_string(config.segment_size) + "\n";
   yaml += "relist_after: " + std::to_string(config.relist_after.count()) + "s\n";
   yaml += "mirrors:\n";
   for (const auto& mirror : config.mirrors)

@@ -87,3 +87,14 @@ TEST_CASE("parse refuses ranges that do not tile the file", "[segments]") {
     CHECK_FALSE(SegmentPlan::parse(text, size));
   }
 }
+
+TEST_CASE("parse without a size takes the furthest end, and the prefix survives", "[segments]") {
+  // A plan recorded for a size only a response told: the store has no size to check it against.
+  const auto plan = SegmentPlan::parse("0-50:50,75-100:80,50-75:60");
+  REQUIRE(plan);
+  CHECK(plan->size() == 100);
+  CHECK(plan->contiguous() == 60);
+  CHECK_FALSE(SegmentPlan::parse("0-50:50,60-100:60"));  // a gap: no plan
+  CHECK_FALSE(SegmentPlan::parse("0-50:50,"));
+  CHECK_FALSE(SegmentPlan::parse(""));
+}
