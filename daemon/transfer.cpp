@@ -101,18 +101,6 @@ void Transfer::start() {
     }
     partial_ = std::move(*opened);
   }
-  if (!plan_ && file_.segments && !file_.size) {
-    // Ranges recorded for a size only a response told (the store keeps no such size, so the plan
-    // cannot be checked): the partial file has holes, and its length says nothing. Keep only the
-    // gap-free prefix and fetch on from there in one stream, as for any file of unknown size.
-    const auto recorded = SegmentPlan::parse(*file_.segments);
-    const std::int64_t keep = recorded ? recorded->contiguous() : 0;
-    struct stat held {};
-    if (::fstat(partial_.get(), &held) == 0 && held.st_size > keep)
-      ::ftruncate(partial_.get(), keep);
-    plan_recorded_ = true;  // so that forget_plan() clears the row too
-    forget_plan();
-  }
   struct stat info {};
   ::fstat(partial_.get(), &info);
   written_ = info.st_size;

@@ -197,8 +197,9 @@ private:
   std::vector<std::unique_ptr<RangeFetch>> fetches_;
   std::int64_t hashed_ = 0;
   bool hash_posted_ = false;
-  bool ranges_refused_ = false;  // the server ignored a Range: one stream from now on
-  bool plan_recorded_ = false;   // the store may hold a plan for this file
+  bool ranges_refused_ = false;               // the server ignored a Range: one stream from now on
+  std::optional<std::int64_t> size_changed_;  // a range's answer gave another total size
+  bool plan_recorded_ = false;                // the store may hold a plan for this file
   std::chrono::steady_clock::time_point plan_saved_at_{};
   std::optional<std::int64_t> ranges_mtime_;
   // Handlers posted by this transfer hold a weak reference: they find nothing once it is gone.

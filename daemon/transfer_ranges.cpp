@@ -55,17 +55,24 @@ std::int64_t Transfer::min_range_left() const {
 }
 
 std::optional<SegmentPlan> Transfer::recorded_plan() {
-  if (!file_.segments || !file_.size) return std::nullopt;
+  if (!file_.segments) return std::nullopt;
   plan_recorded_ = true;
-  auto plan = SegmentPlan::parse(*file_.segments, *file_.size);
+  // A file the manifest lists may have no size in the store: only a response told it. Its
+  // ranges then say it (they tile the file), and each response is checked against it
+  // (accept_range_body): a file that changed size upstream starts over.
+  auto plan = file_.size ? SegmentPlan::parse(*file_.segments, *file_.size)
+                         : SegmentPlan::parse(*file_.segments);
   if (!plan) {
     context_.log.warning(context_.tree.partial_name(file_.path) +
-                         ": recorded byte ranges do not match the file's size " +
-                         std::to_string(*file_.size) + "; fetching it again");
+                         ": recorded byte ranges do not tile the file" +
+                         (file_.size ? " of " + std::to_string(*file_.size) + " bytes" : "") +
+                         "; fetching it again");
     partial_ = UniqueFd();
     context_.tree.remove_partial(file_.path);
     forget_plan();
+    return plan;
   }
+  if (!file_.size) file_.size = plan->size();
   return plan;
 }
 
@@ -179,8 +186,11 @@ bool Transfer::accept_range_body(RangeFetch& fetch, const ResponseInfo& info,
     if (info.status == 206) {
       const auto range =
           info.content_range ? parse_content_range(*info.content_range) : std::nullopt;
-      if (!range || range->first != fetch.requested_from ||
-          (range->total && *range->total != plan_->size())) {
+      if (range && range->total && *range->total != plan_->size()) {
+        size_changed_ = *range->total;
+        return false;
+      }
+      if (!range || range->first != fetch.requested_from) {
         fetch.rejected = true;
         return false;
       }
@@ -247,6 +257,17 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
   if (write_error_) {
     fail_ranges(
         {AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
+    return;
+  }
+  if (size_changed_) {
+    // The ranges were made for another size: nothing on disk can be trusted.
+    const std::string message = where + "the file is now " + std::to_string(*size_changed_) +
+                                " bytes, not " + std::to_string(plan_->size()) +
+                                "; fetching it again";
+    cancel_ranges();
+    size_changed_.reset();
+    file_.size.reset();
+    finish(restart_from_scratch(AttemptOutcome::Retry, message));
     return;
   }
   if (done->rejected) {

@@ -3,7 +3,9 @@
 // against the test server: spare slots split the file, each range resumes on its own after a
 // stop, a plan whose bytes are gone starts over, a server that ignores Range gets one stream, and
 // every file is verified against the manifest.
+#include <sqlite3.h>
 #include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <charconv>
 #include <filesystem>
@@ -155,6 +157,28 @@ TEST_CASE("each range resumes where its recorded bytes end", "[segments][engine]
     CHECK(static_cast<std::int64_t>(fixture.server->body_bytes_sent()) >= missing);
     CHECK(static_cast<std::int64_t>(fixture.server->body_bytes_sent()) <= missing + kMiB / 2);
     CHECK(fixture.record(kTable)->verified_by == store::VerifyKind::Sha256Manifest);
+  }
+  SECTION("a file whose size only a response told resumes its ranges too") {
+    // The manifest lists the table and no listing has given its size: the store has none.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((fixture.config.state_dir / "state.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "UPDATE file SET size = NULL WHERE path = 'mimic-cxr-2.0.0-metadata.csv.gz'",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    // The crawl of the first pass is recent: this pass lists nothing, so the size stays unknown.
+    write_file(part, partial);
+    fixture.server->clear_faults();
+    fixture.server->clear_requests();
+    REQUIRE(fixture.run() == ExitCode::Ok);
+    CHECK_MIRRORED(fixture);
+    const auto ranges = fixture.table_ranges();
+    REQUIRE(!ranges.empty());
+    for (const auto& [first, last] : ranges) {
+      INFO("bytes=" << first << "-" << last);
+      CHECK(((first >= kMiB && last < 3 * kMiB) ||
+             (first >= 3 * kMiB + kMiB / 2 && last < kTableSize)));
+    }
   }
   SECTION("a plan whose bytes are gone starts the file over") {
     fs::remove(part);
