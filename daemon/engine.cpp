@@ -103,6 +103,7 @@ void Engine::start() {
     controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
   if (controller_) transfers_reason_ = controller_->state().reason;
   for (const auto& mirror : config_.mirrors) add_runner(mirror);
+  ticking_ = true;
   tick();
   // Every runner exists before any pass starts: a pass that ends at once (dest unwritable)
   // must not make the engine look idle while others have not begun.
@@ -123,7 +124,7 @@ void Engine::on_pass_end(MirrorRunner& runner) {
       std::any_of(retired_.begin(), retired_.end(), [](const auto& r) { return r->running(); });
   if (any_running) return;
   if (mode_ == RunnerMode::Once || shutting_down_) {
-    ticker_.cancel();
+    stop_ticking();
     scheduler_.clear();
   }
   if (on_all_idle_) on_all_idle_();
@@ -136,7 +137,7 @@ void Engine::shutdown(const std::string& why) {
       std::any_of(runners_.begin(), runners_.end(), [](const auto& r) { return r->running(); });
   for (auto& runner : runners_) runner->retire(why);
   if (!any_running) {
-    ticker_.cancel();
+    stop_ticking();
     scheduler_.clear();
     if (on_all_idle_) boost::asio::post(io_, on_all_idle_);
   }
@@ -249,12 +250,18 @@ std::string Engine::status_line() {
   return line;
 }
 
+void Engine::stop_ticking() {
+  ticking_ = false;
+  ticker_.cancel();
+}
+
 void Engine::tick() {
   ticker_.expires_after(kTickEvery);
   ticker_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || (shutting_down_ && mode_ == RunnerMode::Continuous &&
-               std::none_of(runners_.begin(), runners_.end(),
-                            [](const auto& r) { return r->running(); })))
+    if (ec || !ticking_ ||
+        (shutting_down_ && mode_ == RunnerMode::Continuous &&
+         std::none_of(runners_.begin(), runners_.end(),
+                      [](const auto& r) { return r->running(); })))
       return;
     const auto now = std::chrono::steady_clock::now();
     if (now - metered_at_ >= kMeterEvery) {

@@ -69,6 +69,10 @@ private:
   void observe(const HttpOutcome& outcome);
   void count_for_metrics(const HttpOutcome& outcome);
   void tick();
+  // Cancels the ticker for good. cancel() alone does not reach a wait that has already completed
+  // and whose handler is queued: that handler would run with success and arm the timer again,
+  // keeping the loop (and a --once process) alive for ever.
+  void stop_ticking();
   void control_step();
   void set_fixed_transfers(int limit);
   void apply_bandwidth_limit();
@@ -92,6 +96,7 @@ private:
   bool started_ = false;
 
   boost::asio::steady_timer ticker_;
+  bool ticking_ = false;  // cleared by stop_ticking(); a queued tick handler checks it
   RateMeter meter_;
   std::chrono::steady_clock::time_point started_at_;
   std::int64_t started_unix_ = 0;

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
-#include <unordered_map>
+#include <utility>
 
 namespace pnsync {
 namespace {
@@ -48,15 +48,9 @@ std::string quote_for_log(std::string_view text) {
   return out;
 }
 
-void add_problem(Manifest& manifest, std::size_t line_number, std::string_view reason) {
-  manifest.problems.push_back("line " + std::to_string(line_number) + ": " + std::string(reason));
+std::string overlong() {
+  return "longer than " + std::to_string(kMaxManifestLine) + " bytes (no safe path is that long)";
 }
-
-struct Seen {
-  std::size_t line_number;
-  std::size_t index;  // into entries
-  bool conflicting = false;
-};
 
 void build_dir_index(Manifest& manifest) {
   // Consecutive lines of a (normally sorted) manifest share their directories: remembering the
@@ -102,94 +96,143 @@ bool Manifest::covers_dir(std::string_view dir) const {
   });
 }
 
+ManifestParser::ManifestParser(EntryHandler on_entry, ProblemHandler on_problem)
+    : on_entry_(std::move(on_entry)), on_problem_(std::move(on_problem)) {}
+
+void ManifestParser::feed(std::string_view chunk) {
+  while (!chunk.empty()) {
+    const std::size_t newline = chunk.find('\n');
+    const std::string_view piece = chunk.substr(0, newline);
+    if (newline == std::string_view::npos) {
+      hold(piece);
+      return;
+    }
+    chunk.remove_prefix(newline + 1);
+    if (partial_.empty() && !overlong_) {
+      line(piece);  // the whole line is in this chunk: no copy
+    } else {
+      hold(piece);
+      end_held_line();
+    }
+  }
+}
+
+void ManifestParser::finish() {
+  if (overlong_ || !partial_.empty()) end_held_line();
+}
+
+void ManifestParser::hold(std::string_view piece) {
+  if (overlong_) return;
+  if (partial_.size() + piece.size() > kMaxManifestLine) {
+    overlong_ = true;  // judged (refused) when its end arrives; nothing more is kept of it
+    partial_.clear();
+    return;
+  }
+  partial_.append(piece);
+}
+
+void ManifestParser::end_held_line() {
+  if (overlong_) {
+    overlong_ = false;
+    ++line_number_;
+    problem(overlong());
+    return;
+  }
+  line(partial_);
+  partial_.clear();
+}
+
+void ManifestParser::problem(std::string_view reason) {
+  on_problem_("line " + std::to_string(line_number_) + ": " + std::string(reason));
+}
+
+void ManifestParser::line(std::string_view text) {
+  ++line_number_;
+  // Measured before the line end is stripped, as hold() measures it: where the chunks end
+  // must not change the verdict.
+  if (text.size() > kMaxManifestLine) {
+    problem(overlong());
+    return;
+  }
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  if (is_blank(text)) return;  // refuses no file, so it is not a problem
+
+  if (text.front() == '\\') {
+    // sha256sum's escaped form, used only for names holding '\\' or a newline: never safe.
+    problem("escaped file name (backslash or newline in the path)");
+    return;
+  }
+  if (text.size() < kHexDigits || !std::all_of(text.begin(), text.begin() + kHexDigits, is_hex)) {
+    problem("not \"<64 hex digits> <path>\"");
+    return;
+  }
+  if (text.size() == kHexDigits || text[kHexDigits] != ' ') {
+    problem(is_hex(text.size() > kHexDigits ? text[kHexDigits] : ' ')
+                ? "checksum longer than 64 hex digits"
+                : "no space and path after the checksum");
+    return;
+  }
+  std::string_view path = text.substr(kHexDigits + 1);
+  // One space is PhysioNet's form; sha256sum writes a second space (text) or '*' (binary).
+  if (!path.empty() && (path.front() == ' ' || path.front() == '*')) path.remove_prefix(1);
+  if (path.empty()) {
+    problem("no path after the checksum");
+    return;
+  }
+  // `find . -type f | xargs sha256sum` writes "./a/b"; the "./" says nothing.
+  if (path.starts_with("./")) path.remove_prefix(2);
+  if (!is_safe_relative_path(path)) {
+    problem("unsafe path " + quote_for_log(path));
+    return;
+  }
+  std::transform(text.begin(), text.begin() + kHexDigits, sha256_.begin(), to_lower);
+  on_entry_(line_number_, path, std::string_view(sha256_.data(), sha256_.size()));
+}
+
+std::optional<std::string> ManifestEntries::add(std::size_t line, std::string_view path,
+                                                std::string_view sha256) {
+  if (const auto found = by_path_.find(path); found != by_path_.end()) {
+    Kept& first = *found->second;
+    const std::string prefix = "line " + std::to_string(line) + ": ";
+    if (first.entry.sha256 == sha256)
+      return prefix + "duplicate of line " + std::to_string(first.line);
+    // Two checksums for one file: neither can be trusted, so the file is left to the size
+    // check like any file the manifest does not cover.
+    if (!first.conflicting) ++conflicting_;
+    first.conflicting = true;
+    return prefix + "checksum differs from line " + std::to_string(first.line) +
+           " for the same path; both dropped";
+  }
+  entries_.push_back(Kept{ManifestEntry{std::string(path), std::string(sha256)}, line});
+  by_path_.emplace(entries_.back().entry.path, &entries_.back());
+  return std::nullopt;
+}
+
+std::vector<ManifestEntry> ManifestEntries::take() {
+  by_path_ = {};  // its keys point into entries_, which is emptied below
+  std::vector<ManifestEntry> kept;
+  kept.reserve(entries_.size() - conflicting_);
+  // pop_front frees the deque block by block: the entries are never held twice.
+  while (!entries_.empty()) {
+    if (!entries_.front().conflicting) kept.push_back(std::move(entries_.front().entry));
+    entries_.pop_front();
+  }
+  conflicting_ = 0;
+  return kept;
+}
+
 Manifest parse_manifest(std::string_view text) {
   Manifest manifest;
-  // Keys view into `text`, which outlives the parse.
-  std::unordered_map<std::string_view, Seen> seen;
-  // At most one entry per line, and an entry's line holds at least 66 bytes ("<64 hex> p"):
-  // counting newlines alone would let a manifest of blank lines reserve 72 bytes per byte.
-  const auto most_entries =
-      std::min(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
-               text.size() / (kHexDigits + 2) + 1);
-  seen.reserve(most_entries);
-  manifest.entries.reserve(most_entries);
-  std::size_t line_number = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t newline = text.find('\n', pos);
-    std::string_view line = text.substr(
-        pos, newline == std::string_view::npos ? std::string_view::npos : newline - pos);
-    pos = newline == std::string_view::npos ? text.size() : newline + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (is_blank(line)) continue;  // refuses no file, so it is not a problem
-
-    if (line.front() == '\\') {
-      // sha256sum's escaped form, used only for names holding '\\' or a newline: never safe.
-      add_problem(manifest, line_number, "escaped file name (backslash or newline in the path)");
-      continue;
-    }
-    if (line.size() < kHexDigits || !std::all_of(line.begin(), line.begin() + kHexDigits, is_hex)) {
-      add_problem(manifest, line_number, "not \"<64 hex digits> <path>\"");
-      continue;
-    }
-    if (line.size() == kHexDigits || line[kHexDigits] != ' ') {
-      add_problem(manifest, line_number,
-                  is_hex(line.size() > kHexDigits ? line[kHexDigits] : ' ')
-                      ? "checksum longer than 64 hex digits"
-                      : "no space and path after the checksum");
-      continue;
-    }
-    std::string_view path = line.substr(kHexDigits + 1);
-    // One space is PhysioNet's form; sha256sum writes a second space (text) or '*' (binary).
-    if (!path.empty() && (path.front() == ' ' || path.front() == '*')) path.remove_prefix(1);
-    if (path.empty()) {
-      add_problem(manifest, line_number, "no path after the checksum");
-      continue;
-    }
-    // `find . -type f | xargs sha256sum` writes "./a/b"; the "./" says nothing.
-    if (path.starts_with("./")) path.remove_prefix(2);
-    auto safe = safe_relative_path(path);
-    if (!safe) {
-      add_problem(manifest, line_number, "unsafe path " + quote_for_log(path));
-      continue;
-    }
-    std::string sha256(line.substr(0, kHexDigits));
-    std::transform(sha256.begin(), sha256.end(), sha256.begin(), to_lower);
-
-    const auto [it, inserted] = seen.try_emplace(path, Seen{line_number, manifest.entries.size()});
-    if (!inserted) {
-      Seen& first = it->second;
-      if (manifest.entries[first.index].sha256 == sha256) {
-        add_problem(manifest, line_number,
-                    "duplicate of line " + std::to_string(first.line_number));
-      } else {
-        // Two checksums for one file: neither can be trusted, so the file is left to the
-        // size check like any file the manifest does not cover.
-        add_problem(manifest, line_number,
-                    "checksum differs from line " + std::to_string(first.line_number) +
-                        " for the same path; both dropped");
-        first.conflicting = true;
-      }
-      continue;
-    }
-    manifest.entries.push_back(ManifestEntry{std::move(*safe), std::move(sha256)});
-  }
-
-  const bool any_conflict = std::any_of(seen.begin(), seen.end(),
-                                        [](const auto& item) { return item.second.conflicting; });
-  if (any_conflict) {
-    std::vector<bool> drop(manifest.entries.size(), false);
-    for (const auto& [path, info] : seen) {
-      if (info.conflicting) drop[info.index] = true;
-    }
-    std::vector<ManifestEntry> kept;
-    kept.reserve(manifest.entries.size());
-    for (std::size_t i = 0; i < manifest.entries.size(); ++i) {
-      if (!drop[i]) kept.push_back(std::move(manifest.entries[i]));
-    }
-    manifest.entries = std::move(kept);
-  }
+  ManifestEntries kept;
+  ManifestParser parser(
+      [&](std::size_t line, std::string_view path, std::string_view sha256) {
+        if (auto problem = kept.add(line, path, sha256))
+          manifest.problems.push_back(std::move(*problem));
+      },
+      [&](std::string problem) { manifest.problems.push_back(std::move(problem)); });
+  parser.feed(text);
+  parser.finish();
+  manifest.entries = kept.take();
   build_dir_index(manifest);
   return manifest;
 }

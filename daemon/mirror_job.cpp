@@ -12,12 +12,16 @@
 #include "daemon/http_policy.hpp"
 #include "daemon/listing.hpp"
 #include "daemon/safe_path.hpp"
+#include "daemon/transfer_io.hpp"
 
 namespace pnsync {
 
 namespace {
 
-constexpr std::size_t kManifestLimit = std::size_t{1} << 30;  // MIMIC-CXR-JPG's is 52 MB
+constexpr std::int64_t kManifestLimit = std::int64_t{1} << 30;  // MIMIC-CXR-JPG's is 52 MB
+// Manifest entries stored per transaction: one transaction for a 1,000,000-entry manifest
+// without a selection would hold its whole journal at once; one per entry would be slow.
+constexpr std::size_t kUpsertBatch = 10'000;
 constexpr std::size_t kListingLimit = std::size_t{64} << 20;
 constexpr int kMaxChecksumMismatches = 3;
 constexpr std::size_t kVerifiedBatch = 256;
@@ -28,10 +32,65 @@ std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+JobStatus storage_status(const Error& error) {
+  return error.errno_value == ENOSPC || error.errno_value == EDQUOT ? JobStatus::NoSpace
+                                                                    : JobStatus::LocalStorage;
 }
+
+// Collects manifest_dirs_: the directories on_listing must take as covered by the manifest.
+//
+// on_listing lists a subdirectory D of a directory it has listed unless manifest_dirs_ holds D,
+// and only when selection_.may_list(D); a development-server name without its '/' that
+// manifest_dirs_ holds is taken as a directory instead of being fetched as a file. Holding the
+// parents of the kept entries alone would not do: may_list is conservative for patterns. With
+// `exclude: ["**/*.jpg"]` over MIMIC-CXR-JPG no entry below files/ is kept, yet
+// may_list("files/") is true, so files/ would be listed, and below it every study folder the
+// manifest covers: 300,000 listings instead of none. So the parents of every valid entry count,
+// kept or not, as before selections existed. Of those, only the directories the crawl can meet
+// are held: D's parent may be listed (the root always is), and D may be listed itself or, as a
+// file name, is selected. Leaving out the others changes nothing: a directory whose parent is
+// never listed is never looked at, and one that may_list refuses is never listed whatever
+// manifest_dirs_ says (and, not selected, is not fetched as a file either). With files_from or
+// select, that leaves the few parents of the selected paths instead of every directory of a
+// million-line manifest; with no selection, every directory, as before.
+//
+// Kept entries count once their duplicates are settled: a path with two checksums is dropped
+// and its directory listed (to find the file and check it by size) unless other entries cover
+// it, as before. Conflicts among entries the selection does not want are not tracked; their
+// files are not fetched either way.
+class CoveredDirs {
+public:
+  CoveredDirs(const Selection& selection, std::set<std::string>& dirs)
+      : selection_(selection), dirs_(dirs) {}
+
+  void add_parents_of(std::string_view path) {
+    std::size_t depth = 0;
+    for (std::size_t slash = path.find('/'); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1), ++depth) {
+      const std::string_view dir = path.substr(0, slash + 1);
+      if (depth == last_.size()) last_.emplace_back();
+      Judged& judged = last_[depth];
+      // Consecutive lines of a sorted manifest share their directories: each is judged once.
+      // A directory's text names its parents too, so an earlier verdict stays right.
+      if (judged.dir != dir) {
+        judged.dir.assign(dir);
+        judged.listable = selection_.may_list(dir);
+        if (judged.listable || selection_.selected(dir.substr(0, dir.size() - 1)))
+          dirs_.insert(judged.dir);
+      }
+      if (!judged.listable) return;  // nothing below it is ever listed
+    }
+  }
+
+private:
+  struct Judged {
+    std::string dir;
+    bool listable = false;
+  };
+  const Selection& selection_;
+  std::set<std::string>& dirs_;
+  std::vector<Judged> last_;  // by depth: the last directory judged there
+};
 
 }  // namespace
 
@@ -99,6 +158,18 @@ void MirrorJob::start() {
   fetch_manifest(1);
 }
 
+template <typename Done>
+HttpClient::RequestId MirrorJob::send(GetRequest request, Done on_done) {
+  auto id = std::make_shared<HttpClient::RequestId>();
+  *id = services_.http.get(std::move(request), [this, self = shared_from_this(), id,
+                                                on_done](const HttpOutcome& outcome) {
+    text_requests_.erase(*id);
+    on_done(outcome);
+  });
+  text_requests_.insert(*id);
+  return *id;
+}
+
 template <typename Body>
 HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t limit, Body on_done) {
   auto body = std::make_shared<std::string>();
@@ -110,26 +181,32 @@ HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t li
     body->append(chunk);
     return true;
   };
-  auto id = std::make_shared<HttpClient::RequestId>();
-  *id = services_.http.get(std::move(request), [this, self = shared_from_this(), body, id,
-                                                on_done](const HttpOutcome& outcome) {
-    text_requests_.erase(*id);
-    on_done(outcome, *body);
-  });
-  text_requests_.insert(*id);
-  return *id;
+  return send(std::move(request),
+              [body, on_done](const HttpOutcome& outcome) { on_done(outcome, *body); });
 }
 
 void MirrorJob::fetch_manifest(int attempt) {
   services_.scheduler.submit(
       Lane::Listing, [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
         if (status_ != JobStatus::Running) return;
+        auto started = ManifestDownload::start(*tree_, kManifestLimit);
+        if (!started) {
+          stop(storage_status(started.error()), started.error().message);
+          return;
+        }
+        auto download = std::make_shared<ManifestDownload>(std::move(*started));
         auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-        get_text(url_for("SHA256SUMS.txt"), kManifestLimit,
-                 [this, held, attempt](const HttpOutcome& outcome, const std::string& body) {
-                   held->release();
-                   on_manifest(outcome, body, attempt);
-                 });
+        GetRequest request;
+        request.url = url_for(std::string(kManifestName));
+        request.compressed = true;
+        // Straight to the partial file: only a success's body is the manifest.
+        request.on_body = [download](const ResponseInfo& info, std::string_view chunk) {
+          return info.status < 200 || info.status > 299 || download->append(chunk);
+        };
+        send(std::move(request), [this, held, download, attempt](const HttpOutcome& outcome) {
+          held->release();
+          on_manifest(outcome, *download, attempt);
+        });
       });
 }
 
@@ -152,10 +229,23 @@ bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
   return false;
 }
 
-void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body, int attempt) {
+void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt) {
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+  if (verdict != Verdict::Success || download.error() || download.too_large())
+    tree_->remove_partial(kManifestName);  // a later attempt starts a new one
+  // A failed write and a body over the limit both abort the transfer, which curl then reports
+  // only as CURLE_WRITE_ERROR: say which it was.
+  if (const auto& error = download.error()) {
+    stop(storage_status(*error), error->message);
+    return;
+  }
+  if (download.too_large()) {
+    stop(JobStatus::Failed,
+         outcome.url + ": larger than " + std::to_string(kManifestLimit >> 20) + " MiB; refused");
+    return;
+  }
   const std::string reason = describe_failure(outcome);
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
@@ -174,52 +264,89 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, const std::string& body,
   if (verdict == Verdict::NotFound) {
     services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
   } else {
-    manifest_ = parse_manifest(body);
-    for (std::size_t i = 0; i < manifest_.problems.size() && i < kRejectedNamesLogged; ++i)
-      services_.log.warning(url_for("SHA256SUMS.txt") + ": " + manifest_.problems[i]);
-    std::vector<store::DiscoveredFile> entries;
-    entries.reserve(manifest_.entries.size() + 1);
-    for (const auto& entry : manifest_.entries) {
-      entries.push_back({entry.path, std::nullopt, entry.sha256, std::nullopt});
-      for (std::string dir = parent_of(entry.path); !dir.empty();
-           dir = parent_of(dir.substr(0, dir.size() - 1)))
-        if (!manifest_dirs_.insert(dir).second) break;
+    // The manifest is itself a file of the tree, complete on disk: publish it now. Its entries
+    // are read back from it once the pass knows which it wants.
+    const auto modified = imf_time(outcome.info.last_modified);
+    const std::int64_t size = download.size();
+    const std::string sha256 = download.sha256_hex();
+    UniqueFd file = download.release_file();
+    if (auto published = tree_->publish(kManifestName, file.get(), modified); !published) {
+      stop(storage_status(published.error()), published.error().message);
+      return;
     }
-    // The manifest is itself a file of the tree; it was just fetched whole, so publish it now.
-    const auto modified =
-        outcome.info.last_modified ? parse_imf_fixdate(*outcome.info.last_modified) : std::nullopt;
-    entries.push_back(
-        {"SHA256SUMS.txt", static_cast<std::int64_t>(body.size()), std::nullopt, modified});
-    services_.store.upsert_files(mirror_id_, entries);
-    services_.log.info(name_ + ": SHA256SUMS.txt lists " +
-                       std::to_string(manifest_.entries.size()) + " files");
-    if (auto record = services_.store.find_file(mirror_id_, "SHA256SUMS.txt")) {
-      auto partial = tree_->open_partial("SHA256SUMS.txt");
-      bool published = false;
-      if (partial && ::ftruncate(partial->get(), 0) == 0 &&
-          ::write(partial->get(), body.data(), body.size()) == static_cast<ssize_t>(body.size())) {
-        published = tree_->publish("SHA256SUMS.txt", partial->get(), modified).ok();
-      }
-      if (published) {
-        Sha256 hasher;
-        hasher.update(body);
-        verified_batch_.push_back({record->id, static_cast<std::int64_t>(body.size()),
-                                   hasher.finish_hex(), store::VerifyKind::Size});
-        flush_verified();
-      } else {
-        stop(JobStatus::LocalStorage,
-             partial ? "cannot write " + (mirror_.dest / "SHA256SUMS.txt").string()
-                     : partial.error().message);
-        return;
-      }
+    const store::DiscoveredFile self{std::string(kManifestName), size, std::nullopt, modified};
+    services_.store.upsert_files(mirror_id_, std::span(&self, 1));
+    if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
+      verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
+      flush_verified();
     }
+    manifest_file_ = std::move(file);
   }
   manifest_done_ = true;
   prepare_selection();
 }
 
+bool MirrorJob::read_manifest(ManifestScope scope) {
+  const bool tables_only = scope == ManifestScope::Tables;
+  const std::vector<std::string> tables = Selection::required_tables(mirror_.selection);
+  ManifestEntries kept;
+  CoveredDirs covered(selection_, manifest_dirs_);
+  std::size_t listed = 0;
+  std::size_t problems = 0;
+  // Both reads meet the same lines; the last one reports them.
+  const auto report = [&](const std::string& problem) {
+    if (tables_only) return;
+    if (problems++ < kRejectedNamesLogged)
+      services_.log.warning(url_for(std::string(kManifestName)) + ": " + problem);
+  };
+  ManifestParser parser(
+      [&](std::size_t line, std::string_view path, std::string_view sha256) {
+        ++listed;
+        const bool keep =
+            tables_only ? std::binary_search(tables.begin(), tables.end(), path) : wanted(path);
+        if (keep) {
+          if (auto problem = kept.add(line, path, sha256)) report(*problem);
+        } else if (!tables_only) {
+          covered.add_parents_of(path);
+        }
+      },
+      report);
+  const std::string name = (mirror_.dest / kManifestName).string();
+  if (auto read = read_manifest_file(manifest_file_.get(), parser, name); !read) {
+    stop(storage_status(read.error()), read.error().message);
+    return false;
+  }
+
+  std::vector<ManifestEntry> entries = kept.take();
+  std::vector<store::DiscoveredFile> batch;
+  batch.reserve(std::min(entries.size(), kUpsertBatch));
+  for (auto& entry : entries) {
+    if (!tables_only) covered.add_parents_of(entry.path);
+    batch.push_back({std::move(entry.path), std::nullopt, std::move(entry.sha256), std::nullopt});
+    if (batch.size() == kUpsertBatch) {
+      services_.store.upsert_files(mirror_id_, batch);
+      batch.clear();
+    }
+  }
+  services_.store.upsert_files(mirror_id_, batch);
+  if (tables_only) return true;
+
+  std::string summary = name_ + ": SHA256SUMS.txt lists ";
+  if (selection_.selects_everything()) {
+    summary += std::to_string(entries.size()) + " files";
+  } else {
+    summary += std::to_string(listed) + " files; " + std::to_string(entries.size()) + " selected";
+  }
+  if (problems > 0) summary += "; " + std::to_string(problems) + " lines refused";
+  services_.log.info(summary);
+  return true;
+}
+
 void MirrorJob::prepare_selection() {
   const auto tables = Selection::required_tables(mirror_.selection);
+  // The tables `select` reads are verified against the manifest like any file, and needed
+  // before the selection exists: a first read keeps their entries and nothing else.
+  if (!tables.empty() && manifest_file_ && !read_manifest(ManifestScope::Tables)) return;
   for (const auto& table : tables) {
     auto record = services_.store.find_file(mirror_id_, table);
     if (!record) {
@@ -283,6 +410,11 @@ void MirrorJob::selection_ready() {
     }
     selection_ = std::move(*built);
   }
+  // Only now is it known which entries are wanted: they alone are stored.
+  if (manifest_file_) {
+    if (!read_manifest(ManifestScope::Selection)) return;
+    manifest_file_ = UniqueFd();
+  }
   const std::string fingerprint = fingerprint_of(mirror_.selection, selection_);
   if (fingerprint != services_.store.selection_fingerprint(mirror_id_)) {
     services_.log.info(name_ + ": the selection changed; listing again what it needs");
@@ -300,7 +432,7 @@ void MirrorJob::selection_ready() {
 
 bool MirrorJob::wanted(std::string_view path) const {
   // The manifest is kept whatever the selection: it is what the local copy is checked against.
-  return path == "SHA256SUMS.txt" || selection_.selected(path);
+  return path == kManifestName || selection_.selected(path);
 }
 
 void MirrorJob::keep_or_delete_unselected() {

@@ -21,7 +21,7 @@
 #include "daemon/http_client.hpp"
 #include "daemon/local_tree.hpp"
 #include "daemon/log.hpp"
-#include "daemon/manifest.hpp"
+#include "daemon/manifest_file.hpp"
 #include "daemon/rest_verifier.hpp"
 #include "daemon/scheduler.hpp"
 #include "daemon/selection.hpp"
@@ -122,7 +122,14 @@ private:
   std::string url_for(const std::string& relative) const;
 
   void fetch_manifest(int attempt);
-  void on_manifest(const HttpOutcome& outcome, const std::string& body, int attempt);
+  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt);
+  // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
+  // exists), or every entry the selection wants.
+  enum class ManifestScope { Tables, Selection };
+  // Reads manifest_file_ again from disk, stores the entries `scope` keeps (in batches) and, for
+  // ManifestScope::Selection, fills manifest_dirs_ and logs what the manifest held. False when
+  // the file could not be read (the job is stopped).
+  bool read_manifest(ManifestScope scope);
   void prepare_selection();
   void selection_ready();
   void keep_or_delete_unselected();
@@ -151,6 +158,10 @@ private:
   void refresh_counts(bool force);
   bool check_space();
   bool crawl_done() const { return crawl_started_ && listings_in_flight_ == 0; }
+  // Sends a request the job cancels when it stops (manifest and listings; transfers cancel
+  // their own).
+  template <typename Done>
+  HttpClient::RequestId send(GetRequest request, Done on_done);
   template <typename Body>
   HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);
 
@@ -165,13 +176,17 @@ private:
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
   JobOptions options_;
-  Manifest manifest_;
+  // The manifest as published in dest, open from its download until the last read of this pass
+  // (select: reads it twice); closed (-1) when the server has none.
+  UniqueFd manifest_file_;
   Selection selection_;
   bool fetching_tables_ = false;  // the tables `select` reads come before everything else
   std::unique_ptr<RestVerifier> verifier_;
   bool verifier_running_ = false;
   std::int64_t verify_mismatches_ = 0;
-  std::set<std::string> manifest_dirs_;  // every directory that holds a manifest entry
+  // Directories the crawl takes as covered by the manifest, so neither lists nor fetches as a
+  // file: the parents of its entries that the crawl can meet (see CoveredDirs in the .cpp).
+  std::set<std::string> manifest_dirs_;
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;

@@ -78,8 +78,8 @@ bool is_safe_segment(std::string_view name) {
   return is_valid_utf8(name);
 }
 
-std::optional<std::string> safe_relative_path(std::string_view path) {
-  if (path.empty() || path.size() > kMaxPathBytes) return std::nullopt;
+bool is_safe_relative_path(std::string_view path) {
+  if (path.empty() || path.size() > kMaxPathBytes) return false;
   // Every segment, including the first and the last, must be a safe name: this refuses a
   // leading '/' (absolute), "a//b" and a trailing '/' (empty segments) as well as "." and "..".
   // Since nothing is rewritten, an accepted path is already in normal form.
@@ -89,10 +89,14 @@ std::optional<std::string> safe_relative_path(std::string_view path) {
     const std::size_t slash = path.find('/', start);
     const std::string_view segment = path.substr(
         start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (++segments > kMaxSegments || !is_safe_segment(segment)) return std::nullopt;
-    if (slash == std::string_view::npos) break;
+    if (++segments > kMaxSegments || !is_safe_segment(segment)) return false;
+    if (slash == std::string_view::npos) return true;
     start = slash + 1;
   }
+}
+
+std::optional<std::string> safe_relative_path(std::string_view path) {
+  if (!is_safe_relative_path(path)) return std::nullopt;
   return std::string(path);
 }
 

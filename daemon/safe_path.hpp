@@ -14,6 +14,8 @@ namespace pnsync {
 // segments, backslashes, NUL or other control characters (< 0x20, 0x7f), a segment longer than
 // 255 bytes, more than 64 segments, or a total length over 4096 bytes, or is not valid UTF-8.
 std::optional<std::string> safe_relative_path(std::string_view path);
+// The same rules without the copy: true when safe_relative_path(path) would return `path`.
+bool is_safe_relative_path(std::string_view path);
 
 // One path segment (a file or directory name from a listing): the same rules, and no '/'.
 bool is_safe_segment(std::string_view name);

@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
+using pnsync::kMaxManifestLine;
 using pnsync::Manifest;
+using pnsync::ManifestEntries;
 using pnsync::ManifestEntry;
+using pnsync::ManifestParser;
 using pnsync::parse_manifest;
 
 namespace {
@@ -30,6 +33,49 @@ Strings paths_of(const Manifest& manifest) {
   for (const auto& e : manifest.entries) paths.push_back(e.path);
   return paths;
 }
+
+// Entries and problems as one list of lines, so that a difference shows which.
+Strings outcome(const Manifest& manifest) {
+  Strings lines;
+  for (const auto& e : manifest.entries) lines.push_back(e.sha256 + " " + e.path);
+  for (const auto& problem : manifest.problems) lines.push_back("! " + problem);
+  return lines;
+}
+
+// What parse_manifest does, but fed in the given pieces (their sizes, repeated to the end), the
+// way the engine reads the manifest from disk. Also checks that the parser never holds more than
+// one line's worth of bytes.
+Manifest parse_in_pieces(std::string_view text, const std::vector<std::size_t>& sizes) {
+  Manifest manifest;
+  ManifestEntries kept;
+  ManifestParser parser(
+      [&](std::size_t line, std::string_view path, std::string_view sha256) {
+        if (auto problem = kept.add(line, path, sha256))
+          manifest.problems.push_back(std::move(*problem));
+      },
+      [&](std::string problem) { manifest.problems.push_back(std::move(problem)); });
+  for (std::size_t i = 0, at = 0; at < text.size(); ++i) {
+    const std::size_t size = std::min(sizes[i % sizes.size()], text.size() - at);
+    parser.feed(text.substr(at, size));
+    at += size;
+    CHECK(parser.held() <= kMaxManifestLine);
+  }
+  parser.finish();
+  manifest.entries = kept.take();
+  return manifest;
+}
+
+// Every kind of line, CRLF and LF, duplicates, a conflict, a refused line, a last line without
+// its line end.
+const std::string kMixed = kHex + " files/p10/a.dcm\r\n" +      // 1
+                           "\r\n" +                             // 2: blank
+                           kHexUpper + "  files/p10/b.dcm\n" +  // 3: text marker, upper case
+                           kOther + " *c.txt\r\n" +             // 4: binary marker
+                           kHex + " ../x\n" +                   // 5: refused
+                           kHex + " files/p10/a.dcm\n" +        // 6: duplicate of 1
+                           kHex + " c.txt\n" +                  // 7: conflicts with 4
+                           "not a line\r\n" +                   // 8: refused
+                           kOther + " ./d.txt";                 // 9: no line end
 
 }  // namespace
 
@@ -180,4 +226,110 @@ TEST_CASE("memory reserved for entries follows the bytes, not the newlines", "[m
   std::string dense;
   for (int i = 0; i < 1000; ++i) dense += kHex + " " + std::to_string(i) + "\n";
   CHECK(parse_manifest(dense).entries.size() == 1000);
+}
+
+TEST_CASE("the mixed manifest the streaming tests split", "[manifest]") {
+  const Manifest manifest = parse_manifest(kMixed);
+  CHECK(outcome(manifest) ==
+        Strings{kHex + " files/p10/a.dcm", kHex + " files/p10/b.dcm", kOther + " d.txt",
+                "! line 5: unsafe path \"../x\"", "! line 6: duplicate of line 1",
+                "! line 7: checksum differs from line 4 for the same path; both dropped",
+                "! line 8: not \"<64 hex digits> <path>\""});
+}
+
+TEST_CASE("a manifest split at any byte parses as it does whole", "[manifest][stream]") {
+  const Strings whole = outcome(parse_manifest(kMixed));
+  for (std::size_t split = 0; split <= kMixed.size(); ++split) {
+    CAPTURE(split);
+    CHECK(outcome(parse_in_pieces(kMixed, {split == 0 ? kMixed.size() : split, kMixed.size()})) ==
+          whole);
+  }
+  // Every piece size from one byte up: lines, and CRLFs, cut in every place at once.
+  for (std::size_t piece = 1; piece <= 140; ++piece) {
+    CAPTURE(piece);
+    CHECK(outcome(parse_in_pieces(kMixed, {piece})) == whole);
+  }
+  CHECK(outcome(parse_in_pieces(kMixed, {1, 64, 2, 65, 3})) == whole);
+}
+
+TEST_CASE("fed byte by byte, every line gets the verdict parse_manifest gives it",
+          "[manifest][stream]") {
+  const std::string line = GENERATE(
+      kHex + " a.txt", kHex + "  a.txt", kHex + " *a.txt", kHexUpper + " a.txt", kHex + " a.txt\r",
+      kHex + " ./files/a.txt", kHex + " ../etc/passwd", kHex + " a//b", kHex + " a\\b",
+      "\\" + kHex + " a\\\\b", kHex + " a\x1b[2Jb", kHex + " *", kHex + " ", kHex, kHex + "\ta.txt",
+      kHex + "0 a.txt", kHex.substr(1) + " a.txt", "SHA256 (a.txt) = " + kHex, "   ", "\r");
+  CAPTURE(line);
+  for (const std::string& text : {line + "\n", line, line + "\r\n" + line}) {
+    CHECK(outcome(parse_in_pieces(text, {1})) == outcome(parse_manifest(text)));
+  }
+}
+
+TEST_CASE("a line longer than kMaxManifestLine is refused without being held",
+          "[manifest][stream]") {
+  // A hostile manifest of one endless line must not grow the parser: it keeps no byte of it.
+  const std::string endless = kHex + " " + std::string(1'000'000, 'x');
+  const std::string text = kHex + " a.txt\n" + endless + "\n" + kOther + " b.txt\n" + endless;
+  const std::string refused = "line 2: longer than " + std::to_string(kMaxManifestLine) +
+                              " bytes (no safe path is that long)";
+  const Strings expected{kHex + " a.txt", kOther + " b.txt", "! " + refused,
+                         "! line 4" + refused.substr(6)};
+  CHECK(outcome(parse_manifest(text)) == expected);
+  for (const std::size_t piece : {std::size_t{1000}, std::size_t{4096}, kMaxManifestLine - 1,
+                                  kMaxManifestLine, kMaxManifestLine + 1}) {
+    CAPTURE(piece);
+    CHECK(outcome(parse_in_pieces(text, {piece})) == expected);
+  }
+}
+
+TEST_CASE("the line limit falls at kMaxManifestLine bytes before the newline",
+          "[manifest][stream]") {
+  // At the limit the line is judged on its content (here: a path too long to be safe); one byte
+  // more and it is refused for its length, however the bytes arrive.
+  const auto line_of = [](std::size_t size) { return kHex + " " + std::string(size - 65, 'x'); };
+  const Manifest at_limit = parse_manifest(line_of(kMaxManifestLine) + "\n");
+  REQUIRE(at_limit.problems.size() == 1);
+  CHECK_THAT(at_limit.problems[0], Catch::Matchers::StartsWith("line 1: unsafe path"));
+  const Manifest over = parse_manifest(line_of(kMaxManifestLine + 1) + "\n");
+  REQUIRE(over.problems.size() == 1);
+  CHECK_THAT(over.problems[0], Catch::Matchers::StartsWith("line 1: longer than"));
+  for (const std::size_t size : {kMaxManifestLine, kMaxManifestLine + 1}) {
+    const std::string text = line_of(size) + "\r\n" + kHex + " a.txt";
+    CAPTURE(size);
+    for (const std::size_t piece : {std::size_t{1}, std::size_t{100}, size - 1, size, size + 1})
+      CHECK(outcome(parse_in_pieces(text, {piece})) == outcome(parse_manifest(text)));
+  }
+  // The longest line that can be accepted is well inside the limit: a path of 4096 bytes
+  // (17 segments of 240), both markers and a CR.
+  std::string path;
+  for (int segment = 0; segment < 17; ++segment)
+    path += (segment ? "/" : "") + std::string(240, 'p');
+  REQUIRE(path.size() == 4096);
+  const std::string longest = kHexUpper + " *./" + path + "\r";
+  CHECK(longest.size() < kMaxManifestLine);
+  const Manifest accepted = parse_manifest(longest + "\n");
+  REQUIRE(accepted.entries.size() == 1);
+  CHECK(accepted.entries[0].path == path);
+  CHECK(parse_manifest(kHex + " " + path + "p\n").entries.empty());  // 4097 bytes
+}
+
+TEST_CASE("ManifestEntries keeps file order and drops both sides of a conflict", "[manifest]") {
+  ManifestEntries kept;
+  CHECK_FALSE(kept.add(1, "b.txt", kHex));
+  CHECK_FALSE(kept.add(2, "a.txt", kHex));
+  CHECK(kept.add(3, "b.txt", kHex) == "line 3: duplicate of line 1");
+  CHECK(kept.add(4, "a.txt", kOther) ==
+        "line 4: checksum differs from line 2 for the same path; both dropped");
+  CHECK(kept.add(5, "a.txt", kOther) ==
+        "line 5: checksum differs from line 2 for the same path; both dropped");
+  CHECK(kept.add(6, "a.txt", kHex) == "line 6: duplicate of line 2");
+  CHECK_FALSE(kept.add(7, "c.txt", kOther));
+  CHECK(kept.size() == 3);
+  const auto entries = kept.take();
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].path == "b.txt");
+  CHECK(entries[1].path == "c.txt");
+  CHECK(entries[1].sha256 == kOther);
+  CHECK(kept.size() == 0);
+  CHECK_FALSE(kept.add(8, "a.txt", kHex));  // emptied: a new start
 }

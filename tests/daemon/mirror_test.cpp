@@ -230,6 +230,51 @@ TEST_CASE("without SHA256SUMS.txt every file is verified by size", "[mirror]") {
   CHECK(license->verified_by == store::VerifyKind::Size);
 }
 
+// A manifest of `padding` made-up entries under padding/ after the fixture's own lines; the
+// mirror excludes padding/, so nothing of it is fetched.
+std::string padded_manifest(MirrorFixture& fixture, int padding) {
+  std::string text = fixture.files.at("SHA256SUMS.txt");
+  for (int i = 0; i < padding; ++i) {
+    const std::string path = "padding/" + std::to_string(i) + ".bin";
+    text += sha256_hex(path) + " " + path + "\n";
+  }
+  fixture.files["SHA256SUMS.txt"] = text;
+  write_file(fixture.source / "SHA256SUMS.txt", text);
+  fixture.config.mirrors[0].selection.exclude = {"padding/**"};
+  return text;
+}
+
+TEST_CASE("a manifest cut off mid-body is fetched again from its first byte",
+          "[mirror][manifest][resume]") {
+  MirrorFixture fixture;
+  const std::string manifest = padded_manifest(fixture, 40'000);  // 3.5 MB
+  const auto target = fixture.url_path("SHA256SUMS.txt");
+  fixture.server->set_fault(target, {Fault::Kind::ResetAfter, 1 << 20, 0, {}, 1});
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(fixture.server->count_requests(target) == 2);
+  CHECK_MIRRORED(fixture);  // SHA256SUMS.txt included: not the cut-off bytes and then the rest
+  const auto record = fixture.record("SHA256SUMS.txt");
+  REQUIRE(record);
+  CHECK(record->state == store::FileState::Verified);
+  CHECK(record->size == static_cast<std::int64_t>(manifest.size()));
+  CHECK(record->actual_sha256 == sha256_hex(manifest));
+  CHECK(fixture.record("LICENSE.txt")->verified_by == store::VerifyKind::Sha256Manifest);
+  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+}
+
+TEST_CASE("a manifest that never arrives leaves no partial file and fetches nothing",
+          "[mirror][manifest]") {
+  MirrorFixture fixture;
+  padded_manifest(fixture, 40'000);
+  const auto target = fixture.url_path("SHA256SUMS.txt");
+  fixture.config.max_attempts = 2;
+  fixture.server->set_fault(target, {Fault::Kind::ResetAfter, 1 << 20, 0, {}, -1});
+  CHECK(fixture.run() == ExitCode::FilesFailed);
+  CHECK(fixture.server->requests().size() == 2);
+  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK_FALSE(std::filesystem::exists(fixture.dest / "SHA256SUMS.txt"));
+}
+
 TEST_CASE("over HTTPS with the configured CA the mirror completes", "[mirror][tls]") {
   MirrorFixture fixture({.tls = Tls::Trusted});
   REQUIRE(fixture.server->base_url().rfind("https://", 0) == 0);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // parse_manifest on arbitrary bytes: no crash, no undefined behaviour, every entry safe and
-// well formed, and the directory index agrees with the entries.
+// well formed, and the directory index agrees with the entries. Then the streaming parser the
+// engine uses, fed the same bytes in pieces whose sizes come from the input: the same entries and
+// problems wherever the pieces end, and never more than one line held.
 #include "daemon/manifest.hpp"
 #include "daemon/safe_path.hpp"
 
@@ -12,11 +14,33 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
 bool is_lower_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+// The input again, in pieces of 1..256 bytes chosen by the input's own bytes.
+pnsync::Manifest parse_in_pieces(const std::uint8_t* data, std::size_t size) {
+  pnsync::Manifest manifest;
+  pnsync::ManifestEntries kept;
+  pnsync::ManifestParser parser(
+      [&](std::size_t line, std::string_view path, std::string_view sha256) {
+        if (auto problem = kept.add(line, path, sha256))
+          manifest.problems.push_back(std::move(*problem));
+      },
+      [&](std::string problem) { manifest.problems.push_back(std::move(problem)); });
+  for (std::size_t at = 0, i = 0; at < size; ++i) {
+    const std::size_t piece = std::min<std::size_t>(1 + data[i % size], size - at);
+    parser.feed(std::string_view(reinterpret_cast<const char*>(data) + at, piece));
+    at += piece;
+    FUZZ_CHECK(parser.held() <= pnsync::kMaxManifestLine);
+  }
+  parser.finish();
+  manifest.entries = kept.take();
+  return manifest;
 }
 
 }  // namespace
@@ -57,5 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(std::equal(manifest.covered_dirs.begin(), manifest.covered_dirs.end(), parents.begin(),
                         parents.end()));
   FUZZ_CHECK(manifest.covers_dir("") == !manifest.entries.empty());
+
+  // Streamed: the same verdicts wherever the reads end.
+  const pnsync::Manifest streamed = parse_in_pieces(data, size);
+  FUZZ_CHECK(streamed.problems == manifest.problems);
+  FUZZ_CHECK(streamed.entries.size() == manifest.entries.size());
+  for (std::size_t i = 0; i < streamed.entries.size() && i < manifest.entries.size(); ++i) {
+    FUZZ_CHECK(streamed.entries[i].path == manifest.entries[i].path);
+    FUZZ_CHECK(streamed.entries[i].sha256 == manifest.entries[i].sha256);
+  }
   return 0;
 }
