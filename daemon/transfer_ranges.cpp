@@ -15,10 +15,10 @@
 //    (pwrite) in pieces of kWriteBatch. A range cut short by a split stops its request once it
 //    reaches its new end.
 //  - The plan (ranges and how far each got, only bytes already written) goes to the store at
-//    once when a split creates a range, else at most once a second and when the attempt ends:
-//    after a kill each range resumes where its recorded bytes end. Before a plan is trusted the
-//    .part file must hold every byte it claims (a .part file removed behind our back restarts
-//    the file), and a plan that does not tile the file (size changed upstream) is dropped.
+//    once when a split creates a range, else at most every kSavePlanEvery (250 ms) and when the
+//    attempt ends: after a kill each range resumes where its recorded bytes end. Before a plan is
+//    trusted the .part file must hold every byte it claims (a .part file removed behind our back
+//    restarts the file), and a plan that does not tile the file (size changed upstream) is dropped.
 //  - The hash runs in order over the bytes from 0 that have no gap, read back from the .part file
 //    (from the page cache) in steps of at most kHashStep on the event loop, as ranges complete.
 //  - One failed range ends the attempt: the others stop (their bytes stay), the owner backs off

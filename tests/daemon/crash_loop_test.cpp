@@ -79,7 +79,7 @@ constexpr int kRangeKills = 16;
 constexpr int kRangeTransfers = 8;
 constexpr int kRangeSegments = 4;
 constexpr std::int64_t kRangeSegmentSize = 1 << 20;
-constexpr std::int64_t kRangeRate = 512 << 10;
+constexpr std::int64_t kRangeRate = 192 << 10;
 constexpr int kRangeMinDelayMs = 400;
 constexpr int kRangeMaxDelayMs = 2000;
 
@@ -535,10 +535,8 @@ TEST_CASE("kill -9 while large files download in byte ranges", "[process][slow][
   // loses what it wrote since its plan was last saved, at most kSavePlanEvery at the paced rate.
   // No more ranges are in flight than there are slots, or than the large files may be split into.
   const auto ranges_in_flight = std::min(kRangeTransfers, kRangeSegments * large_files);
-  const auto since_saved =
-      static_cast<std::uint64_t>(kRangeRate) *
-      static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::seconds>(Transfer::kSavePlanEvery).count());
+  const auto since_saved = static_cast<std::uint64_t>(kRangeRate) *
+                           static_cast<std::uint64_t>(Transfer::kSavePlanEvery.count()) / 1000;
   const std::uint64_t loss_per_kill =
       static_cast<std::uint64_t>(kRangeTransfers) * (Transfer::kWriteBatch + kMaxTlsRecord) +
       static_cast<std::uint64_t>(ranges_in_flight) * since_saved;
