@@ -159,7 +159,7 @@ void MirrorJob::start() {
 }
 
 template <typename Done>
-HttpClient::RequestId MirrorJob::send(GetRequest request, Done on_done) {
+HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
   auto id = std::make_shared<HttpClient::RequestId>();
   *id = services_.http.get(std::move(request), [this, self = shared_from_this(), id,
                                                 on_done](const HttpOutcome& outcome) {

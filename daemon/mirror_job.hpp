@@ -161,7 +161,7 @@ private:
   // Sends a request the job cancels when it stops (manifest and listings; transfers cancel
   // their own).
   template <typename Done>
-  HttpClient::RequestId send(GetRequest request, Done on_done);
+  HttpClient::RequestId send(GetRequest&& request, Done on_done);
   template <typename Body>
   HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);
 

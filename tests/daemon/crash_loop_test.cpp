@@ -418,7 +418,7 @@ Breakdown report_cost(const char* name, CrashRig& rig, const KillLoop& loop, std
                       std::chrono::steady_clock::time_point began) {
   const int kills = loop.kills;
   const std::uint64_t served = rig.server.body_bytes_sent();
-  const double tree_bytes = static_cast<double>(rig.tree_bytes);
+  const auto tree_bytes = static_cast<double>(rig.tree_bytes);
   const double ratio = static_cast<double>(served) / tree_bytes;
   const double bound = 1.0 + kBaseSlack + static_cast<double>(loss_per_kill) * kills / tree_bytes;
   const double lost_per_kill = kills > 0 && served > rig.tree_bytes
