@@ -221,7 +221,7 @@ std::vector<ManifestEntry> ManifestEntries::take() {
   return kept;
 }
 
-Manifest parse_manifest(std::string_view text) {
+Manifest collect_manifest(const std::function<void(ManifestParser&)>& feed) {
   Manifest manifest;
   ManifestEntries kept;
   ManifestParser parser(
@@ -230,11 +230,15 @@ Manifest parse_manifest(std::string_view text) {
           manifest.problems.push_back(std::move(*problem));
       },
       [&](std::string problem) { manifest.problems.push_back(std::move(problem)); });
-  parser.feed(text);
+  feed(parser);
   parser.finish();
   manifest.entries = kept.take();
   build_dir_index(manifest);
   return manifest;
+}
+
+Manifest parse_manifest(std::string_view text) {
+  return collect_manifest([text](ManifestParser& parser) { parser.feed(text); });
 }
 
 }  // namespace pnsync

@@ -108,5 +108,8 @@ struct Manifest {
 // A whole manifest in memory: ManifestParser over `text`, every entry kept (ManifestEntries),
 // problems in line order, and covered_dirs built.
 Manifest parse_manifest(std::string_view text);
+// The same with the text fed by `feed` (which calls ManifestParser::feed as often as it likes):
+// how tests check that any split of the text gives what parse_manifest does.
+Manifest collect_manifest(const std::function<void(ManifestParser&)>& feed);
 
 }  // namespace pnsync

@@ -46,23 +46,14 @@ Strings outcome(const Manifest& manifest) {
 // way the engine reads the manifest from disk. Also checks that the parser never holds more than
 // one line's worth of bytes.
 Manifest parse_in_pieces(std::string_view text, const std::vector<std::size_t>& sizes) {
-  Manifest manifest;
-  ManifestEntries kept;
-  ManifestParser parser(
-      [&](std::size_t line, std::string_view path, std::string_view sha256) {
-        if (auto problem = kept.add(line, path, sha256))
-          manifest.problems.push_back(std::move(*problem));
-      },
-      [&](std::string problem) { manifest.problems.push_back(std::move(problem)); });
-  for (std::size_t i = 0, at = 0; at < text.size(); ++i) {
-    const std::size_t size = std::min(sizes[i % sizes.size()], text.size() - at);
-    parser.feed(text.substr(at, size));
-    at += size;
-    CHECK(parser.held() <= kMaxManifestLine);
-  }
-  parser.finish();
-  manifest.entries = kept.take();
-  return manifest;
+  return pnsync::collect_manifest([&](ManifestParser& parser) {
+    for (std::size_t i = 0, at = 0; at < text.size(); ++i) {
+      const std::size_t size = std::min(sizes[i % sizes.size()], text.size() - at);
+      parser.feed(text.substr(at, size));
+      at += size;
+      CHECK(parser.held() <= kMaxManifestLine);
+    }
+  });
 }
 
 // Every kind of line, CRLF and LF, duplicates, a conflict, a refused line, a last line without
