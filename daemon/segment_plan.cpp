@@ -28,9 +28,9 @@ SegmentPlan::SegmentPlan(std::int64_t size, std::int64_t on_disk) : size_(size) 
   ranges_.push_back({0, size, std::clamp<std::int64_t>(on_disk, 0, size)});
 }
 
-std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text, std::int64_t size) {
+std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text,
+                                              std::optional<std::int64_t> size) {
   SegmentPlan plan;
-  plan.size_ = size;
   while (!text.empty()) {
     ByteRange range;
     if (!read_number(text, range.start) || !expect(text, '-') || !read_number(text, range.end) ||
@@ -51,21 +51,10 @@ std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text, std::int64_
     if (range.start != expected_start) return std::nullopt;
     expected_start = range.end;
   }
-  if (sorted.empty() || expected_start != size) return std::nullopt;
+  // Without a size, the tiled extent is the size.
+  plan.size_ = size.value_or(expected_start);
+  if (sorted.empty() || expected_start != plan.size_) return std::nullopt;
   return plan;
-}
-
-std::optional<SegmentPlan> SegmentPlan::parse(std::string_view text) {
-  std::int64_t size = 0;
-  for (std::string_view rest = text; !rest.empty();) {
-    ByteRange range;
-    if (!read_number(rest, range.start) || !expect(rest, '-') || !read_number(rest, range.end) ||
-        !expect(rest, ':') || !read_number(rest, range.next) ||
-        (!rest.empty() && !expect(rest, ',')))
-      return std::nullopt;
-    size = std::max(size, range.end);
-  }
-  return parse(text, size);
 }
 
 std::string SegmentPlan::serialize() const {

@@ -35,10 +35,10 @@ public:
 
   // Reads what serialize() wrote. nullopt when the text does not describe ranges that tile
   // [0, size) in order (a different size upstream, or a damaged row): the caller starts over.
-  static std::optional<SegmentPlan> parse(std::string_view text, std::int64_t size);
-  // The same for a file whose size is not known here (only a response told it, and the store
-  // does not keep it): the ranges must tile [0, their furthest end).
-  static std::optional<SegmentPlan> parse(std::string_view text);
+  // Without `size` (a file only a response told the size of; the store keeps none) the ranges
+  // must tile [0, their furthest end), which becomes the size.
+  static std::optional<SegmentPlan> parse(std::string_view text,
+                                          std::optional<std::int64_t> size = std::nullopt);
   // "start-end:next,..." in file order.
   std::string serialize() const;
 

@@ -60,8 +60,7 @@ std::optional<SegmentPlan> Transfer::recorded_plan() {
   // A file the manifest lists may have no size in the store: only a response told it. Its
   // ranges then say it (they tile the file), and each response is checked against it
   // (accept_range_body): a file that changed size upstream starts over.
-  auto plan = file_.size ? SegmentPlan::parse(*file_.segments, *file_.size)
-                         : SegmentPlan::parse(*file_.segments);
+  auto plan = SegmentPlan::parse(*file_.segments, file_.size);
   if (!plan) {
     context_.log.warning(context_.tree.partial_name(file_.path) +
                          ": recorded byte ranges do not tile the file" +
