@@ -16,12 +16,13 @@ void Sha256::CtxDeleter::operator()(evp_md_ctx_st* ctx) const noexcept {
   EVP_MD_CTX_free(ctx);
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_) throw std::bad_alloc();
+Sha256::Sha256() {
   reset();
 }
 
 void Sha256::reset() {
+  if (!ctx_) ctx_.reset(EVP_MD_CTX_new());  // new, or moved from
+  if (!ctx_) throw std::bad_alloc();
   if (EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("EVP_DigestInit_ex(sha256) failed");
 }

@@ -18,6 +18,7 @@ public:
   void update(std::string_view data);
   // Lowercase hex of everything fed since construction or the last reset(); resets the state.
   std::string finish_hex();
+  // Starts over; also makes a moved-from hasher usable again.
   void reset();
 
 private:

@@ -83,7 +83,7 @@ void Transfer::start() {
   enter(TransferState::Connecting);
   body_started_ = body_rejected_ = discarding_body_ = oversized_ = false;
   write_error_.reset();
-  hasher_.reset();
+  reset_hash();
 
   // Without the network when possible: a complete copy under the final name, or a complete
   // partial file (killed after the download, before the rename). A partial file fetched in
@@ -147,6 +147,7 @@ void Transfer::cancel() {
     request_.reset();
   }
   flush_writes();                 // what arrived stays for the next attempt
+  reset_hash();                   // the next attempt hashes from byte 0 again
   publishing_ = PublishTicket();  // the file may still be published; nobody is told
   if (state_ != TransferState::Done && state_ != TransferState::Failed)
     enter(TransferState::Queued);
@@ -387,9 +388,16 @@ AttemptResult Transfer::restart_from_scratch(AttemptOutcome outcome, std::string
   pending_write_.clear();
   context_.tree.remove_partial(file_.path);
   forget_plan();  // after the file: a plan must never outlive the bytes it describes
-  hasher_.reset();
+  reset_hash();
   written_ = 0;
   return {outcome, std::move(message), {}, {}, 0};
+}
+
+void Transfer::reset_hash() {
+  hasher_.reset();
+  hashed_ = 0;
+  hash_in_flight_ = false;
+  ++hash_epoch_;
 }
 
 void Transfer::post_finish(AttemptResult result) {
@@ -408,6 +416,7 @@ void Transfer::finish(AttemptResult result) {
     context_.tree.remove_partial(file_.path);
   }
   enter(result.outcome == AttemptOutcome::Verified ? TransferState::Done : TransferState::Queued);
+  reset_hash();  // an attempt that ended hashes no more; a late read-back must not end it again
   // Last statement: the owner may destroy this transfer in the callback.
   on_attempt_done_(*this, std::move(result));
 }

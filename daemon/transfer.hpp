@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/hash_worker.hpp"
 #include "daemon/http_client.hpp"
 #include "daemon/http_policy.hpp"
 #include "daemon/local_tree.hpp"
@@ -75,6 +76,8 @@ struct TransferContext {
   // transfers are gone, and `tree` alive until the context is gone (the publisher's threads use
   // it).
   std::unique_ptr<Publisher> publisher = std::make_unique<Publisher>(io, tree);
+  // Hashes what files fetched in byte ranges have written, off the event loop.
+  std::unique_ptr<HashWorker> hash_worker = std::make_unique<HashWorker>(io);
   // A file of at least segment_size bytes is fetched as up to max_segments byte ranges at once
   // (1 = never), the ranges beyond the first on slots the queue can spare (add_range()).
   int max_segments = 1;
@@ -157,6 +160,8 @@ private:
   bool flush_writes();
   AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
   void finish(AttemptResult result);
+  // A fresh hash from byte 0; a read-back still running on the hash worker is forgotten.
+  void reset_hash();
 
   // Ranges (transfer_ranges.cpp).
   bool should_fetch_in_ranges() const;
@@ -180,8 +185,8 @@ private:
   std::function<void(Transfer&, AttemptResult)> on_attempt_done_;
   TransferState state_ = TransferState::Queued;
   UniqueFd partial_;
-  std::string pending_write_;  // received, hashed, not yet written to partial_
-  Sha256 hasher_;
+  std::string pending_write_;     // received, hashed, not yet written to partial_
+  Sha256 hasher_;                 // with the hash worker while hash_in_flight_
   std::int64_t resume_from_ = 0;  // partial size when the request was sent
   std::int64_t written_ = 0;      // bytes in the partial file
   bool body_started_ = false;
@@ -194,11 +199,13 @@ private:
   store::VerifiedFile verified_;  // set by verify() for the publish that follows
   PublishTicket publishing_;      // while the publisher has the file
   // Fetching in ranges: the plan (kept across attempts), the requests in flight, and how far
-  // the in-order hash got.
+  // the in-order hash got; a read-back on the hash worker that is still wanted carries
+  // hash_epoch_ (reset_hash() moves it on).
   std::optional<SegmentPlan> plan_;
   std::vector<std::unique_ptr<RangeFetch>> fetches_;
   std::int64_t hashed_ = 0;
-  bool hash_posted_ = false;
+  bool hash_in_flight_ = false;
+  std::uint64_t hash_epoch_ = 0;
   bool ranges_refused_ = false;               // the server ignored a Range: one stream from now on
   std::optional<std::int64_t> size_changed_;  // a range's answer gave another total size
   bool plan_recorded_ = false;                // the store may hold a plan for this file

@@ -20,11 +20,13 @@
 //    trusted the .part file must hold every byte it claims (a .part file removed behind our back
 //    restarts the file), and a plan that does not tile the file (size changed upstream) is dropped.
 //  - The hash runs in order over the bytes from 0 that have no gap, read back from the .part file
-//    (from the page cache) in steps of at most kHashStep on the event loop, as ranges complete.
+//    (from the page cache) in steps of at most kHashStep on the hash worker's thread, as ranges
+//    complete: on the event loop it slowed the receiving of every transfer (hash_worker.hpp).
 //  - One failed range ends the attempt: the others stop (their bytes stay), the owner backs off
 //    and retries as for any transfer, and the next attempt resumes every range.
 //  - A server that answers a range with 200 (ignores Range) makes the transfer fetch the file in
 //    one stream from then on.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +39,8 @@
 namespace pnsync {
 namespace {
 
-// Hashing reads back at most this much per turn of the event loop; other transfers run between.
+// Hashing reads back at most this much per job of the hash worker: a file whose attempt ends
+// (cancelled, failed) stops being hashed within one step.
 constexpr std::int64_t kHashStep = std::int64_t{8} << 20;
 // The in-order hash waits for this much new contiguous data (or the end of the file) before it
 // reads it back: one pread per MiB, not one per 16 KiB written.
@@ -91,9 +94,7 @@ void Transfer::start_ranges() {
     save_plan(true);
   }
   written_ = plan_->on_disk();
-  hasher_.reset();
-  hashed_ = 0;
-  hash_posted_ = false;
+  reset_hash();
   ranges_mtime_.reset();
   enter(TransferState::Connecting);
   if (auto idle = idle_range()) launch_range(*idle, {}, true);
@@ -316,34 +317,39 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
 }
 
 void Transfer::hash_ranges() {
-  if (!plan_ || hash_posted_ || !partial_ || write_error_) return;
+  if (!plan_ || hash_in_flight_ || !partial_ || write_error_) return;
   const std::int64_t ready = plan_->contiguous();
   if (ready - hashed_ < kHashAtLeast && ready < plan_->size()) return;
   const std::int64_t step = std::min(ready - hashed_, kHashStep);
   if (step <= 0) return;
   // A read error is reported like a write error: through the next range response, or at once
-  // by the caller when none is in flight (finish_ranges_if_done).
-  if (auto hashed = hash_file_range(partial_.get(), hashed_, step, hasher_,
-                                    context_.tree.partial_name(file_.path));
-      !hashed) {
-    write_error_ = hashed.error();
+  // by finish_ranges_if_done when none is in flight.
+  std::string name = context_.tree.partial_name(file_.path);
+  UniqueFd reader(::fcntl(partial_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!reader) {
+    write_error_ = local_error("cannot read", name, errno);
     return;
   }
-  hashed_ += step;
-  if (plan_->contiguous() > hashed_) {
-    // More to read: later, so the loop serves the other transfers in between.
-    hash_posted_ = true;
-    boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_)] {
-      if (!alive.lock()) return;
-      hash_posted_ = false;
-      hash_ranges();
-      finish_ranges_if_done();
-    });
-  }
+  hash_in_flight_ = true;
+  context_.hash_worker->hash(
+      {std::move(reader), hashed_, step, std::move(hasher_), std::move(name)},
+      [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, step](
+          Sha256 hasher, const Result<void>& read) {
+        if (!alive.lock() || epoch != hash_epoch_) return;  // gone, or started over meanwhile
+        hash_in_flight_ = false;
+        hasher_ = std::move(hasher);
+        if (read) {
+          hashed_ += step;
+          hash_ranges();
+        } else {
+          write_error_ = read.error();
+        }
+        finish_ranges_if_done();
+      });
 }
 
 void Transfer::finish_ranges_if_done() {
-  if (!plan_ || !fetches_.empty() || hash_posted_ || state_ == TransferState::Verifying ||
+  if (!plan_ || !fetches_.empty() || hash_in_flight_ || state_ == TransferState::Verifying ||
       state_ == TransferState::Publishing)
     return;
   if (write_error_) {
@@ -368,7 +374,7 @@ void Transfer::save_plan(bool now) {
 void Transfer::forget_plan() {
   plan_.reset();
   file_.segments.reset();
-  hashed_ = 0;
+  reset_hash();
   if (plan_recorded_ && context_.save_segments) context_.save_segments(file_.id, 0, std::nullopt);
   plan_recorded_ = false;
 }
