@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/hash_worker.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
@@ -37,6 +39,7 @@ public:
 
 private:
   void run() {
+    ::pthread_setname_np(::pthread_self(), "pnsync-hash");  // for top -H and perf
     for (;;) {
       std::optional<Queued> next;
       {

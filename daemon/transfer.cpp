@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/transfer.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -114,14 +115,18 @@ void Transfer::start() {
     start_ranges();
     return;
   }
-  if (written_ > 0) {
-    // Resume: the hash covers the whole file, so the bytes already here go in first.
+  if (written_ >= kHashBehindFrom) {
+    // Resume: the hash covers the whole file, so the bytes already here go in first, read back
+    // by the hash worker while the rest arrives.
+    hash_behind_ = true;
+    hash_stream();
+  } else if (written_ > 0) {
     if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_,
                                        context_.tree.partial_name(file_.path));
         !hashed) {
       ::ftruncate(partial_.get(), 0);
       written_ = 0;
-      hasher_.reset();
+      reset_hash();
     }
   }
   ::lseek(partial_.get(), written_, SEEK_SET);
@@ -188,7 +193,7 @@ bool Transfer::finish_complete_partial() {
       verify_and_publish(std::nullopt, std::nullopt);
       return true;
     }
-    hasher_.reset();
+    reset_hash();
   }
   if (!partial_) partial_ = std::move(*opened);
   return false;
@@ -214,7 +219,7 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
         // The server ignored the Range: the body is the whole file.
         ::ftruncate(partial_.get(), 0);
         ::lseek(partial_.get(), 0, SEEK_SET);
-        hasher_.reset();
+        reset_hash();
         written_ = 0;
       }
     } else if (info.status == 206) {
@@ -235,11 +240,10 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
   // Collected, then written in large page-aligned pieces: one write(2) per HTTP/2 DATA frame
   // (~16 KB) cost more CPU in the kernel than the copy itself (docs/benchmarks.md, S2).
   pending_write_.append(chunk);
-  if (pending_write_.size() >= kWriteBatch && !flush_writes()) return false;
-  hasher_.update(chunk);
+  if (!hash_behind_) hasher_.update(chunk);
   written_ += static_cast<std::int64_t>(chunk.size());
   if (context_.on_bytes) context_.on_bytes(static_cast<std::int64_t>(chunk.size()));
-  return true;
+  return pending_write_.size() < kWriteBatch || flush_writes();
 }
 
 void Transfer::on_response(const HttpOutcome& outcome) {
@@ -303,7 +307,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
   if (status == 200 && !body_started_ && resume_from_ > 0) {
     // An empty 200 to a range request: the file is now empty.
     ::ftruncate(partial_.get(), 0);
-    hasher_.reset();
+    reset_hash();
     written_ = 0;
   }
   std::optional<std::int64_t> total = outcome.info.content_length;
@@ -312,7 +316,15 @@ void Transfer::on_response(const HttpOutcome& outcome) {
                                             : std::nullopt;
     total = range ? range->total : std::nullopt;
   }
-  verify_and_publish(total, imf_time(outcome.info.last_modified));
+  const auto mtime = imf_time(outcome.info.last_modified);
+  if (hash_behind_ && (hash_in_flight_ || hashed_ < written_) && !(total && *total != written_)) {
+    // The hash worker is still reading back the end of the file.
+    enter(TransferState::Verifying);
+    verify_when_hashed_ = EndedBody{total, mtime};
+    hash_stream();
+    return;
+  }
+  verify_and_publish(total, mtime);
 }
 
 std::optional<AttemptResult> Transfer::verify(std::optional<std::int64_t> server_total) {
@@ -380,7 +392,68 @@ bool Transfer::flush_writes() {
   }
   pending_write_.clear();
   if (pending_write_.capacity() > kWriteBatch) pending_write_.shrink_to_fit();
-  return !write_error_;
+  if (write_error_) return false;
+  hash_stream();
+  return true;
+}
+
+void Transfer::hash_stream() {
+  if (plan_ || !partial_ || write_error_ || !pending_write_.empty()) return;
+  if (!hash_behind_) {
+    if (written_ < kHashBehindFrom) return;
+    // Long enough to be worth a thread: from here the hash worker reads back what is written.
+    // The hasher holds [0, written_), all of it on disk.
+    hash_behind_ = true;
+    hashed_ = written_;
+    return;
+  }
+  const bool ending = verify_when_hashed_.has_value();
+  if (hash_in_flight_ || written_ - hashed_ < (ending ? 1 : kHashAtLeast)) return;
+  read_back_hash(std::min(written_ - hashed_, kHashStep));
+}
+
+void Transfer::read_back_hash(std::int64_t step) {
+  // A read error is reported like a write error, by the step that meets it next.
+  std::string name = context_.tree.partial_name(file_.path);
+  UniqueFd reader(::fcntl(partial_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!reader) {
+    write_error_ = local_error("cannot read", name, errno);
+    return;
+  }
+  hash_in_flight_ = true;
+  context_.hash_worker->hash(
+      {std::move(reader), hashed_, step, std::move(hasher_), std::move(name)},
+      [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, step](
+          Sha256 hasher, const Result<void>& read) {
+        if (!alive.lock() || epoch != hash_epoch_) return;  // gone, or started over meanwhile
+        hash_in_flight_ = false;
+        hasher_ = std::move(hasher);
+        if (read) {
+          hashed_ += step;
+        } else {
+          write_error_ = read.error();
+        }
+        if (plan_) {
+          hash_ranges();
+          finish_ranges_if_done();
+        } else {
+          hash_stream();
+          finish_stream_if_hashed();
+        }
+      });
+}
+
+void Transfer::finish_stream_if_hashed() {
+  if (!verify_when_hashed_ || hash_in_flight_) return;
+  if (write_error_) {
+    verify_when_hashed_.reset();
+    finish({AttemptOutcome::LocalError, write_error_->message, {}, {}, write_error_->errno_value});
+    return;
+  }
+  if (hashed_ < written_) return;
+  const auto [total, mtime] = *verify_when_hashed_;
+  verify_when_hashed_.reset();
+  verify_and_publish(total, mtime);
 }
 
 AttemptResult Transfer::restart_from_scratch(AttemptOutcome outcome, std::string message) {
@@ -397,6 +470,8 @@ void Transfer::reset_hash() {
   hasher_.reset();
   hashed_ = 0;
   hash_in_flight_ = false;
+  hash_behind_ = false;
+  verify_when_hashed_.reset();
   ++hash_epoch_;
 }
 

@@ -103,6 +103,14 @@ public:
   // A quarter second: an UPDATE is a few tens of microseconds (WAL, synchronous=NORMAL), and at
   // physionet.org's ~0.65 MB/s per stream a kill then costs each range about 160 KB.
   static constexpr std::chrono::milliseconds kSavePlanEvery{250};
+  // Hashing a large file on the event loop held up the receiving of every transfer (S2 in
+  // docs/benchmarks.md). A file fetched in one stream is hashed in memory as it arrives until it
+  // reaches kHashBehindFrom; from there, like a file fetched in ranges, the hash worker reads back
+  // what is on disk, once kHashAtLeast more is there, at most kHashStep per job (so a file whose
+  // attempt ends stops being hashed within one step).
+  static constexpr std::int64_t kHashBehindFrom = std::int64_t{4} << 20;
+  static constexpr std::int64_t kHashAtLeast = std::int64_t{1} << 20;
+  static constexpr std::int64_t kHashStep = std::int64_t{8} << 20;
 
   Transfer(TransferContext& context, store::FileRecord file,
            std::function<void(Transfer&, AttemptResult)> on_attempt_done);
@@ -158,6 +166,12 @@ private:
   void post_finish(AttemptResult result);
   // Writes the bytes collected in pending_write_; false (and write_error_ set) on failure.
   bool flush_writes();
+  // Hashing behind the writing (kHashBehindFrom): the next read-back of a stream, one read-back
+  // job of `step` bytes from hashed_ for either kind of transfer, and the verification of a
+  // stream whose body ended before its hash did.
+  void hash_stream();
+  void read_back_hash(std::int64_t step);
+  void finish_stream_if_hashed();
   AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
   void finish(AttemptResult result);
   // A fresh hash from byte 0; a read-back still running on the hash worker is forgotten.
@@ -198,14 +212,22 @@ private:
   std::optional<HttpClient::RequestId> request_;
   store::VerifiedFile verified_;  // set by verify() for the publish that follows
   PublishTicket publishing_;      // while the publisher has the file
-  // Fetching in ranges: the plan (kept across attempts), the requests in flight, and how far
-  // the in-order hash got; a read-back on the hash worker that is still wanted carries
-  // hash_epoch_ (reset_hash() moves it on).
+  // Fetching in ranges: the plan (kept across attempts) and the requests in flight. Both kinds:
+  // how far the in-order hash got when it reads back (hashed_); a read-back on the hash worker
+  // that is still wanted carries hash_epoch_ (reset_hash() moves it on).
   std::optional<SegmentPlan> plan_;
   std::vector<std::unique_ptr<RangeFetch>> fetches_;
   std::int64_t hashed_ = 0;
   bool hash_in_flight_ = false;
   std::uint64_t hash_epoch_ = 0;
+  // A stream hashed behind its writing, and what its response said once the body ended before
+  // the hash (the server's total and Last-Modified, for verify_and_publish).
+  bool hash_behind_ = false;
+  struct EndedBody {
+    std::optional<std::int64_t> total;
+    std::optional<std::int64_t> mtime;
+  };
+  std::optional<EndedBody> verify_when_hashed_;
   bool ranges_refused_ = false;               // the server ignored a Range: one stream from now on
   std::optional<std::int64_t> size_changed_;  // a range's answer gave another total size
   bool plan_recorded_ = false;                // the store may hold a plan for this file

@@ -26,7 +26,6 @@
 //    and retries as for any transfer, and the next attempt resumes every range.
 //  - A server that answers a range with 200 (ignores Range) makes the transfer fetch the file in
 //    one stream from then on.
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,16 +36,6 @@
 #include "daemon/transfer_io.hpp"
 
 namespace pnsync {
-namespace {
-
-// Hashing reads back at most this much per job of the hash worker: a file whose attempt ends
-// (cancelled, failed) stops being hashed within one step.
-constexpr std::int64_t kHashStep = std::int64_t{8} << 20;
-// The in-order hash waits for this much new contiguous data (or the end of the file) before it
-// reads it back: one pread per MiB, not one per 16 KiB written.
-constexpr std::int64_t kHashAtLeast = std::int64_t{1} << 20;
-
-}  // namespace
 
 bool Transfer::should_fetch_in_ranges() const {
   return !ranges_refused_ && context_.max_segments > 1 && file_.size &&
@@ -321,31 +310,7 @@ void Transfer::hash_ranges() {
   const std::int64_t ready = plan_->contiguous();
   if (ready - hashed_ < kHashAtLeast && ready < plan_->size()) return;
   const std::int64_t step = std::min(ready - hashed_, kHashStep);
-  if (step <= 0) return;
-  // A read error is reported like a write error: through the next range response, or at once
-  // by finish_ranges_if_done when none is in flight.
-  std::string name = context_.tree.partial_name(file_.path);
-  UniqueFd reader(::fcntl(partial_.get(), F_DUPFD_CLOEXEC, 0));
-  if (!reader) {
-    write_error_ = local_error("cannot read", name, errno);
-    return;
-  }
-  hash_in_flight_ = true;
-  context_.hash_worker->hash(
-      {std::move(reader), hashed_, step, std::move(hasher_), std::move(name)},
-      [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, step](
-          Sha256 hasher, const Result<void>& read) {
-        if (!alive.lock() || epoch != hash_epoch_) return;  // gone, or started over meanwhile
-        hash_in_flight_ = false;
-        hasher_ = std::move(hasher);
-        if (read) {
-          hashed_ += step;
-          hash_ranges();
-        } else {
-          write_error_ = read.error();
-        }
-        finish_ranges_if_done();
-      });
+  if (step > 0) read_back_hash(step);
 }
 
 void Transfer::finish_ranges_if_done() {
