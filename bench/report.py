@@ -15,6 +15,13 @@ import tempfile
 
 PROG = "report.py"
 SCENARIOS = ["1", "2", "3", "4"]
+# Rows that are not peers but what the machine allows: curl fetching the same files and hashing
+# nothing (to /dev/null, or to disk for curl-disk).
+CEILINGS = ("curl", "curl-parallel", "curl-disk")
+
+
+def tool_label(tool):
+    return f"{tool} (ceiling)" if tool in CEILINGS else tool
 
 
 def read_meta(path):
@@ -113,7 +120,7 @@ def table(rows, ref, scenario):
         if num(row["proxy_cpu_s"]) > 0:
             notes += f"; delay proxy CPU {num(row['proxy_cpu_s']):.1f} s"
         out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            row["tool"], row["settings"].replace("|", "\\|"),
+            tool_label(row["tool"]), row["settings"].replace("|", "\\|"),
             f"{secs:.2f}" if runnable else "–", fps, mbs,
             row["cpu_s"] if runnable and not probe else "–", rss if runnable else "–",
             fmt_int(num(row["requests"])) if runnable else "–",
@@ -152,6 +159,12 @@ def targets(rows, meta):
                 out.append(check(f"S1 {name} ≥ 2× the best peer ({best['tool']})", b >= 2,
                                  f"{b:.2f}×"))
             out.append(check(f"S1 {name} every file verified", ok(row), row["verified"]))
+            ceiling = s1.get("curl-parallel")
+            if ceiling and num(ceiling["seconds"]) > 0:
+                c = num(ceiling["seconds"]) / secs
+                out.append(f"- S1 {name} against the curl-parallel ceiling (16 requests in flight, "
+                           f"to /dev/null; not a target): {c:.2f}× the ceiling's speed "
+                           f"({secs:.2f} s against {num(ceiling['seconds']):.2f} s)")
     s2 = by_tool(rows, "2")
     if s2:
         for name in ("pnsync", "pnsync-tuned"):
@@ -164,6 +177,13 @@ def targets(rows, meta):
                     out.append(check(f"S2 {name} ≥ 0.9× {ceiling} to /dev/null (SHA-256 on)",
                                      r >= 0.9, f"{r:.2f}× ({num(row['bytes']) / num(row['seconds']) / 1e6:.0f} MB/s "
                                      f"against {num(s2[ceiling]['bytes']) / num(s2[ceiling]['seconds']) / 1e6:.0f} MB/s)"))
+            disk = s2.get("curl-disk")
+            if disk and num(disk["seconds"]) > 0:
+                r = num(disk["seconds"]) / num(row["seconds"])
+                out.append(f"- S2 {name} against the curl-disk ceiling (one after another, "
+                           f"written to disk; not a target): {r:.2f}× the ceiling's throughput "
+                           f"({num(row['bytes']) / num(row['seconds']) / 1e6:.0f} MB/s against "
+                           f"{num(disk['bytes']) / num(disk['seconds']) / 1e6:.0f} MB/s)")
     s3 = by_tool(rows, "3")
     if s3:
         for name in ("pnsync", "pnsync-tuned", "pnsync-crawl"):
@@ -219,8 +239,9 @@ def chart(rows, png, meta):
                 continue
             r = ratio(row, ref)
             if r is not None:
-                colour = "0xd9822b" if row["tool"].startswith("pnsync") else "0x3a6ea5"
-                points.append((x, f"S{scenario} {row['tool']}", r, colour))
+                colour = ("0xd9822b" if row["tool"].startswith("pnsync")
+                          else "0x999999" if row["tool"] in CEILINGS else "0x3a6ea5")
+                points.append((x, f"S{scenario} {tool_label(row['tool'])}", r, colour))
                 x += 1
                 added = True
         if added:
@@ -313,7 +334,13 @@ def main(argv):
            "- verified: `diff -r` of the destination against the source tree (wget's "
            "index.html files and robots.txt ignored), after the run.",
            "- `*-tmpfs` rows are diagnostics, not comparisons: pnsync's destination and state "
-           "on a tmpfs, where fsync is free.", ""]
+           "on a tmpfs, where fsync is free.",
+           "- ceiling rows (grey in the chart) are not peers: curl fetching SHA256SUMS.txt and "
+           "every file it lists, hashing nothing. `curl` and `curl-parallel` write to /dev/null "
+           "(one request after another / 16 at once; in S1 `curl-parallel` is the ceiling for "
+           "any client with 16 requests in flight); `curl-disk` writes every file to a fresh "
+           "destination on the same file system as the other tools' and is verified: the "
+           "ceiling for a tool that keeps the bytes.", ""]
     if args.png and chart(rows, args.png, meta):
         md += [f"Chart: `{os.path.basename(args.png)}`.", ""]
     with open(args.md, "w") as handle:
