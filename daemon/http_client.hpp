@@ -60,6 +60,9 @@ struct GetRequest {
   bool compressed = false;                 // listings may come gzip'd; file bodies never
   std::int64_t max_recv_speed = 0;         // bytes/s for this request; 0 = no limit
   bool head = false;                       // HEAD instead of GET: status and headers only
+  // "If-Modified-Since: <IMF-fixdate>", seconds since the epoch: a server that still has that
+  // modification time answers 304 with no body (outcome.info.status; classify calls it a success).
+  std::optional<std::int64_t> if_modified_since;
   // Called for each body chunk of the final response; return false to abort the transfer
   // (it then ends with CURLE_WRITE_ERROR).
   std::function<bool(const ResponseInfo&, std::string_view chunk)> on_body;

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string_view>
 #include <vector>
@@ -330,6 +332,27 @@ std::string status_text(long http_status) {
 
 std::optional<std::int64_t> parse_imf_fixdate(std::string_view text) {
   return imf_fixdate_seconds(text);
+}
+
+std::optional<std::string> format_imf_fixdate(std::int64_t seconds) {
+  constexpr std::int64_t kFirst = -62'135'596'800;  // 0001-01-01 00:00:00
+  constexpr std::int64_t kLast = 253'402'300'799;   // 9999-12-31 23:59:59
+  if (seconds < kFirst || seconds > kLast) return std::nullopt;
+  // Floor division: a time before 1970 still falls on the day that contains it.
+  const std::int64_t days = seconds / 86400 - (seconds % 86400 < 0 ? 1 : 0);
+  const std::int64_t of_day = seconds - days * 86400;
+  const std::chrono::sys_days day{std::chrono::days{days}};
+  const std::chrono::year_month_day ymd{day};
+  const int year = static_cast<int>(ymd.year());
+  // kShortDays starts on Monday, as ISO weekday numbers do.
+  const std::string_view weekday = kShortDays[std::chrono::weekday{day}.iso_encoding() - 1];
+  const std::string_view month = kMonths[static_cast<unsigned>(ymd.month()) - 1];
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3s, %02u %.3s %04d %02d:%02d:%02d GMT", weekday.data(),
+                static_cast<unsigned>(ymd.day()), month.data(), year,
+                static_cast<int>(of_day / 3600), static_cast<int>(of_day / 60 % 60),
+                static_cast<int>(of_day % 60));
+  return std::string(text);
 }
 
 std::string_view to_string(Verdict verdict) {

@@ -33,6 +33,9 @@ std::string status_text(long http_status);
 // Seconds since the epoch for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form nginx
 // sends in Last-Modified. nullopt for anything else.
 std::optional<std::int64_t> parse_imf_fixdate(std::string_view text);
+// The IMF-fixdate for seconds since the epoch, as If-Modified-Since carries it; nullopt outside
+// the years 0001-9999, which the form cannot write.
+std::optional<std::string> format_imf_fixdate(std::int64_t seconds);
 
 // Retry-After is either delta-seconds or an HTTP-date. nullopt when unparsable.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,

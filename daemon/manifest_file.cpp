@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/manifest_file.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +34,26 @@ bool ManifestDownload::append(std::string_view chunk) {
   hasher_.update(chunk);
   size_ += static_cast<std::int64_t>(chunk.size());
   return true;
+}
+
+Result<UniqueFd> open_published_manifest(const LocalTree& tree, std::int64_t size,
+                                         std::string_view sha256) {
+  const std::string name = (tree.root() / kManifestName).string();
+  auto file = tree.open_final(kManifestName);
+  if (!file) return file.error();
+  struct stat info {};
+  if (::fstat(file->get(), &info) != 0) return local_error("cannot stat", name, errno);
+  if (!S_ISREG(info.st_mode)) return Error{ErrorKind::Integrity, name + ": not a regular file"};
+  if (info.st_size != size) {
+    return Error{ErrorKind::Integrity, name + ": " + std::to_string(info.st_size) +
+                                           " bytes, not the " + std::to_string(size) + " recorded"};
+  }
+  Sha256 hasher;
+  if (auto hashed = hash_file_prefix(file->get(), size, hasher, name); !hashed)
+    return hashed.error();
+  if (hasher.finish_hex() != sha256)
+    return Error{ErrorKind::Integrity, name + ": SHA-256 differs from the one recorded"};
+  return std::move(*file);
 }
 
 Result<void> read_manifest_file(int fd, ManifestParser& parser, const std::string& name) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/mirror_job.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,6 +186,19 @@ HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t li
               [body, on_done](const HttpOutcome& outcome) { on_done(outcome, *body); });
 }
 
+std::optional<MirrorJob::PublishedManifest> MirrorJob::published_manifest() {
+  const auto record = services_.store.find_file(mirror_id_, kManifestName);
+  if (!record || record->state != store::FileState::Verified || !record->size ||
+      !record->actual_sha256 || !record->mtime)
+    return std::nullopt;
+  auto on_disk = tree_->stat_final(kManifestName);
+  if (!on_disk || !on_disk->has_value()) return std::nullopt;  // dest wiped, or unreadable
+  const struct stat& info = **on_disk;
+  if (!S_ISREG(info.st_mode) || info.st_size != *record->size || info.st_mtime != *record->mtime)
+    return std::nullopt;
+  return PublishedManifest{record->id, *record->size, *record->actual_sha256, *record->mtime};
+}
+
 void MirrorJob::fetch_manifest(int attempt) {
   services_.scheduler.submit(
       Lane::Listing, [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
@@ -199,13 +213,18 @@ void MirrorJob::fetch_manifest(int attempt) {
         GetRequest request;
         request.url = url_for(std::string(kManifestName));
         request.compressed = true;
+        // The date sent is the server's own Last-Modified, so clocks never disagree; nginx
+        // answers 304 only to that exact date (if_modified_since exact).
+        auto published = published_manifest();
+        if (published) request.if_modified_since = published->mtime;
         // Straight to the partial file: only a success's body is the manifest.
         request.on_body = [download](const ResponseInfo& info, std::string_view chunk) {
           return info.status < 200 || info.status > 299 || download->append(chunk);
         };
-        send(std::move(request), [this, held, download, attempt](const HttpOutcome& outcome) {
+        send(std::move(request), [this, held, download, attempt,
+                                  published = std::move(published)](const HttpOutcome& outcome) {
           held->release();
-          on_manifest(outcome, *download, attempt);
+          on_manifest(outcome, *download, attempt, published);
         });
       });
 }
@@ -229,12 +248,14 @@ bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
   return false;
 }
 
-void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt) {
+void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt,
+                            const std::optional<PublishedManifest>& asked_about) {
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  if (verdict != Verdict::Success || download.error() || download.too_large())
-    tree_->remove_partial(kManifestName);  // a later attempt starts a new one
+  // A later attempt starts a new partial file; after a 304 the empty one is of no use.
+  if (verdict != Verdict::Success || status == 304 || download.error() || download.too_large())
+    tree_->remove_partial(kManifestName);
   // A failed write and a body over the limit both abort the transfer, which curl then reports
   // only as CURLE_WRITE_ERROR: say which it was.
   if (const auto& error = download.error()) {
@@ -263,27 +284,58 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& downlo
   }
   if (verdict == Verdict::NotFound) {
     services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
-  } else {
-    // The manifest is itself a file of the tree, complete on disk: publish it now. Its entries
-    // are read back from it once the pass knows which it wants.
-    const auto modified = imf_time(outcome.info.last_modified);
-    const std::int64_t size = download.size();
-    const std::string sha256 = download.sha256_hex();
-    UniqueFd file = download.release_file();
-    if (auto published = tree_->publish(kManifestName, file.get(), modified); !published) {
-      stop(storage_status(published.error()), published.error().message);
-      return;
-    }
-    const store::DiscoveredFile self{std::string(kManifestName), size, std::nullopt, modified};
-    services_.store.upsert_files(mirror_id_, std::span(&self, 1));
-    if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
-      verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
-      flush_verified();
-    }
-    manifest_file_ = std::move(file);
+  } else if (status == 304) {
+    if (!adopt_unchanged_manifest(outcome, asked_about, attempt)) return;
+  } else if (!publish_manifest(outcome, download)) {
+    return;
   }
   manifest_done_ = true;
   prepare_selection();
+}
+
+bool MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& download) {
+  // The manifest is itself a file of the tree, complete on disk: publish it now. Its entries are
+  // read back from it once the pass knows which it wants.
+  const auto modified = imf_time(outcome.info.last_modified);
+  const std::int64_t size = download.size();
+  const std::string sha256 = download.sha256_hex();
+  UniqueFd file = download.release_file();
+  if (auto published = tree_->publish(kManifestName, file.get(), modified); !published) {
+    stop(storage_status(published.error()), published.error().message);
+    return false;
+  }
+  const store::DiscoveredFile self{std::string(kManifestName), size, std::nullopt, modified};
+  services_.store.upsert_files(mirror_id_, std::span(&self, 1));
+  if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
+    verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
+    flush_verified();
+  }
+  manifest_file_ = std::move(file);
+  manifest_in_dest_ = true;
+  return true;
+}
+
+bool MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
+                                         const std::optional<PublishedManifest>& asked_about,
+                                         int attempt) {
+  if (!asked_about) {
+    stop(JobStatus::Failed, outcome.url + ": 304 Not Modified to a request without a condition");
+    return false;
+  }
+  auto copy = open_published_manifest(*tree_, asked_about->size, asked_about->sha256);
+  if (!copy) {
+    services_.log.warning(copy.error().message +
+                          "; fetching SHA256SUMS.txt again without If-Modified-Since");
+    // The record no longer vouches for the copy, so published_manifest() finds nothing and the
+    // next request is plain: this cannot loop. A 200 records the new copy as verified again.
+    services_.store.requeue(asked_about->id);
+    fetch_manifest(attempt);
+    return false;
+  }
+  manifest_file_ = std::move(*copy);
+  manifest_unchanged_ = true;
+  manifest_in_dest_ = true;
+  return true;
 }
 
 bool MirrorJob::read_manifest(ManifestScope scope) {
@@ -331,7 +383,8 @@ bool MirrorJob::read_manifest(ManifestScope scope) {
   services_.store.upsert_files(mirror_id_, batch);
   if (tables_only) return true;
 
-  std::string summary = name_ + ": SHA256SUMS.txt lists ";
+  std::string summary =
+      name_ + ": SHA256SUMS.txt " + (manifest_unchanged_ ? "unchanged (304); lists " : "lists ");
   if (selection_.selects_everything()) {
     summary += std::to_string(entries.size()) + " files";
   } else {
@@ -606,6 +659,8 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
   std::vector<std::string> subdirs;
   for (const auto& entry : listing.entries) {
     if (dir.empty() && entry.name == kPartialDirName) continue;
+    // Its row is the manifest step's, with the exact Last-Modified (see manifest_in_dest_).
+    if (dir.empty() && entry.name == kManifestName && manifest_in_dest_) continue;
     const std::string path = dir + entry.name;
     if (entry.kind == EntryKind::Dir || manifest_dirs_.contains(path + "/")) {
       // A directory that holds manifest entries is covered by the manifest: no need to list it;

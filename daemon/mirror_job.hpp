@@ -121,8 +121,27 @@ public:
 private:
   std::string url_for(const std::string& relative) const;
 
+  // SHA256SUMS.txt in dest as the store vouches for it: a verified record with size, SHA-256 and
+  // mtime (the server's Last-Modified), and a regular file of that size and mtime on disk.
+  struct PublishedManifest {
+    store::FileId id = 0;
+    std::int64_t size = 0;
+    std::string sha256;
+    std::int64_t mtime = 0;
+  };
+  std::optional<PublishedManifest> published_manifest();
+
+  // Asks for the manifest with If-Modified-Since when published_manifest() has one, else plainly.
   void fetch_manifest(int attempt);
-  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt);
+  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt,
+                   const std::optional<PublishedManifest>& asked_about);
+  // 200: the body becomes dest's SHA256SUMS.txt, recorded as verified. False when the job stopped.
+  bool publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
+  // 304: the published copy is the manifest, once hashed and found to be the one recorded.
+  // Otherwise it is asked for again without the condition and false is returned (as when the job
+  // stopped).
+  bool adopt_unchanged_manifest(const HttpOutcome& outcome,
+                                const std::optional<PublishedManifest>& asked_about, int attempt);
   // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
   // exists), or every entry the selection wants.
   enum class ManifestScope { Tables, Selection };
@@ -176,9 +195,16 @@ private:
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
   JobOptions options_;
-  // The manifest as published in dest, open from its download until the last read of this pass
-  // (select: reads it twice); closed (-1) when the server has none.
+  // The manifest as published in dest, open from its download (or, after a 304, from the copy
+  // already there) until the last read of this pass (select: reads it twice); closed (-1) when
+  // the server has none.
   UniqueFd manifest_file_;
+  // The server answered 304: the entries come from the copy a previous pass published.
+  bool manifest_unchanged_ = false;
+  // This pass fetched or confirmed SHA256SUMS.txt: its row belongs to the manifest step, whose
+  // mtime is the exact Last-Modified that If-Modified-Since sends back. The root listing leaves
+  // it alone (its dates have only minutes).
+  bool manifest_in_dest_ = false;
   Selection selection_;
   bool fetching_tables_ = false;  // the tables `select` reads come before everything else
   std::unique_ptr<RestVerifier> verifier_;

@@ -16,7 +16,9 @@
 using pnsync::BackoffParams;
 using pnsync::classify;
 using pnsync::ContentRange;
+using pnsync::format_imf_fixdate;
 using pnsync::parse_content_range;
+using pnsync::parse_imf_fixdate;
 using pnsync::parse_retry_after;
 using pnsync::resume_decision;
 using pnsync::ResumeAction;
@@ -259,6 +261,27 @@ TEST_CASE("parse_retry_after: delta-seconds and the three HTTP-date forms",
   } else {
     CHECK_FALSE(got.has_value());
   }
+}
+
+TEST_CASE("format_imf_fixdate writes what parse_imf_fixdate reads, within years 1-9999",
+          "[http_policy][imf_fixdate]") {
+  auto [seconds, text] = GENERATE(table<std::int64_t, std::optional<std::string>>({
+      {0, "Thu, 01 Jan 1970 00:00:00 GMT"},
+      {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},  // RFC 9110's example
+      {1445412480, "Wed, 21 Oct 2015 07:28:00 GMT"},
+      {1704462300, "Fri, 05 Jan 2024 13:45:00 GMT"},
+      {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},  // a leap day
+      {-1, "Wed, 31 Dec 1969 23:59:59 GMT"},         // before the epoch: the day before
+      {-62135596800, "Mon, 01 Jan 0001 00:00:00 GMT"},
+      {253402300799, "Fri, 31 Dec 9999 23:59:59 GMT"},
+      {-62135596801, std::nullopt},
+      {253402300800, std::nullopt},
+      {INT64_MIN, std::nullopt},
+      {INT64_MAX, std::nullopt},
+  }));
+  CAPTURE(seconds);
+  CHECK(format_imf_fixdate(seconds) == text);
+  if (text) CHECK(parse_imf_fixdate(*text) == seconds);
 }
 
 TEST_CASE("parse_retry_after rounds up and does not overflow far dates",

@@ -99,3 +99,50 @@ TEST_CASE("read_manifest_file reads a manifest larger than its chunk, lines cut 
   // pread: a second read gives the same, from the first byte.
   CHECK(read_back(fd.get()) == expected);
 }
+
+TEST_CASE("open_published_manifest opens only the copy the store describes", "[manifest_file]") {
+  Sandbox sandbox;
+  auto tree = LocalTree::open(sandbox / "dest");
+  REQUIRE(tree);
+  const std::string text = std::string(64, 'a') + " LICENSE.txt\n";
+  const auto size = static_cast<std::int64_t>(text.size());
+  const std::string file = (tree->root() / kManifestName).string();
+  test::write_file(file, text);
+
+  SECTION("the recorded size and SHA-256: open, read from its first byte") {
+    auto opened = open_published_manifest(*tree, size, sha256_hex(text));
+    REQUIRE(opened);
+    CHECK(read_back(opened->get()) ==
+          std::vector<std::string>{std::string(64, 'a') + " LICENSE.txt"});
+  }
+  SECTION("same size, other bytes") {
+    std::string edited = text;
+    edited[0] = 'b';
+    test::write_file(file, edited);
+    auto opened = open_published_manifest(*tree, size, sha256_hex(text));
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().kind == ErrorKind::Integrity);
+    CHECK(opened.error().message == file + ": SHA-256 differs from the one recorded");
+  }
+  SECTION("another size") {
+    auto opened = open_published_manifest(*tree, size + 1, sha256_hex(text));
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().kind == ErrorKind::Integrity);
+    CHECK(opened.error().message == file + ": " + std::to_string(size) + " bytes, not the " +
+                                        std::to_string(size + 1) + " recorded");
+  }
+  SECTION("a directory in its place") {
+    std::filesystem::remove(file);
+    std::filesystem::create_directory(file);
+    auto opened = open_published_manifest(*tree, size, sha256_hex(text));
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().message == file + ": not a regular file");
+  }
+  SECTION("gone") {
+    std::filesystem::remove(file);
+    auto opened = open_published_manifest(*tree, size, sha256_hex(text));
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().kind == ErrorKind::LocalStorage);
+    CHECK_THAT(opened.error().message, Catch::Contains(file));
+  }
+}

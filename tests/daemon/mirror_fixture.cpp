@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "tests/daemon/mirror_fixture.hpp"
 
+#include <sys/types.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "daemon/curl_handles.hpp"
 #include "daemon/log.hpp"
@@ -18,6 +23,60 @@ const curl::GlobalInit& curl_once() {
   static const curl::GlobalInit init;
   return init;
 }
+
+// Informational log lines: kept for the test to read, but not shown on stderr, which keeps what
+// tests have always shown there. Both of Log's forms: "HH:MM:SS info: ..." and, under the
+// journal, "<6>...".
+bool is_chatter(std::string_view line) {
+  for (std::string_view level : {"<5>", "<6>", "<7>"})
+    if (line.starts_with(level)) return true;
+  const std::string_view rest = line.size() > 8 ? line.substr(8) : std::string_view();
+  for (std::string_view level : {" notice: ", " info: ", " debug: "})
+    if (rest.starts_with(level)) return true;
+  return false;
+}
+
+// The FILE* a pass logs to: every line goes to `text`, and warnings and errors (every line with
+// PNSYNC_TEST_VERBOSE=1) also to stderr as they happen. glibc's fopencookie.
+class LogCapture {
+public:
+  LogCapture(std::string& text, bool verbose)
+      : text_(text),
+        verbose_(verbose),
+        file_(::fopencookie(this, "w", {nullptr, &LogCapture::write, nullptr, nullptr})) {
+    if (file_ == nullptr) throw std::runtime_error("fopencookie failed");
+    text_.clear();
+  }
+  ~LogCapture() { std::fclose(file_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::FILE* file() const { return file_; }
+
+private:
+  static ssize_t write(void* cookie, const char* data, size_t size) {
+    auto* self = static_cast<LogCapture*>(cookie);
+    const std::size_t start = self->text_.size();
+    self->text_.append(data, size);
+    self->show_lines_from(start);
+    return static_cast<ssize_t>(size);
+  }
+
+  // Shows the complete lines that the bytes from `start` on finished.
+  void show_lines_from(std::size_t start) {
+    std::size_t line_end = text_.find('\n', start);
+    while (line_end != std::string::npos) {
+      const std::string_view line = std::string_view(text_).substr(shown_, line_end + 1 - shown_);
+      if (verbose_ || !is_chatter(line)) std::fwrite(line.data(), 1, line.size(), stderr);
+      shown_ = line_end + 1;
+      line_end = text_.find('\n', shown_);
+    }
+  }
+
+  std::string& text_;
+  bool verbose_;
+  std::size_t shown_ = 0;  // where the first line not yet judged starts
+  std::FILE* file_ = nullptr;
+};
 
 }  // namespace
 
@@ -91,14 +150,16 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   std::filesystem::create_directories(config.state_dir);
   store::Store store(config.state_dir / "state.db");
   // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
-  Log log(std::getenv("PNSYNC_TEST_VERBOSE") ? LogLevel::Debug : LogLevel::Warning, stderr);
+  const bool verbose = std::getenv("PNSYNC_TEST_VERBOSE") != nullptr;
+  const LogCapture capture(log, verbose);
+  Log log_sink(verbose ? LogLevel::Debug : LogLevel::Info, capture.file());
   std::FILE* out = std::tmpfile();
   PassOptions options;
   options.summary_out = out;
   options.plan_only = dry_run;
   options.verify_at_rest = verify;
   options.json = json;
-  const ExitCode code = run_sync_pass(config, password, store, log, options);
+  const ExitCode code = run_sync_pass(config, password, store, log_sink, options);
   std::rewind(out);
   summary.clear();
   char buffer[4096];

@@ -59,6 +59,8 @@ struct MirrorFixture {
   bool mirrored_exactly(std::string* why) const;
   std::optional<store::FileRecord> record(const std::string& relative) const;
   std::string summary;  // of the last run
+  // The last run's log, info lines included (stderr shows warnings and errors, as always).
+  std::string log;
 
 private:
   ExitCode run_with(const std::optional<std::string>& password, bool dry_run, bool verify,

@@ -33,6 +33,9 @@ struct Fault {
     // Answer a ranged request with a 206 whose Content-Range starts `bytes` bytes after the
     // offset asked for (the body is that later slice, so the header is honest about it).
     WrongContentRange,
+    // Answer 200 with the whole body where If-Modified-Since or If-None-Match would get a 304
+    // (a server or proxy that ignores conditional requests).
+    IgnoreConditional,
   };
   Kind kind = Kind::None;
   std::int64_t bytes = 0;
@@ -94,6 +97,7 @@ public:
   // - Status hits every request for the path (before authentication);
   // - IgnoreRange, Always416 and WrongContentRange hit GETs/HEADs of a file that carry a Range
   //   header (WrongContentRange only when the shifted start still lies inside the file);
+  // - IgnoreConditional hits requests for a file that would have been answered 304;
   // - ResetAfter, Stall, Slow, WrongBytes and Truncate hit responses that send a body
   //   (200/206 file or listing to a GET; a chunked listing counts payload bytes, not framing).
   void set_fault(const std::string& url_path, Fault fault);

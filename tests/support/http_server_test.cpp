@@ -339,6 +339,10 @@ TEST_CASE_METHOD(Demo, "nginx listing over the wire", "[http_server][listing]") 
         "13:45              100000\r\n"
         "</pre><hr></body>\r\n</html>\r\n");
 
+  // Only files carry a Last-Modified: a listing is never 304.
+  const std::string since = "If-Modified-Since: Fri, 05 Jan 2024 13:45:00 GMT";
+  CHECK(fetch({.url = server.url(), .headers = {since}}).status == 200);
+
   const Reply sub = fetch({.url = server.url("sub/")});
   CHECK_THAT(sub.body, Catch::Contains("<title>Index of /files/demo/1.0/sub/</title>"));
   CHECK_THAT(sub.body, Catch::Contains("<a href=\"inner.txt\">inner.txt</a>"));
@@ -556,7 +560,7 @@ TEST_CASE_METHOD(Demo, "fault: Status with Retry-After, times counting down",
   CHECK(server.count_requests(kData) == 3);
 }
 
-TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate",
+TEST_CASE_METHOD(Demo, "fault: IgnoreRange, IgnoreConditional, WrongBytes, Always416, Truncate",
                  "[http_server][fault]") {
   HttpServer server(options());
   const auto url = server.url("data.bin");
@@ -568,6 +572,14 @@ TEST_CASE_METHOD(Demo, "fault: IgnoreRange, WrongBytes, Always416, Truncate",
     CHECK_FALSE(r.has_header("Content-Range"));
     CHECK(r.body == data);
     CHECK(fetch({.url = url, .range = "1000-"}).status == 206);
+  }
+  SECTION("IgnoreConditional answers 200 with everything where a 304 was due") {
+    server.set_fault(kData, {.kind = Fault::Kind::IgnoreConditional, .times = 1});
+    const std::string since = "If-Modified-Since: Fri, 05 Jan 2024 13:45:00 GMT";
+    const Reply r = fetch({.url = url, .headers = {since}});
+    CHECK(r.status == 200);
+    CHECK(r.body == data);
+    CHECK(fetch({.url = url, .headers = {since}}).status == 304);  // used up
   }
   SECTION("WrongBytes keeps the length, flips the content") {
     server.set_fault(kData, {.kind = Fault::Kind::WrongBytes});

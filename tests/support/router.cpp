@@ -286,10 +286,14 @@ Response Router::serve_file(const http::RequestHead& req, const std::string& pat
   }
 
   // nginx: If-None-Match wins; If-Modified-Since must match exactly (if_modified_since exact).
+  // Listings (serve_directory) carry no validators and are never 304.
   const std::string* inm = req.header("If-None-Match");
   const std::string* ims = req.header("If-Modified-Since");
-  if ((inm != nullptr && (*inm == "*" || inm->find(etag) != std::string::npos)) ||
-      (inm == nullptr && ims != nullptr && http::parse_imf_fixdate(*ims) == st.st_mtime)) {
+  const bool not_modified =
+      (inm != nullptr && (*inm == "*" || inm->find(etag) != std::string::npos)) ||
+      (inm == nullptr && ims != nullptr && http::parse_imf_fixdate(*ims) == st.st_mtime);
+  if (not_modified &&
+      !take_fault(path, [](const Fault& f) { return f.kind == Kind::IgnoreConditional; })) {
     res.status = 304;
     res.framing = Framing::None;
     res.send_body = false;
