@@ -347,7 +347,7 @@ std::optional<std::string> format_imf_fixdate(std::int64_t seconds) {
   // kShortDays starts on Monday, as ISO weekday numbers do.
   const std::string_view weekday = kShortDays[std::chrono::weekday{day}.iso_encoding() - 1];
   const std::string_view month = kMonths[static_cast<unsigned>(ymd.month()) - 1];
-  char text[32];
+  char text[64];  // 29 used; room for what -Wformat-truncation assumes an int may print
   std::snprintf(text, sizeof text, "%.3s, %02u %.3s %04d %02d:%02d:%02d GMT", weekday.data(),
                 static_cast<unsigned>(ymd.day()), month.data(), year,
                 static_cast<int>(of_day / 3600), static_cast<int>(of_day / 60 % 60),
