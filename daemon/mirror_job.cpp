@@ -682,8 +682,11 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
     if (options_.plan_only) continue;
     auto record = services_.store.find_file(mirror_id_, file.path);
     if (!record || record->state == store::FileState::Verified) continue;
-    if (record->state == store::FileState::Failed && !transfers_.contains(file.path)) {
-      services_.store.requeue(record->id);  // still listed: it gets a fresh start
+    if (record->state == store::FileState::Failed) {
+      // Still listed: a file an earlier pass gave up on gets a fresh start; one this pass gave up
+      // on (the manifest started it before the listing came) has had its max_attempts.
+      if (transfers_.contains(file.path) || given_up_.contains(file.path)) continue;
+      services_.store.requeue(record->id);
       record = services_.store.find_file(mirror_id_, file.path);
     }
     enqueue(*record);
@@ -768,6 +771,7 @@ void MirrorJob::offer_spare_slots() {
 
 void MirrorJob::give_up(const std::string& path, const std::string& message) {
   services_.log.error("failed: " + message);
+  given_up_.insert(path);
   // Erased on the loop: we may be inside the transfer's own callback.
   boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
     transfers_.erase(path);

@@ -213,6 +213,8 @@ private:
   // Directories the crawl takes as covered by the manifest, so neither lists nor fetches as a
   // file: the parents of its entries that the crawl can meet (see CoveredDirs in the .cpp).
   std::set<std::string> manifest_dirs_;
+  // Files this pass gave up on: a listing that comes later does not start them again.
+  std::set<std::string> given_up_;
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;

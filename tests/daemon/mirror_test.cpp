@@ -156,6 +156,23 @@ TEST_CASE("a 404 fails that file only", "[mirror][retry]") {
   CHECK(fixture.summary.find("404") != std::string::npos);
 }
 
+TEST_CASE("a file the pass gave up on is not started again when the listing names it later",
+          "[mirror][retry]") {
+  MirrorFixture fixture;
+  fixture.config.max_attempts = 1;
+  const auto target = fixture.url_path("LICENSE.txt");
+  fixture.server->set_fault(target, {Fault::Kind::Status, 0, 500, {}, -1});
+  // The manifest starts LICENSE.txt at once; the root listing, paced, comes after its failure.
+  fixture.server->set_fault(fixture.url_path(""), {.kind = Fault::Kind::Slow, .bytes = 4000});
+  REQUIRE(fixture.run() == ExitCode::FilesFailed);
+  CHECK(fixture.server->count_requests(fixture.url_path("")) == 1);
+  CHECK(fixture.server->count_requests(target) == 1);  // max_attempts, not twice that
+  // The next pass gives it a fresh start, as for any file still listed.
+  fixture.server->set_fault(target, {});
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+}
+
 TEST_CASE("a stalled transfer is abandoned and retried", "[mirror][retry]") {
   MirrorFixture fixture;
   const auto target = fixture.url_path(kSmallImage);
