@@ -27,18 +27,11 @@ constexpr std::int64_t kTableSize = Transfer::kHashBehindFrom + Transfer::kHashS
 struct StreamedLargeFile : MirrorFixture {
   StreamedLargeFile() {
     table = random_bytes(kTableSize, 91);
-    files[kTable] = table;
-    write_file(source / kTable, table);
-    files["SHA256SUMS.txt"] =
-        read_file(source / "SHA256SUMS.txt") + sha256_hex(table) + "  " + kTable + "\n";
-    write_file(source / "SHA256SUMS.txt", files["SHA256SUMS.txt"]);
+    add_listed_root_file(kTable, table);
     config.segments = 1;
   }
 
-  fs::path partial_file() const {
-    auto tree = LocalTree::open(dest, {});
-    return dest / kPartialDirName / tree->partial_name(kTable);
-  }
+  fs::path partial_file() const { return MirrorFixture::partial_file(kTable); }
 
   std::vector<std::string> table_ranges() const {
     std::vector<std::string> out;

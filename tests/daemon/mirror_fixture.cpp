@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "daemon/curl_handles.hpp"
+#include "daemon/local_tree.hpp"
 #include "daemon/log.hpp"
 #include "daemon/sync_pass.hpp"
 #include "tests/support/test_ca.hpp"
@@ -166,6 +167,18 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   while (size_t got = std::fread(buffer, 1, sizeof buffer, out)) summary.append(buffer, got);
   std::fclose(out);
   return code;
+}
+
+void MirrorFixture::add_listed_root_file(const std::string& name, const std::string& content) {
+  files[name] = content;
+  write_file(source / name, content);
+  files["SHA256SUMS.txt"] += sha256_hex(content) + " " + name + "\n";
+  write_file(source / "SHA256SUMS.txt", files["SHA256SUMS.txt"]);
+}
+
+std::filesystem::path MirrorFixture::partial_file(const std::string& relative) const {
+  auto tree = LocalTree::open(dest, {});
+  return dest / kPartialDirName / tree->partial_name(relative);
 }
 
 bool MirrorFixture::mirrored_exactly(std::string* why) const {

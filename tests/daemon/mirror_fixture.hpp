@@ -57,6 +57,10 @@ struct MirrorFixture {
   // As `pnsyncd --once --verify`.
   ExitCode verify_run();
   bool mirrored_exactly(std::string* why) const;
+  // Adds a file at the root of the source tree and lists it in SHA256SUMS.txt.
+  void add_listed_root_file(const std::string& name, const std::string& content);
+  // Where the mirror keeps `relative` while it downloads.
+  std::filesystem::path partial_file(const std::string& relative) const;
   std::optional<store::FileRecord> record(const std::string& relative) const;
   std::string summary;  // of the last run
   // The last run's log, info lines included (stderr shows warnings and errors, as always).

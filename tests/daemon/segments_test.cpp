@@ -31,11 +31,7 @@ constexpr std::int64_t kTableSize = 6 * kMiB;
 struct LargeFileFixture : MirrorFixture {
   LargeFileFixture() {
     table = random_bytes(kTableSize, 77);
-    files[kTable] = table;
-    write_file(source / kTable, table);
-    files["SHA256SUMS.txt"] =
-        read_file(source / "SHA256SUMS.txt") + sha256_hex(table) + "  " + kTable + "\n";
-    write_file(source / "SHA256SUMS.txt", files["SHA256SUMS.txt"]);
+    add_listed_root_file(kTable, table);
     config.transfers = 8;
     config.segments = 4;
     config.segment_size = kMiB;
@@ -59,10 +55,7 @@ struct LargeFileFixture : MirrorFixture {
     return out;
   }
 
-  fs::path partial_file() const {
-    auto tree = LocalTree::open(dest, {});
-    return dest / kPartialDirName / tree->partial_name(kTable);
-  }
+  fs::path partial_file() const { return MirrorFixture::partial_file(kTable); }
 
   std::string table;
 };
