@@ -28,6 +28,9 @@ constexpr int kMaxChecksumMismatches = 3;
 constexpr std::size_t kVerifiedBatch = 256;
 constexpr auto kFlushDelay = std::chrono::milliseconds(200);
 constexpr std::size_t kRejectedNamesLogged = 5;
+// Verified files that may wait for the disk (fsync, rename) without holding a transfer slot. Past
+// this many, a file keeps its slot until it is published, so a slow disk holds the network back.
+constexpr std::size_t kPublishAhead = 64;
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
@@ -150,6 +153,14 @@ void MirrorJob::start() {
       [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
   transfer_context_->max_segments = config_.segments;
   transfer_context_->segment_size = config_.segment_size;
+  // The request is over, only the disk is left: the slot can start the next file's request at
+  // once instead of after the fsyncs and the rename (small files at 20 ms RTT, 16 transfers, ext4:
+  // 9.9 s instead of 10.7 s for 5,991 files; docs/benchmarks.md).
+  transfer_context_->on_publishing = [this](Transfer& transfer) {
+    if (transfer_context_->publisher->in_flight() > kPublishAhead) return;
+    if (auto found = transfers_.find(transfer.file().path); found != transfers_.end())
+      found->second.slot.release();
+  };
   transfer_context_->save_segments = [this](store::FileId file, std::int64_t on_disk,
                                             const std::optional<std::string>& segments) {
     services_.store.save_segments(file, on_disk, segments);

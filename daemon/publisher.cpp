@@ -213,6 +213,10 @@ PublishTicket Publisher::publish(PublishRequest request, Done done) {
   return PublishTicket(completions_, id);
 }
 
+std::size_t Publisher::in_flight() const {
+  return completions_->waiting.size();
+}
+
 void Publisher::stop() {
   workers_->stop();
 }

@@ -75,6 +75,8 @@ public:
   // Queues one file. Call on the io_context's thread. `done` is always called later, never from
   // inside, unless the ticket is dropped first.
   [[nodiscard]] PublishTicket publish(PublishRequest request, Done done);
+  // Files handed over whose completion is still to run (call on the io_context's thread).
+  std::size_t in_flight() const;
   // Finishes the steps in progress, reports the rest as not done, joins the threads. Idempotent.
   void stop();
 

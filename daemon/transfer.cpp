@@ -380,6 +380,7 @@ void Transfer::verify_and_publish(std::optional<std::int64_t> server_total,
         result.verified = verified_;
         finish(std::move(result));
       });
+  if (context_.on_publishing) context_.on_publishing(*this);
 }
 
 bool Transfer::flush_writes() {

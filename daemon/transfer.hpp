@@ -60,6 +60,8 @@ struct AttemptResult {
   int errno_value = 0;
 };
 
+class Transfer;
+
 // What a transfer needs from the outside world, and nothing more.
 struct TransferContext {
   boost::asio::io_context& io;
@@ -78,6 +80,9 @@ struct TransferContext {
   std::unique_ptr<Publisher> publisher = std::make_unique<Publisher>(io, tree);
   // Hashes what files fetched in byte ranges have written, off the event loop.
   std::unique_ptr<HashWorker> hash_worker = std::make_unique<HashWorker>(io);
+  // Called when a transfer hands its verified file to the publisher: its request is over, only
+  // the disk is left. Unset = nothing to do.
+  std::function<void(Transfer&)> on_publishing = {};
   // A file of at least segment_size bytes is fetched as up to max_segments byte ranges at once
   // (1 = never), the ranges beyond the first on slots the queue can spare (add_range()).
   int max_segments = 1;
