@@ -268,7 +268,7 @@ std::string_view to_string(ControlPhase phase) {
 }
 
 milliseconds next_interval(const ControllerParams& params, const ControllerState& state) {
-  return state.phase == ControlPhase::SlowStart ? params.min_duration : params.interval;
+  return state.phase == ControlPhase::SlowStart ? params.slow_start_sample : params.interval;
 }
 
 ControllerState initial_controller_state(const ControllerParams& params, TimePoint now) {
@@ -291,7 +291,11 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
     return {std::move(state), std::move(decision)};
   };
   const TimePoint start = now - sample.duration;
-  const bool clean = start >= state.clean_from && sample.duration >= params.min_duration;
+  // Slow start samples more often (next_interval); its samples are long enough by definition.
+  const auto shortest = state.phase == ControlPhase::SlowStart
+                            ? std::min(params.min_duration, params.slow_start_sample)
+                            : params.min_duration;
+  const bool clean = start >= state.clean_from && sample.duration >= shortest;
 
   // Retry-After speaks for the whole host. Nothing new starts while it lasts, so intervals up to
   // its end say nothing about the limit, and the cool-down counts from its end.
@@ -359,7 +363,7 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   state.window_completions += sample.completed;
   const bool many_files = doubling(params, state, now) && state.extensions == 0 &&
                           state.window_completions >= params.slow_start_completions &&
-                          state.window_duration >= params.min_duration;
+                          state.window_duration >= params.slow_start_sample;
   if ((!many_files &&
        state.window_duration < measure_for(params, state, now) * (state.extensions + 1)) ||
       state.window_duration <= milliseconds{0})

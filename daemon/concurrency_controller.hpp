@@ -76,13 +76,16 @@ struct ControllerParams {
   double slow_start_factor = 2.0;
   int slow_start_until = 16;
   std::chrono::milliseconds slow_start_measure{2000};
-  // Many small files give a measurement quickly: while doubling, `slow_start_completions` files
-  // completed in clean intervals of at least min_duration in all are enough (a count of 64 varies
-  // by about +-12%, well short of the +25% a doubling must show), the caller samples every
-  // min_duration (next_interval), and a doubling settles in `slow_start_settle` (its streams open
-  // on connections already made). A mirror of small files at 20 ms RTT then reaches 16 in about
-  // 2 s instead of 8, which is most of a short update's time.
-  int slow_start_completions = 64;
+  // Many small files give a measurement quickly: while doubling, the caller samples every
+  // `slow_start_sample` (next_interval), `slow_start_completions` files completed in clean
+  // intervals of at least that length in all are enough, and a doubling settles in
+  // `slow_start_settle` (its streams open on connections already made). A count of 32 varies by
+  // about +-18%: a doubling that pays brings +60 to +100% and is kept, one that brings nothing is
+  // kept by chance about one time in ten, and probes down undo it later. A mirror of small files
+  // at 20 ms RTT then reaches 16 in about 1 s (was 2 s with 64 files in 500 ms, 8 s before), and
+  // the ramp was a tenth of a 6,000-file pass (docs/benchmarks.md).
+  std::chrono::milliseconds slow_start_sample{250};
+  int slow_start_completions = 32;
   std::chrono::milliseconds slow_start_settle{250};
   // The interval the caller samples at after slow start.
   std::chrono::milliseconds interval{2000};
@@ -164,8 +167,8 @@ struct ControlStep {
 // The policy: the state after one more interval ending at `now`, and what to do.
 ControlStep control_step(const ControllerParams& params, ControllerState state,
                          const Sample& sample, ControlClock::time_point now);
-// How long the caller's next interval should be: min_duration while doubling, so that many small
-// files can end a slow-start measurement early; `interval` after.
+// How long the caller's next interval should be: slow_start_sample during slow start, so that many
+// small files can end a measurement early; `interval` after.
 std::chrono::milliseconds next_interval(const ControllerParams& params,
                                         const ControllerState& state);
 

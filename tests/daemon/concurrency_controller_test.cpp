@@ -505,8 +505,8 @@ TEST_CASE("controller: simulated physionet.org, 300 intervals", "[controller][si
 }
 
 // Small files at a 20 ms round trip: each transfer completes 40 files of 30 KB a second, and the
-// engine samples every next_interval() (500 ms while doubling).
-TEST_CASE("controller: many small files let slow start judge each doubling in half a second",
+// engine samples every next_interval() (250 ms in slow start).
+TEST_CASE("controller: many small files let slow start judge each doubling in a quarter second",
           "[controller]") {
   const ControllerParams p = params();
   auto now = ControlClock::time_point{};
@@ -534,20 +534,20 @@ TEST_CASE("controller: many small files let slow start judge each doubling in ha
     return changes;
   };
 
-  SECTION("small files: 4 -> 8 -> 16 in 2 s") {
-    CHECK(controller.next_interval() == p.min_duration);
+  SECTION("small files: 4 -> 8 -> 16 in 1 s") {
+    CHECK(controller.next_interval() == p.slow_start_sample);
     const auto changes = run_until(40, 3000ms);
     REQUIRE(changes.size() == 2);
-    // Each: the interval in which the limit changed (settle), then one of 500 ms with 80 files
-    // (at 4) or 160 (at 8).
-    CHECK(changes[0] == std::pair{1000ms, 8});
-    CHECK(changes[1] == std::pair{2000ms, 16});
-    CHECK(controller.next_interval() == p.min_duration);  // 16 is judged on the full measure
+    // Each: the interval in which the limit changed (settle), then one of 250 ms with 40 files
+    // (at 4) or 80 (at 8).
+    CHECK(changes[0] == std::pair{500ms, 8});
+    CHECK(changes[1] == std::pair{1000ms, 16});
+    CHECK(controller.next_interval() == p.slow_start_sample);  // 16 is judged on the full measure
   }
   SECTION("few files a second (large files): each doubling still waits for 2 s of data") {
     const auto changes = run_until(1, 6000ms, 3'000'000);
     REQUIRE(!changes.empty());
-    CHECK(changes[0].first >= 2500ms);  // the first interval, then 2 s measured
+    CHECK(changes[0].first >= 2250ms);  // the first interval (settle), then 2 s measured
     CHECK(changes[0].second == 8);
   }
   SECTION("after slow start the caller samples every 2 s again") {
