@@ -716,7 +716,7 @@ void MirrorJob::forget_unlisted(const std::string& dir,
     if (names.contains(gone.path)) continue;
     services_.log.warning(url_for(gone.path) + ": no longer listed upstream; forgotten");
     if (auto found = transfers_.find(gone.path); found != transfers_.end()) {
-      found->second.transfer->cancel();
+      if (found->second.transfer) found->second.transfer->cancel();
       found->second.slot.release();
       transfers_.erase(found);
     }
@@ -742,10 +742,6 @@ void MirrorJob::enqueue(const store::FileRecord& file) {
   Pending pending;
   pending.attempts = file.attempts;
   pending.mismatches = file.checksum_mismatches;
-  pending.transfer = std::make_unique<Transfer>(
-      *transfer_context_, file, [this](Transfer& transfer, const AttemptResult& result) {
-        on_attempt_done(transfer, result);
-      });
   transfers_.emplace(file.path, std::move(pending));
   submit(file.path);
 }
@@ -756,21 +752,45 @@ void MirrorJob::submit(const std::string& path) {
                                auto found = transfers_.find(path);
                                if (status_ != JobStatus::Running || found == transfers_.end())
                                  return;
-                               found->second.slot = std::move(slot);
-                               found->second.transfer->start();
+                               Pending& pending = found->second;
+                               if (!pending.transfer && !make_transfer(path, pending)) return;
+                               pending.slot = std::move(slot);
+                               pending.transfer->start();
                              });
+}
+
+bool MirrorJob::make_transfer(const std::string& path, Pending& pending) {
+  // From the store as it is now: a listing that came after the file was queued may have given
+  // its size.
+  auto record = services_.store.find_file(mirror_id_, path);
+  if (!record) {
+    // Forgotten meanwhile (no longer listed upstream).
+    boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
+      transfers_.erase(path);
+      check_finished();
+    });
+    return false;
+  }
+  pending.transfer =
+      std::make_unique<Transfer>(*transfer_context_, std::move(*record),
+                                 [this](Transfer& transfer, const AttemptResult& result) {
+                                   on_attempt_done(transfer, result);
+                                 });
+  return true;
 }
 
 int MirrorJob::ranges_wanted() const {
   if (status_ != JobStatus::Running) return 0;
   return static_cast<int>(
-      std::count_if(transfers_.begin(), transfers_.end(),
-                    [](const auto& entry) { return entry.second.transfer->wants_range(); }));
+      std::count_if(transfers_.begin(), transfers_.end(), [](const auto& entry) {
+        return entry.second.transfer && entry.second.transfer->wants_range();
+      }));
 }
 
 void MirrorJob::offer_spare_slots() {
   if (status_ != JobStatus::Running) return;
   for (auto& [path, pending] : transfers_) {
+    if (!pending.transfer) continue;
     Transfer& transfer = *pending.transfer;
     while (transfer.wants_range()) {
       auto slot = services_.scheduler.try_acquire(Lane::File);
@@ -949,7 +969,7 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   status_message_ = std::move(message);
   if (why != JobStatus::Stopped) services_.log.error(name_ + ": " + status_message_);
   for (auto& [path, pending] : transfers_) {
-    pending.transfer->cancel();
+    if (pending.transfer) pending.transfer->cancel();
     pending.slot.release();
   }
   for (auto id : std::set(text_requests_)) services_.http.cancel(id);
@@ -987,6 +1007,7 @@ JobProgress MirrorJob::progress() const {
 std::vector<InFlightFile> MirrorJob::in_flight() const {
   std::vector<InFlightFile> files;
   for (const auto& [path, pending] : transfers_) {
+    if (!pending.transfer) continue;  // queued, not started yet
     const TransferState state = pending.transfer->state();
     if (state != TransferState::Connecting && state != TransferState::Downloading) continue;
     files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size,
