@@ -292,9 +292,8 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   };
   const TimePoint start = now - sample.duration;
   // Slow start samples more often (next_interval); its samples are long enough by definition.
-  const auto shortest = state.phase == ControlPhase::SlowStart
-                            ? std::min(params.min_duration, params.slow_start_sample)
-                            : params.min_duration;
+  const auto shortest =
+      state.phase == ControlPhase::SlowStart ? params.slow_start_sample : params.min_duration;
   const bool clean = start >= state.clean_from && sample.duration >= shortest;
 
   // Retry-After speaks for the whole host. Nothing new starts while it lasts, so intervals up to

@@ -764,11 +764,9 @@ bool MirrorJob::make_transfer(const std::string& path, Pending& pending) {
   // its size.
   auto record = services_.store.find_file(mirror_id_, path);
   if (!record) {
-    // Forgotten meanwhile (no longer listed upstream).
-    boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
-      transfers_.erase(path);
-      check_finished();
-    });
+    // Forgotten meanwhile (no longer listed upstream); no Transfer to call back from.
+    transfers_.erase(path);
+    check_finished();
     return false;
   }
   pending.transfer =
@@ -803,6 +801,10 @@ void MirrorJob::offer_spare_slots() {
 void MirrorJob::give_up(const std::string& path, const std::string& message) {
   services_.log.error("failed: " + message);
   given_up_.insert(path);
+  drop_later(path);
+}
+
+void MirrorJob::drop_later(const std::string& path) {
   // Erased on the loop: we may be inside the transfer's own callback.
   boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
     transfers_.erase(path);
@@ -831,10 +833,7 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
               check_finished();
             });
       }
-      boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
-        transfers_.erase(path);
-        check_finished();
-      });
+      drop_later(path);
       return;
     case AttemptOutcome::Retry:
     case AttemptOutcome::RetryAfter: {
@@ -872,10 +871,7 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
       services_.store.forget_file(id);
       // Queued before the transfer goes, so the job never looks finished in between.
       queue_dir(path + "/");
-      boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
-        transfers_.erase(path);
-        check_finished();
-      });
+      drop_later(path);
       return;
     case AttemptOutcome::AuthFailed:
       handle_fatal_verdict(401, result.message);

@@ -231,8 +231,12 @@ private:
     int attempts = 0;
     int mismatches = 0;
   };
-  std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
+  // Makes the Transfer of a queued file from the store's record; false (and the file dropped)
+  // when the store no longer has it.
   bool make_transfer(const std::string& path, Pending& pending);
+  // Drops a file from transfers_ on the next turn of the loop (see give_up).
+  void drop_later(const std::string& path);
+  std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
   std::size_t listing_failures_ = 0;
   std::set<HttpClient::RequestId> text_requests_;
   std::chrono::steady_clock::time_point counts_refreshed_{};

@@ -119,7 +119,7 @@ void Transfer::start() {
     // Resume: the hash covers the whole file, so the bytes already here go in first, read back
     // by the hash worker while the rest arrives.
     hash_behind_ = true;
-    hash_stream();
+    hash_behind();
   } else if (written_ > 0) {
     if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_,
                                        context_.tree.partial_name(file_.path));
@@ -321,7 +321,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
     // The hash worker is still reading back the end of the file.
     enter(TransferState::Verifying);
     verify_when_hashed_ = EndedBody{total, mtime};
-    hash_stream();
+    hash_behind();
     return;
   }
   verify_and_publish(total, mtime);
@@ -394,26 +394,25 @@ bool Transfer::flush_writes() {
   pending_write_.clear();
   if (pending_write_.capacity() > kWriteBatch) pending_write_.shrink_to_fit();
   if (write_error_) return false;
-  hash_stream();
-  return true;
-}
-
-void Transfer::hash_stream() {
-  if (plan_ || !partial_ || write_error_ || !pending_write_.empty()) return;
-  if (!hash_behind_) {
-    if (written_ < kHashBehindFrom) return;
+  if (!plan_ && !hash_behind_ && written_ >= kHashBehindFrom) {
     // Long enough to be worth a thread: from here the hash worker reads back what is written.
     // The hasher holds [0, written_), all of it on disk.
     hash_behind_ = true;
     hashed_ = written_;
-    return;
   }
-  const bool ending = verify_when_hashed_.has_value();
-  if (hash_in_flight_ || written_ - hashed_ < (ending ? 1 : kHashAtLeast)) return;
-  read_back_hash(std::min(written_ - hashed_, kHashStep));
+  hash_behind();
+  return true;
 }
 
-void Transfer::read_back_hash(std::int64_t step) {
+void Transfer::hash_behind() {
+  if (!(plan_ || hash_behind_) || hash_in_flight_ || !partial_ || write_error_) return;
+  // The bytes from 0 on disk with no gap: a stream's written minus what still waits in memory.
+  const std::int64_t ready =
+      plan_ ? plan_->contiguous() : written_ - static_cast<std::int64_t>(pending_write_.size());
+  const bool all_there = plan_ ? ready == plan_->size() : verify_when_hashed_.has_value();
+  if (ready - hashed_ < kHashAtLeast && !all_there) return;
+  const std::int64_t step = std::min(ready - hashed_, kHashStep);
+  if (step <= 0) return;
   // A read error is reported like a write error, by the step that meets it next.
   std::string name = context_.tree.partial_name(file_.path);
   UniqueFd reader(::fcntl(partial_.get(), F_DUPFD_CLOEXEC, 0));
@@ -434,11 +433,10 @@ void Transfer::read_back_hash(std::int64_t step) {
         } else {
           write_error_ = read.error();
         }
+        hash_behind();
         if (plan_) {
-          hash_ranges();
           finish_ranges_if_done();
         } else {
-          hash_stream();
           finish_stream_if_hashed();
         }
       });

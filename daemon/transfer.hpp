@@ -171,11 +171,10 @@ private:
   void post_finish(AttemptResult result);
   // Writes the bytes collected in pending_write_; false (and write_error_ set) on failure.
   bool flush_writes();
-  // Hashing behind the writing (kHashBehindFrom): the next read-back of a stream, one read-back
-  // job of `step` bytes from hashed_ for either kind of transfer, and the verification of a
+  // Hashing behind the writing (a file in ranges, or a stream past kHashBehindFrom): hands the
+  // next step of what is on disk to the hash worker, if it is time; and the verification of a
   // stream whose body ended before its hash did.
-  void hash_stream();
-  void read_back_hash(std::int64_t step);
+  void hash_behind();
   void finish_stream_if_hashed();
   AttemptResult restart_from_scratch(AttemptOutcome outcome, std::string message);
   void finish(AttemptResult result);
@@ -192,7 +191,6 @@ private:
   bool flush_range(RangeFetch& fetch);
   void save_plan(bool now);
   void forget_plan();
-  void hash_ranges();
   void finish_ranges_if_done();
   void cancel_ranges();
   void fail_ranges(AttemptResult result);

@@ -87,7 +87,7 @@ void Transfer::start_ranges() {
   ranges_mtime_.reset();
   enter(TransferState::Connecting);
   if (auto idle = idle_range()) launch_range(*idle, {}, true);
-  hash_ranges();
+  hash_behind();
   if (fetches_.empty()) {
     // Nothing to fetch (every range done, e.g. after a read error): hash and publish from here.
     boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_)] {
@@ -229,7 +229,7 @@ bool Transfer::flush_range(RangeFetch& fetch) {
   if (fetch.pending.capacity() > kWriteBatch) fetch.pending.shrink_to_fit();
   if (write_error_) return false;
   save_plan(false);
-  hash_ranges();
+  hash_behind();
   return true;
 }
 
@@ -301,16 +301,8 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
     }
   }
   done.reset();
-  hash_ranges();
+  hash_behind();
   finish_ranges_if_done();
-}
-
-void Transfer::hash_ranges() {
-  if (!plan_ || hash_in_flight_ || !partial_ || write_error_) return;
-  const std::int64_t ready = plan_->contiguous();
-  if (ready - hashed_ < kHashAtLeast && ready < plan_->size()) return;
-  const std::int64_t step = std::min(ready - hashed_, kHashStep);
-  if (step > 0) read_back_hash(step);
 }
 
 void Transfer::finish_ranges_if_done() {
