@@ -65,6 +65,17 @@ OrderedJson to_json(const MirrorStatus& mirror) {
           {"transfers", std::move(transfers)}};
 }
 
+OrderedJson to_json(const ConnectionStatus& connections) {
+  return {{"open", connections.open},
+          {"limit", connections.limit},
+          {"max", connections.max},
+          {"adaptive", connections.adaptive},
+          {"streams_per_connection", connections.streams_per_connection},
+          {"requests_in_flight", connections.requests_in_flight},
+          {"rate_per_connection_bytes_per_s", finite(connections.rate_per_connection_bytes_per_s)},
+          {"reason", connections.reason}};
+}
+
 OrderedJson to_json(const DaemonStatus& status) {
   OrderedJson mirrors = OrderedJson::array();
   for (const MirrorStatus& mirror : status.mirrors) mirrors.push_back(to_json(mirror));
@@ -76,6 +87,7 @@ OrderedJson to_json(const DaemonStatus& status) {
           {"transfers_auto", status.transfers_auto},
           {"max_transfers", status.max_transfers},
           {"transfers_reason", status.transfers_reason},
+          {"connections", to_json(status.connections)},
           {"bandwidth_limit", status.bandwidth_limit},
           {"rate_bytes_per_s", finite(status.rate_bytes_per_s)},
           {"mirrors", std::move(mirrors)}};
@@ -293,6 +305,22 @@ MirrorStatus read_mirror(Reader& in) {
   return mirror;
 }
 
+// Counts are only refused when negative: a newer daemon may allow more connections or streams than
+// this build's configuration does, and its status must still read.
+ConnectionStatus read_connections(Reader& in) {
+  constexpr int kMax = std::numeric_limits<int>::max();
+  ConnectionStatus connections;
+  connections.open = in.small_integer("open", 0, kMax);
+  connections.limit = in.small_integer("limit", 0, kMax);
+  connections.max = in.small_integer("max", 0, kMax);
+  connections.adaptive = in.boolean("adaptive");
+  connections.streams_per_connection = in.small_integer("streams_per_connection", 0, kMax);
+  connections.requests_in_flight = in.small_integer("requests_in_flight", 0, kMax);
+  connections.rate_per_connection_bytes_per_s = in.number("rate_per_connection_bytes_per_s");
+  connections.reason = in.string("reason");
+  return connections;
+}
+
 DaemonStatus read_status(Reader& in) {
   DaemonStatus status;
   status.version = in.string("version");
@@ -303,6 +331,9 @@ DaemonStatus read_status(Reader& in) {
   status.transfers_auto = in.boolean("transfers_auto");
   status.max_transfers = in.small_integer("max_transfers", 0, kMaxTransfers);
   status.transfers_reason = in.string("transfers_reason");
+  // Absent from a daemon older than the field: all zero, which pnsyncctl does not show.
+  Reader connections = in.object("connections");
+  status.connections = read_connections(connections);
   status.bandwidth_limit = in.integer("bandwidth_limit", 0);
   status.rate_bytes_per_s = in.number("rate_bytes_per_s");
   in.objects("mirrors", [&](Reader& item) { status.mirrors.push_back(read_mirror(item)); });

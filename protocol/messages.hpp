@@ -53,17 +53,32 @@ struct MirrorStatus {
   bool operator==(const MirrorStatus&) const = default;
 };
 
+// Connections to the server and the requests they carry (docs/adaptive.md). All zero and empty
+// from a daemon older than the field (and from one that does not fill it yet).
+struct ConnectionStatus {
+  int open = 0;                    // TCP connections open to the server now
+  int limit = 0;                   // the most pnsync opens now (adaptive, at most `max`)
+  int max = 0;                     // max_connections (configuration)
+  bool adaptive = false;           // the limit is chosen by the controller (not pinned)
+  int streams_per_connection = 0;  // requests one connection carries at once (1 = HTTP/1.1 style)
+  int requests_in_flight = 0;      // file and listing requests running now
+  double rate_per_connection_bytes_per_s = 0;  // aggregate rate / connections carrying data
+  std::string reason;                          // "18 connections: connect time-outs at 20"
+  bool operator==(const ConnectionStatus&) const = default;
+};
+
 struct DaemonStatus {
   std::string version;  // pnsyncd's
   std::int64_t pid = 0;
   std::int64_t started_unix = 0;
   bool paused = false;  // every mirror paused by `pause` without a name
-  // Concurrency: the limit in use, whether it is adaptive (transfers: auto), and why it last
-  // changed ("cut to 9 after 3x 429", "raised to 12: +8% throughput").
+  // Concurrency: the limit on requests in flight, whether it is adaptive (transfers: auto), its
+  // ceiling, and why it last changed ("cut to 9 after 3x 429", "48 in flight: +12% at 48").
   int transfers = 0;
   bool transfers_auto = false;
   int max_transfers = 0;
   std::string transfers_reason;
+  ConnectionStatus connections;      // the other knob: how many connections carry those requests
   std::int64_t bandwidth_limit = 0;  // bytes/s over all mirrors; 0 = none
   double rate_bytes_per_s = 0;
   std::vector<MirrorStatus> mirrors;

@@ -60,15 +60,58 @@ TEST_CASE("responses survive a round trip", "[codec]") {
   }
 }
 
+TEST_CASE("the status carries the connections object, in the documented order", "[codec]") {
+  Response response;
+  response.status = pnsync::test::sample_status();
+  const std::string json = result_json(response, -1);  // what `pnsyncctl --json status` prints
+  CHECK_THAT(json, Catch::Contains(R"("transfers_reason":"cut to 6 after 3x 429",)"
+                                   R"("connections":{"open":2,"limit":3,"max":8,"adaptive":true,)"
+                                   R"("streams_per_connection":4,"requests_in_flight":5,)"
+                                   R"("rate_per_connection_bytes_per_s":6553600.0,)"
+                                   R"("reason":"3 connections: +9% at 3"},"bandwidth_limit":)"));
+}
+
+TEST_CASE("a status from a daemon older than \"connections\" still decodes", "[codec]") {
+  // pnsyncd 0.1.0's answer, word for word but for the mirrors.
+  const Decoded<Response> decoded = decode_response(
+      R"({"id":2,"ok":true,"message":"","status":{"version":"0.1.0","pid":4242,)"
+      R"("started_unix":1700000000,"paused":false,"transfers":6,"transfers_auto":true,)"
+      R"("max_transfers":16,"transfers_reason":"cut to 6 after 3x 429",)"
+      R"("bandwidth_limit":0,"rate_bytes_per_s":1.5,"mirrors":[]}})");
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded.value().status);
+  const DaemonStatus& status = *decoded.value().status;
+  CHECK(status.transfers == 6);
+  CHECK(status.transfers_reason == "cut to 6 after 3x 429");
+  CHECK(status.connections == ConnectionStatus{});
+}
+
+TEST_CASE("a newer daemon's larger connection counts and extra fields still decode", "[codec]") {
+  const Decoded<Response> decoded = decode_response(
+      R"({"id":2,"ok":true,"status":{"connections":{"open":300,"limit":300,"max":1000,)"
+      R"("adaptive":false,"streams_per_connection":5000,"requests_in_flight":100000,)"
+      R"("rate_per_connection_bytes_per_s":10,"reason":"","future":[1]}}})");
+  REQUIRE(decoded.ok());
+  const ConnectionStatus& connections = decoded.value().status->connections;
+  CHECK(connections.open == 300);
+  CHECK(connections.max == 1000);
+  CHECK(connections.streams_per_connection == 5000);
+  CHECK(connections.requests_in_flight == 100000);
+  CHECK(connections.rate_per_connection_bytes_per_s == 10.0);
+}
+
 TEST_CASE("non-UTF-8 names and non-finite rates still encode", "[codec]") {
   Response response;
   response.status.emplace();
   response.status->rate_bytes_per_s = std::numeric_limits<double>::infinity();
+  response.status->connections.rate_per_connection_bytes_per_s =
+      std::numeric_limits<double>::quiet_NaN();
   response.status->mirrors.push_back({});
   response.status->mirrors[0].name = "bad\xff name";
   const Decoded<Response> decoded = decode_response(encode(response));
   REQUIRE(decoded.ok());
   CHECK(decoded.value().status->rate_bytes_per_s == 0.0);
+  CHECK(decoded.value().status->connections.rate_per_connection_bytes_per_s == 0.0);
   CHECK(decoded.value().status->mirrors[0].name == "bad\xEF\xBF\xBD name");  // U+FFFD
 }
 
@@ -143,6 +186,14 @@ TEST_CASE("malformed responses are refused naming the nested field", "[codec]") 
        "missing field \"status.mirrors[0].name\""},
       {"{\"id\":1,\"ok\":true,\"status\":{\"transfers\":100000}}",
        "\"status.transfers\" is out of range"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"connections\":[]}}",
+       "\"status.connections\" must be an object"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"connections\":{\"open\":-1}}}",
+       "\"status.connections.open\" is out of range"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"connections\":{\"adaptive\":1}}}",
+       "\"status.connections.adaptive\" must be true or false"},
+      {"{\"id\":1,\"ok\":true,\"status\":{\"connections\":{\"reason\":null}}}",
+       "\"status.connections.reason\" must be a string"},
       {"{\"id\":1,\"ok\":true,\"failures\":{}}", "\"failures\" must be an array"},
       {"{\"id\":1,\"ok\":true,\"plans\":[{\"sample\":[1]}]}",
        "\"plans[0].sample\" must be an array of strings"},

@@ -17,6 +17,14 @@ inline protocol::DaemonStatus sample_status() {
   status.transfers_auto = true;
   status.max_transfers = 16;
   status.transfers_reason = "cut to 6 after 3x 429";
+  status.connections.open = 2;
+  status.connections.limit = 3;
+  status.connections.max = 8;
+  status.connections.adaptive = true;
+  status.connections.streams_per_connection = 4;
+  status.connections.requests_in_flight = 5;
+  status.connections.rate_per_connection_bytes_per_s = 6.25 * 1024 * 1024;
+  status.connections.reason = "3 connections: +9% at 3";
   status.bandwidth_limit = 50 * 1024 * 1024;
   status.rate_bytes_per_s = 12.5 * 1024 * 1024;
 
