@@ -111,6 +111,23 @@ std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOp
   return table.render(options.width, 0, "    ");
 }
 
+// "connections: 18 open of 18 (auto, up to 20), 1 request each, 17 in flight, 498.0 KiB/s per
+// connection: 18 connections: connect time-outs at 20". Nothing from a daemon that does not report
+// its connections (older than the field, or not filling it yet): every field is zero.
+std::string connections_line(const protocol::ConnectionStatus& connections) {
+  if (connections == protocol::ConnectionStatus{}) return {};
+  std::string line = "connections: " + group_digits(connections.open) + " open of " +
+                     group_digits(connections.limit);
+  line += connections.adaptive ? " (auto, up to " + group_digits(connections.max) + ")"
+                               : std::string(" (fixed)");
+  line += ", " + plural(connections.streams_per_connection, "request", "requests") + " each";
+  line += ", " + group_digits(connections.requests_in_flight) + " in flight";
+  if (connections.rate_per_connection_bytes_per_s > 0)
+    line += ", " + format_rate(connections.rate_per_connection_bytes_per_s) + " per connection";
+  if (!connections.reason.empty()) line += ": " + connections.reason;
+  return line + "\n";
+}
+
 std::string daemon_lines(const protocol::DaemonStatus& status, const RenderOptions& options) {
   std::string out = "pnsyncd " + status.version + ", pid " + std::to_string(status.pid);
   if (status.started_unix > 0) out += ", up " + duration(options.now_unix - status.started_unix);
@@ -122,7 +139,8 @@ std::string daemon_lines(const protocol::DaemonStatus& status, const RenderOptio
   else
     out += " (fixed)";
   if (!status.transfers_reason.empty()) out += ": " + status.transfers_reason;
-  out += "\nbandwidth limit: " +
+  out += "\n" + connections_line(status.connections);
+  out += "bandwidth limit: " +
          (status.bandwidth_limit > 0 ? format_rate(static_cast<double>(status.bandwidth_limit))
                                      : std::string("none")) +
          "\n";

@@ -59,6 +59,37 @@ TEST_CASE("status while the first listing runs: the total is unknown", "[render]
   check_golden("status_listing.txt", render_status(status, {80, false, kNow}));
 }
 
+TEST_CASE("status shows connections and requests in flight after the transfers line", "[render]") {
+  using pnsync::protocol::ConnectionStatus;
+  pnsync::protocol::DaemonStatus status;
+  status.version = "0.1.0";
+  status.pid = 7;
+  status.transfers = 48;
+  status.transfers_auto = true;
+  status.max_transfers = 256;
+  status.transfers_reason = "48 in flight: +12% at 48";
+  auto [connections, expected] = GENERATE(table<ConnectionStatus, std::string>({
+      {{18, 18, 20, true, 1, 17, 498.0 * 1024, "18 connections: connect time-outs at 20"},
+       "connections: 18 open of 18 (auto, up to 20), 1 request each, 17 in flight, "
+       "498.0 KiB/s per connection: 18 connections: connect time-outs at 20\n"},
+      {{3, 4, 20, true, 16, 48, 0, "4 connections: +9% at 4"},
+       "connections: 3 open of 4 (auto, up to 20), 16 requests each, 48 in flight: "
+       "4 connections: +9% at 4\n"},
+      {{8, 8, 8, false, 4, 30, 1.5 * 1024 * 1024, "fixed by configuration"},
+       "connections: 8 open of 8 (fixed), 4 requests each, 30 in flight, 1.5 MiB/s per "
+       "connection: fixed by configuration\n"},
+      {{0, 2, 2, false, 1, 0, 0, ""},
+       "connections: 0 open of 2 (fixed), 1 request each, 0 in flight\n"},
+      {ConnectionStatus{}, ""},  // a daemon that does not report its connections: no line
+  }));
+  status.connections = connections;
+  const std::string head =
+      "pnsyncd 0.1.0, pid 7, 0 B/s in all\n"
+      "transfers: 48 (auto, up to 256): 48 in flight: +12% at 48\n";
+  CHECK(render_status(status, {200, false, kNow}) ==
+        head + expected + "bandwidth limit: none\n\nno mirrors\n");
+}
+
 TEST_CASE("failures and plans", "[render]") {
   check_golden("failures.txt",
                render_failures(pnsync::test::sample_failures(), {100, false, kNow}));
