@@ -2,6 +2,7 @@
 #include "daemon/concurrency_controller.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace pnsync {
@@ -43,11 +44,39 @@ int total(const ThrottleSignals& s) {
   return s.http_429 + s.http_503 + s.connect_timeouts + s.resets + s.stalls;
 }
 
-// The highest limit a probe may reach now: `max`, or one below the limit that last drew
+// The limits the controller may choose form a ladder: every number up to the connection bound
+// (one more connection each), then whole multiples of it (one more stream on every connection).
+// Without a connection model every number is a rung.
+int rung_bound(const ControllerParams& params, const ControllerState& state, TimePoint now) {
+  const int bound = connection_bound(params, state, now);
+  return bound > 0 ? bound : INT_MAX;
+}
+
+// The highest rung at most `limit` (at least 1).
+int rung_at_most(int limit, int bound) {
+  if (limit <= bound) return std::max(1, limit);
+  return limit / bound * bound;
+}
+
+// The rung above `limit`.
+int rung_above(int limit, int bound) {
+  if (limit < bound) return limit + 1;
+  return (limit / bound + 1) * bound;
+}
+
+// The rung below `limit` (0 below 1).
+int rung_below(int limit, int bound) {
+  if (limit <= bound) return limit - 1;
+  return (limit - 1) / bound * bound;
+}
+
+// The highest limit a probe may reach now: `max`, or one rung below the limit that last drew
 // throttling while that is remembered.
 int raise_bound(const ControllerParams& params, const ControllerState& state, TimePoint now) {
-  int bound = params.max;
-  if (state.ceiling > 0 && now < state.ceiling_until) bound = std::min(bound, state.ceiling - 1);
+  const int rungs = rung_bound(params, state, now);
+  int bound = rung_at_most(params.max, rungs);
+  if (state.ceiling > 0 && now < state.ceiling_until)
+    bound = std::min(bound, rung_at_most(rung_below(state.ceiling, rungs), rungs));
   return std::max(bound, params.min);
 }
 
@@ -78,11 +107,14 @@ bool doubling(const ControllerParams& params, const ControllerState& state, Time
          state.limit < raise_bound(params, state, now);
 }
 
-// The next slow-start step from `limit`: limit * slow_start_factor, at least one more, at most
-// slow_start_until.
-int slow_start_next(const ControllerParams& params, int limit) {
+// The next slow-start step from `limit`: limit * slow_start_factor, at least one rung more, at
+// most slow_start_until.
+int slow_start_next(const ControllerParams& params, const ControllerState& state, int limit,
+                    TimePoint now) {
+  const int rungs = rung_bound(params, state, now);
   const int next = static_cast<int>(std::ceil(limit * params.slow_start_factor));
-  return std::max(limit + 1, std::min(next, params.slow_start_until));
+  return std::max(rung_above(limit, rungs),
+                  rung_at_most(std::min(next, params.slow_start_until), rungs));
 }
 
 // How long a measurement at the current limit lasts: short while doubling, where the steps are
@@ -92,9 +124,15 @@ milliseconds measure_for(const ControllerParams& params, const ControllerState& 
   return doubling(params, state, now) ? params.slow_start_measure : params.measure;
 }
 
-// The gain `high` transfers must bring over `low` to earn their place.
-double needed_gain(const ControllerParams& params, int low, int high) {
-  return std::max(params.min_gain, params.efficiency * (high - low) / static_cast<double>(low));
+// The gain `high` transfers must bring over `low` to earn their place: `efficiency` of an
+// average transfer for each new connection, `stream_efficiency` for each new stream on the
+// connections there are.
+double needed_gain(const ControllerParams& params, int low, int high, int connection_bound) {
+  const int connections = std::min(high, connection_bound) - std::min(low, connection_bound);
+  const int streams = high - low - connections;
+  return std::max(params.min_gain,
+                  (params.efficiency * connections + params.stream_efficiency * streams) /
+                      static_cast<double>(low));
 }
 
 // Why `high` transfers did not earn their place: "throughput flat (+1% at 13)".
@@ -140,6 +178,7 @@ void hold(const ControllerParams& params, ControllerState& state, int limit, std
 void judge(const ControllerParams& params, ControllerState& state, double rate, bool can_probe,
            TimePoint now, Decision& decision) {
   const int bound = raise_bound(params, state, now);
+  const int rungs = rung_bound(params, state, now);
   const int limit = state.limit;
   const int from = state.tested_from;
   const bool tested = from > 0 && state.base_rate > 0;
@@ -148,7 +187,7 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
                       : from < limit ? rate / state.base_rate - 1
                                      : state.base_rate / rate - 1;
   const double need =
-      tested ? needed_gain(params, std::min(from, limit), std::max(from, limit)) : 0;
+      tested ? needed_gain(params, std::min(from, limit), std::max(from, limit), rungs) : 0;
   if (tested && std::abs(gain - need) < params.close_call &&
       state.extensions + 1 < params.max_measures) {
     // Too close to call: measure longer (the noise shrinks with the square root of the time).
@@ -168,7 +207,7 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
     }
     state.failed_probes = 0;
     if (can_probe && doubling(params, state, now)) {
-      probe(params, state, std::min(bound, slow_start_next(params, limit)), rate,
+      probe(params, state, std::min(bound, slow_start_next(params, state, limit, now)), rate,
             percent(gain) + " throughput", now, decision);
       return;
     }
@@ -216,10 +255,13 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
                             : state.phase == ControlPhase::Increase
                                 ? percent(state.kept_gain) + " throughput"
                                 : "probing";
-    probe(params, state, std::min(bound, slow_start ? slow_start_next(params, limit) : limit + 1),
+    probe(params, state,
+          std::min(bound, slow_start ? slow_start_next(params, state, limit, now)
+                                     : rung_above(limit, rungs)),
           state.base_rate, why, now, decision);
   } else if (limit > params.min) {
-    probe(params, state, limit - 1, state.base_rate, "probing", now, decision);
+    probe(params, state, std::max(params.min, rung_below(limit, rungs)), state.base_rate,
+          "probing", now, decision);
   }
 }
 
@@ -228,8 +270,12 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
 void cut(const ControllerParams& params, ControllerState& state, const std::string& why,
          TimePoint cooldown_from, TimePoint now, Decision& decision) {
   const int from = state.limit;
+  const int rungs = rung_bound(params, state, now);
   const int to = std::max(
-      params.min, std::min(from - 1, static_cast<int>(std::floor(from * params.cut_factor))));
+      params.min,
+      rung_at_most(std::min(rung_below(from, rungs),
+                            static_cast<int>(std::floor(from * params.cut_factor))),
+                   rungs));
   state.phase = ControlPhase::Backoff;
   state.tested_from = 0;
   state.base_rate = 0;
@@ -249,7 +295,55 @@ void cut(const ControllerParams& params, ControllerState& state, const std::stri
   }
 }
 
+// Connect time-outs at the connections in use: the bound drops to those that did connect (at
+// least one below, at most by connection_cut) and holds for ceiling_memory; the requests keep
+// their streams per connection on the connections left. Not a cut of the throughput: the
+// connections that did connect deliver as before.
+void lower_connections(const ControllerParams& params, ControllerState& state, int timeouts,
+                       TimePoint now, Decision& decision) {
+  const int at = std::min(state.limit, connection_bound(params, state, now));
+  const int least = std::max(1, static_cast<int>(std::floor(at * params.connection_cut)));
+  const int to = std::max({1, least, std::min(at - 1, at - timeouts)});
+  const int streams = (state.limit + at - 1) / at;
+  const int limit = std::clamp(state.limit <= at ? std::min(state.limit, to) : streams * to,
+                               params.min, std::max(params.min, rung_at_most(params.max, to)));
+  state.connection_ceiling = to;
+  state.connection_ceiling_until = now + params.ceiling_memory;
+  state.connection_reason = std::to_string(to) + (to == 1 ? " connection" : " connections") +
+                            ": connect time-outs at " + std::to_string(at);
+  state.phase = ControlPhase::Hold;
+  state.tested_from = 0;
+  state.base_rate = 0;
+  state.failed_probes = 0;
+  state.probe_down_next = false;
+  state.last_cut = now;
+  state.cut_before = true;
+  state.probe_after = std::max(state.probe_after, now + params.cooldown);
+  reset_window(state);
+  if (limit != state.limit) {
+    state.reason = "lowered to " + std::to_string(limit) + ": connect time-outs at " +
+                   std::to_string(at) + " connections";
+    set_limit(params, state, limit, now, decision);
+  }
+}
+
 }  // namespace
+
+int connection_bound(const ControllerParams& params, const ControllerState& state,
+                     TimePoint now) {
+  if (params.max_connections <= 0) return 0;
+  int bound = params.max_connections;
+  if (state.connection_ceiling > 0 && now < state.connection_ceiling_until)
+    bound = std::min(bound, state.connection_ceiling);
+  return std::max(1, bound);
+}
+
+ConnectionPlan connection_plan(int requests, int bound) {
+  requests = std::max(1, requests);
+  if (bound <= 0) return {requests, 1};
+  const int connections = std::min(requests, bound);
+  return {connections, (requests + connections - 1) / connections};
+}
 
 std::string_view to_string(ControlPhase phase) {
   switch (phase) {
@@ -291,6 +385,11 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
     return {std::move(state), std::move(decision)};
   };
   const TimePoint start = now - sample.duration;
+  if (state.connection_ceiling > 0 && now >= state.connection_ceiling_until) {
+    // Remembered long enough: the server's load may have changed; probes may go up again.
+    state.connection_ceiling = 0;
+    state.connection_reason.clear();
+  }
   // Slow start samples more often (next_interval); its samples are long enough by definition.
   const auto shortest =
       state.phase == ControlPhase::SlowStart ? params.slow_start_sample : params.min_duration;
@@ -321,6 +420,15 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   counted.connect_timeouts = fresh(params.connect_timeout) ? all.connect_timeouts : 0;
   counted.stalls = fresh(params.stall_timeout) ? all.stalls : 0;
 
+  // With connections in the model a connect time-out says "one connection too many", not
+  // "too much load": it lowers the connection bound and leaves the rest of the policy alone.
+  int ceiling_signals = 0;
+  if (params.max_connections > 0) {
+    ceiling_signals = counted.connect_timeouts;
+    counted.connect_timeouts = 0;
+    if (ceiling_signals > 0) lower_connections(params, state, ceiling_signals, now, decision);
+  }
+
   std::string why;
   if (counted.http_429 + counted.http_503 + counted.connect_timeouts > 0 ||
       counted.resets + counted.stalls >= params.min_breakage) {
@@ -338,11 +446,13 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
     cut(params, state, why, hold_end, now, decision);
     return finish();
   }
-  if (total(counted) < total(all)) {
+  if (total(counted) + ceiling_signals < total(all)) {
     // Echoes of the limit already cut: keep cooling down, and do not measure a disturbed interval.
     state.probe_after = std::max(state.probe_after, now + params.cooldown);
     return finish();
   }
+  // Hanging connects held slots: this interval measured fewer connections than the limit.
+  if (ceiling_signals > 0) return finish();
 
   if (clean && sample.transfer_rate) {
     state.transfer_rate_average = state.transfer_rate_average > 0

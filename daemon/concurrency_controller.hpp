@@ -46,7 +46,23 @@ struct Sample {
 struct ControllerParams {
   int initial = 4;
   int min = 1;
-  int max = 16;  // the smaller of max_transfers and the per-host connection cap
+  int max = 16;  // max_transfers: requests in flight
+
+  // Connections: 0 leaves them out of the model (every limit is one transfer more or less).
+  // Otherwise the limit is the number of requests in flight, carried by min(limit, bound)
+  // connections (bound = max_connections, or less after connect time-outs), each with
+  // limit / connections streams. A per-flow limit (physionet.org) pays per connection and only
+  // an even spread of the streams gets it all, so above the bound the limit moves in whole
+  // multiples of it (connection_plan): 18, 36, 54 with a bound of 18.
+  int max_connections = 0;
+  // Requests beyond the connections are streams on connections already open: they cost the
+  // server a request, not a flow, and must bring `stream_efficiency` of an average request
+  // (efficiency is for new connections).
+  double stream_efficiency = 0.1;
+  // Connect (or TLS handshake) time-outs at `n` connections set the connection bound to the
+  // connections that did connect (n minus the time-outs), at most n - 1 and at least
+  // n * connection_cut; it holds for ceiling_memory.
+  double connection_cut = 0.7;
 
   // Measuring: an interval that starts less than `settle` after a change (or after a host hold
   // ends) still shows the old setting and is not used; a limit is judged on `measure` of clean
@@ -140,6 +156,10 @@ struct ControllerState {
   int failed_probes = 0;
   int ceiling = 0;  // the limit that last drew throttling; 0 = none
   ControlClock::time_point ceiling_until{};
+  // The connection bound connect time-outs set (ControllerParams::connection_cut); 0 = none.
+  int connection_ceiling = 0;
+  ControlClock::time_point connection_ceiling_until{};
+  std::string connection_reason;  // "18 connections: connect time-outs at 20"; empty = none
   ControlClock::time_point changed_at{};   // when the limit last changed (or the start)
   ControlClock::time_point clean_from{};   // intervals starting earlier are not measured
   ControlClock::time_point probe_after{};  // no probe before this (probe hold, cool-down)
@@ -167,6 +187,20 @@ struct ControlStep {
 // The policy: the state after one more interval ending at `now`, and what to do.
 ControlStep control_step(const ControllerParams& params, ControllerState state,
                          const Sample& sample, ControlClock::time_point now);
+// The most connections the limit may use now: max_connections, or the bound connect time-outs
+// set while it is remembered; 0 when connections are not modelled.
+int connection_bound(const ControllerParams& params, const ControllerState& state,
+                     ControlClock::time_point now);
+
+// How `requests` in flight ride on at most `bound` connections: one request per connection up to
+// the bound, then the same number of streams on each (bound <= 0: no bound, one each).
+struct ConnectionPlan {
+  int connections = 1;
+  int streams = 1;  // per connection
+  bool operator==(const ConnectionPlan&) const = default;
+};
+ConnectionPlan connection_plan(int requests, int bound);
+
 // How long the caller's next interval should be: slow_start_sample during slow start, so that many
 // small files can end a measurement early; `interval` after.
 std::chrono::milliseconds next_interval(const ControllerParams& params,
@@ -185,6 +219,9 @@ public:
   }
 
   int limit() const { return state_.limit; }
+  int connection_bound(ControlClock::time_point now) const {
+    return pnsync::connection_bound(params_, state_, now);
+  }
   std::chrono::milliseconds next_interval() const { return pnsync::next_interval(params_, state_); }
   const ControllerState& state() const { return state_; }
   const ControllerParams& params() const { return params_; }

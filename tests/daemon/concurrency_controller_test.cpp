@@ -568,3 +568,136 @@ TEST_CASE("controller: many small files let slow start judge each doubling in a 
     CHECK(controller.next_interval() == p.interval);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Connections in the model (max_connections): the limit counts requests in flight, one per
+// connection up to the bound, then whole multiples of it as streams.
+
+namespace {
+
+ControllerParams connection_params(int max_connections = 20, int max = 64) {
+  ControllerParams p = params(4, max);
+  p.max_connections = max_connections;
+  p.slow_start_until = max;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("controller: requests ride on connections, one each up to the bound, then streams",
+          "[controller]") {
+  using pnsync::connection_plan;
+  using pnsync::ConnectionPlan;
+  CHECK(connection_plan(4, 20) == ConnectionPlan{4, 1});
+  CHECK(connection_plan(20, 20) == ConnectionPlan{20, 1});
+  CHECK(connection_plan(40, 20) == ConnectionPlan{20, 2});
+  CHECK(connection_plan(36, 18) == ConnectionPlan{18, 2});
+  CHECK(connection_plan(41, 20) == ConnectionPlan{20, 3});  // uneven: never fewer streams
+  CHECK(connection_plan(7, 0) == ConnectionPlan{7, 1});     // no model: one each
+  CHECK(connection_plan(0, 20) == ConnectionPlan{1, 1});
+}
+
+TEST_CASE("controller: with connections in the model", "[controller][connections]") {
+  auto [name, p, steps] = GENERATE(table<const char*, ControllerParams, std::vector<Step>>({
+      {"latency-bound small files: connections to the bound, then streams, doubling",
+       connection_params(),
+       {
+           {.times = 2, .limit = 8, .reason = "raised to 8: slow start"},
+           {.times = 2, .limit = 16, .reason = "raised to 16: +100% throughput"},
+           // Doubling 16 would be 32: clipped to the bound, 20 connections.
+           {.times = 2, .limit = 20, .reason = "raised to 20: +100% throughput"},
+           // Above the bound whole multiples: 2 streams on each of 20 connections, then 3.
+           {.times = 2, .limit = 40, .reason = "raised to 40: +25% throughput"},
+           {.times = 2, .limit = 60, .reason = "raised to 60: +100% throughput"},
+       }},
+      {"streams must bring stream_efficiency: 20 -> 40 needs +10%, not +25%",
+       connection_params(),
+       {
+           {.times = 2, .cap = 1000, .limit = 8},
+           {.times = 2, .cap = 1000, .limit = 16},
+           {.times = 2, .cap = 23, .limit = 20},
+           // 40 brings +15% (23 of 20): kept, where a new connection would have had to bring 25%.
+           {.times = 2, .cap = 23, .limit = 40, .reason = "raised to 40: +25% throughput"},
+           {.times = 2, .cap = 23, .limit = 60, .reason = "raised to 60: +15% throughput"},
+           // 60 brings nothing over 40 (needs +5%): back to 40.
+           {.times = 5, .cap = 23, .limit = 40, .reason = "held at 40: throughput flat (+0% at 60)"},
+       }},
+      {"connect time-outs lower the connection bound to what connected, without a cut",
+       connection_params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.times = 2, .cap = 18, .limit = 20},
+           // Two of the 20 connects hang and time out: 18 connected.
+           {.cap = 18,
+            .signals = {.connect_timeouts = 2},
+            .limit = 18,
+            .reason = "lowered to 18: connect time-outs at 20 connections"},
+           // Time-outs of attempts made before the drop are echoes: no further drop.
+           {.times = 5, .cap = 18, .signals = {.connect_timeouts = 1}, .limit = 18},
+       }},
+      {"above the bound the streams per connection stay when connections drop",
+       connection_params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.times = 2, .limit = 20},
+           {.times = 2, .limit = 40},
+           {.signals = {.connect_timeouts = 3},
+            .limit = 34,
+            .reason = "lowered to 34: connect time-outs at 20 connections"},
+       }},
+      {"a burst of time-outs drops the bound by connection_cut at most",
+       connection_params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.signals = {.connect_timeouts = 12},
+            .limit = 11,
+            .reason = "lowered to 11: connect time-outs at 16 connections"},
+       }},
+  }));
+  INFO(name);
+  run(p, steps);
+}
+
+TEST_CASE("controller: the connection bound holds for ceiling_memory, then probes may pass it",
+          "[controller][connections]") {
+  const ControllerParams p = connection_params(20, 20);
+  auto now = ControlClock::time_point{};
+  const auto start = now;
+  ConcurrencyController controller(p, now);
+  CHECK(controller.connection_bound(now) == 20);
+  const auto busy = [&](int limit) {
+    Sample sample;
+    sample.duration = kInterval;
+    sample.active = limit;
+    sample.queued = 100;
+    sample.bytes = static_cast<std::int64_t>(0.5 * kMB * std::min(limit, 18) * 2);
+    return sample;
+  };
+  while (controller.limit() < 20 && now < start + 60s) {
+    now += kInterval;
+    controller.observe(busy(controller.limit()), now);
+  }
+  REQUIRE(controller.limit() == 20);
+  Sample hung = busy(20);
+  hung.signals.connect_timeouts = 2;
+  now += kInterval;
+  const Decision dropped = controller.observe(hung, now);
+  CHECK(dropped.limit == 18);
+  CHECK(controller.connection_bound(now) == 18);
+  CHECK(controller.state().connection_reason == "18 connections: connect time-outs at 20");
+  const auto dropped_at = now;
+  int highest = 0;
+  while (now < dropped_at + p.ceiling_memory - kInterval) {
+    now += kInterval;
+    highest = std::max(highest, controller.observe(busy(controller.limit()), now).limit);
+  }
+  CHECK(highest == 18);  // 19 and 20 are not tried while the bound is remembered
+  CHECK(controller.connection_bound(now) == 18);
+  now += 2 * kInterval;
+  controller.observe(busy(controller.limit()), now);
+  CHECK(controller.connection_bound(now) == 20);
+  CHECK(controller.state().connection_reason.empty());
+}
