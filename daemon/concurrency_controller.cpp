@@ -260,8 +260,8 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
                                      : rung_above(limit, rungs)),
           state.base_rate, why, now, decision);
   } else if (limit > params.min) {
-    probe(params, state, std::max(params.min, rung_below(limit, rungs)), state.base_rate,
-          "probing", now, decision);
+    probe(params, state, std::max(params.min, rung_below(limit, rungs)), state.base_rate, "probing",
+          now, decision);
   }
 }
 
@@ -272,10 +272,9 @@ void cut(const ControllerParams& params, ControllerState& state, const std::stri
   const int from = state.limit;
   const int rungs = rung_bound(params, state, now);
   const int to = std::max(
-      params.min,
-      rung_at_most(std::min(rung_below(from, rungs),
-                            static_cast<int>(std::floor(from * params.cut_factor))),
-                   rungs));
+      params.min, rung_at_most(std::min(rung_below(from, rungs),
+                                        static_cast<int>(std::floor(from * params.cut_factor))),
+                               rungs));
   state.phase = ControlPhase::Backoff;
   state.tested_from = 0;
   state.base_rate = 0;
@@ -329,8 +328,7 @@ void lower_connections(const ControllerParams& params, ControllerState& state, i
 
 }  // namespace
 
-int connection_bound(const ControllerParams& params, const ControllerState& state,
-                     TimePoint now) {
+int connection_bound(const ControllerParams& params, const ControllerState& state, TimePoint now) {
   if (params.max_connections <= 0) return 0;
   int bound = params.max_connections;
   if (state.connection_ceiling > 0 && now < state.connection_ceiling_until)

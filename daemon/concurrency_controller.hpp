@@ -159,9 +159,9 @@ struct ControllerState {
   // The connection bound connect time-outs set (ControllerParams::connection_cut); 0 = none.
   int connection_ceiling = 0;
   ControlClock::time_point connection_ceiling_until{};
-  std::string connection_reason;  // "18 connections: connect time-outs at 20"; empty = none
-  ControlClock::time_point changed_at{};   // when the limit last changed (or the start)
-  ControlClock::time_point clean_from{};   // intervals starting earlier are not measured
+  std::string connection_reason;          // "18 connections: connect time-outs at 20"; empty = none
+  ControlClock::time_point changed_at{};  // when the limit last changed (or the start)
+  ControlClock::time_point clean_from{};  // intervals starting earlier are not measured
   ControlClock::time_point probe_after{};  // no probe before this (probe hold, cool-down)
   ControlClock::time_point last_cut{};
   bool cut_before = false;  // last_cut is meaningful

@@ -620,7 +620,10 @@ TEST_CASE("controller: with connections in the model", "[controller][connections
            {.times = 2, .cap = 23, .limit = 40, .reason = "raised to 40: +25% throughput"},
            {.times = 2, .cap = 23, .limit = 60, .reason = "raised to 60: +15% throughput"},
            // 60 brings nothing over 40 (needs +5%): back to 40.
-           {.times = 5, .cap = 23, .limit = 40, .reason = "held at 40: throughput flat (+0% at 60)"},
+           {.times = 5,
+            .cap = 23,
+            .limit = 40,
+            .reason = "held at 40: throughput flat (+0% at 60)"},
        }},
       {"connect time-outs lower the connection bound to what connected, without a cut",
        connection_params(),
