@@ -618,7 +618,8 @@ const std::vector<Key<Document>>& top_level_keys() {
          value_or_fail(item, detail::parse_listen_address(text));
          out.metrics_listen = text;
        })},
-      {"max_host_connections", on_config(int_in(&Config::max_host_connections, 1, 256))},
+      {"max_connections", on_config(int_in(&Config::max_connections, 1, 256))},
+      {"max_host_connections", on_config(int_in(&Config::max_connections, 1, 256))},
       {"streams_per_connection", on_config(int_in(&Config::streams_per_connection, 1, 1000))},
       {"segments", on_config(parse_segments)},
       {"segment_size", on_config([](const Item& item, Config& out) {

@@ -87,12 +87,18 @@ struct Config {
   // Files in flight: a number pins it (1..256); nullopt is `auto`, adaptive between 1 and
   // max_transfers (daemon/concurrency_controller.hpp).
   std::optional<int> transfers;
-  int max_transfers = 16;        // 1..256: the ceiling of `auto`
-  int max_host_connections = 8;  // 1..256
-  // HTTP/2 requests multiplexed on one connection before another is opened (up to
-  // max_host_connections). 4: one connection at auto's start, four at 16 transfers; a server
-  // or path that limits each connection (one TCP flow) gives 3.6x what one connection gets,
-  // and a per-request limit loses nothing (docs/adaptive.md, "HTTP/2").
+  // 1..256: the ceiling of `auto`. Many small files behind a round trip (and the server's
+  // per-request permission check) need requests in flight; `auto` keeps only what pays.
+  int max_transfers = 64;
+  // TCP connections to the server at once, 1..256 (`max_host_connections` is the old name). A
+  // server that limits each connection (physionet.org) gives more the more connections carry
+  // the transfers, one each up to this bound; above it transfers share connections as HTTP/2
+  // streams. 20 stays below the ~24 where physionet.org's connects start to hang; connect
+  // time-outs lower it further (daemon/concurrency_controller.hpp).
+  int max_connections = 20;
+  // The most HTTP/2 requests one connection carries at once, once every connection allowed is
+  // open (below that each request gets a connection of its own): the connections' count times
+  // this bounds the requests in flight.
   int streams_per_connection = 4;  // 1..1000
   // A file of at least segment_size bytes may be fetched as up to `segments` byte ranges at once
   // (1 = never), each range taking a transfer slot the queue does not need; see
@@ -101,7 +107,9 @@ struct Config {
   std::int64_t segment_size = 64 << 20;    // bytes, at least 1 MiB
   int listing_concurrency = 4;             // 1..64 directory listings in flight
   std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
-  std::chrono::seconds connect_timeout{30};
+  // TCP connect and TLS handshake. Short: a server that has as many connections as it admits
+  // lets further connects hang, and each hang holds a file until this runs out.
+  std::chrono::seconds connect_timeout{10};
   int max_attempts = 8;  // transient failures before a file is marked failed
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_max{300000};

@@ -216,8 +216,8 @@ void CurlEngine::set_max_streams_per_connection(long limit) {
   curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAX_CONCURRENT_STREAMS, limit);
 }
 
-void CurlEngine::set_max_total_connections(long limit) {
-  curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, limit);
+void CurlEngine::set_max_connects(long limit) {
+  curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAXCONNECTS, limit);
 }
 
 }  // namespace pnsync

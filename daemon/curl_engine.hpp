@@ -32,7 +32,8 @@ public:
   std::size_t active() const;
 
   void set_max_host_connections(long limit);
-  void set_max_total_connections(long limit);
+  // Idle connections the pool keeps for reuse; the oldest beyond it are closed.
+  void set_max_connects(long limit);
   // HTTP/2 streams on one connection; beyond it curl opens another (up to the host limit).
   void set_max_streams_per_connection(long limit);
 

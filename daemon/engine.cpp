@@ -23,12 +23,16 @@ constexpr auto kMeterEvery = std::chrono::seconds(1);
 
 ControllerParams controller_params(const config::Config& config) {
   ControllerParams params;
-  // Not capped by max_host_connections: over HTTP/2 (the default) curl multiplexes every transfer
-  // on one connection, so that cap says nothing about how many transfers may run. Over HTTP/1.1
-  // transfers beyond it wait inside curl for a connection, bring no throughput, and the
-  // controller does not keep them.
-  params.max = config.max_transfers;
+  // Requests in flight up to max_transfers, one per connection up to max_connections and HTTP/2
+  // streams above (connection_plan). Over HTTP/1.1 requests beyond the connections wait inside
+  // curl, bring no throughput, and the controller does not keep them.
+  params.max =
+      std::min(config.max_transfers, config.max_connections * config.streams_per_connection);
   params.initial = std::min(config.initial_transfers(), params.max);
+  params.max_connections = config.max_connections;
+  // Doubling goes on past the connection bound (20 -> 40 -> 60 streams): many small files behind
+  // a round trip need requests in flight more than connections, and each doubling must pay.
+  params.slow_start_until = params.max;
   params.connect_timeout = config.connect_timeout;
   params.stall_timeout = config.stall_timeout;
   return params;
@@ -102,6 +106,7 @@ void Engine::start() {
   if (!config_.transfers)
     controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
   if (controller_) transfers_reason_ = controller_->state().reason;
+  apply_transfer_limit(scheduler_.limit(Lane::File));
   for (const auto& mirror : config_.mirrors) add_runner(mirror);
   ticking_ = true;
   tick();
@@ -176,7 +181,9 @@ void Engine::observe(const HttpOutcome& outcome) {
     retry_after_ = wait;
   switch (outcome.curl_code) {
     case CURLE_OPERATION_TIMEDOUT:
-      if (status == 0)
+      // Not connected in time (TCP or TLS) is the server turning connections away; connected
+      // and silent is a stall.
+      if (!outcome.request_sent)
         ++signals_.connect_timeouts;
       else
         ++signals_.stalls;
@@ -273,6 +280,8 @@ void Engine::tick() {
       }
     }
     if (controller_ && now - sample_from_ >= controller_->next_interval()) control_step();
+    // A lowered connection bound ends when it is no longer remembered.
+    if (controller_) apply_connection_plan();
     tick();
   });
 }
@@ -299,8 +308,10 @@ void Engine::control_step() {
   transfers_reason_ = decision.reason;
   if (decision.hold_host) scheduler_.hold_until(now + *decision.hold_host);
   if (decision.changed) {
-    scheduler_.set_limit(Lane::File, decision.limit);
+    apply_transfer_limit(decision.limit);
     log_.info("transfers: " + decision.reason);
+  } else {
+    apply_connection_plan();
   }
 }
 
@@ -308,7 +319,27 @@ void Engine::set_fixed_transfers(int limit) {
   config_.transfers = limit;
   controller_.reset();
   transfers_reason_ = "fixed by configuration";
+  apply_transfer_limit(limit);
+}
+
+void Engine::apply_transfer_limit(int limit) {
   scheduler_.set_limit(Lane::File, limit);
+  apply_connection_plan();
+}
+
+void Engine::apply_connection_plan() {
+  const int bound = controller_ ? controller_->connection_bound(std::chrono::steady_clock::now())
+                                : config_.max_connections;
+  ConnectionPlan plan = connection_plan(scheduler_.limit(Lane::File), bound);
+  plan.streams = std::min(plan.streams, config_.streams_per_connection);
+  if (plan == connections_) return;
+  const bool connections_changed = plan.connections != connections_.connections;
+  connections_ = plan;
+  http_.set_connection_limit(plan.connections, plan.streams);
+  if (connections_changed)
+    log_.debug("connections: up to " + std::to_string(plan.connections) + ", " +
+               std::to_string(plan.streams) + " request" + (plan.streams == 1 ? "" : "s") +
+               " each");
 }
 
 std::string Engine::reload(config::Config next) {
@@ -341,25 +372,22 @@ std::string Engine::reload(config::Config next) {
     if (next.transfers) {
       controller_.reset();
       transfers_reason_ = "fixed by configuration";
-      scheduler_.set_limit(Lane::File, *next.transfers);
     } else {
       controller_.emplace(controller_params(next), std::chrono::steady_clock::now());
       transfers_reason_ = controller_->state().reason;
-      scheduler_.set_limit(Lane::File, controller_->limit());
     }
   }
   if (next.listing_concurrency != config_.listing_concurrency) {
     scheduler_.set_limit(Lane::Listing, next.listing_concurrency);
     changes.push_back("listing_concurrency " + std::to_string(next.listing_concurrency));
   }
-  if (next.max_host_connections != config_.max_host_connections) {
-    http_.set_max_host_connections(next.max_host_connections);
-    changes.push_back("max_host_connections " + std::to_string(next.max_host_connections));
+  if (next.max_connections != config_.max_connections) {
+    changes.push_back("max_connections " + std::to_string(next.max_connections));
+    if (controller_ && !next.transfers)
+      controller_.emplace(controller_params(next), std::chrono::steady_clock::now());
   }
-  if (next.streams_per_connection != config_.streams_per_connection) {
-    http_.set_streams_per_connection(next.streams_per_connection);
+  if (next.streams_per_connection != config_.streams_per_connection)
     changes.push_back("streams_per_connection " + std::to_string(next.streams_per_connection));
-  }
   if (next.bandwidth_limit != config_.bandwidth_limit)
     changes.push_back("bandwidth_limit " + config::detail::format_rate(next.bandwidth_limit));
   if (next.log_level != config_.log_level) changes.emplace_back("log_level");
@@ -388,6 +416,10 @@ std::string Engine::reload(config::Config next) {
     }
   }
   config_ = std::move(next);
+  if (config_.transfers)
+    apply_transfer_limit(*config_.transfers);
+  else if (controller_)
+    apply_transfer_limit(controller_->limit());
   for (const auto& mirror : added) {
     changes.push_back("added " + mirror.name());
     add_runner(mirror);
@@ -515,7 +547,7 @@ protocol::Response Engine::handle(const protocol::Request& request) {
         config_.transfers.reset();
         controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
         transfers_reason_ = controller_->state().reason;
-        scheduler_.set_limit(Lane::File, controller_->limit());
+        apply_transfer_limit(controller_->limit());
         log_.info("transfers: auto (pnsyncctl)");
         return ok_response(request,
                            "transfers: auto, starting at " + std::to_string(controller_->limit()));
@@ -554,6 +586,18 @@ protocol::DaemonStatus Engine::status() {
   status.transfers_reason = transfers_reason_;
   status.bandwidth_limit = config_.bandwidth_limit;
   status.rate_bytes_per_s = meter_.bytes_per_second();
+  auto& connections = status.connections;
+  connections.open = http_.open_connections();
+  connections.limit = connections_.connections;
+  connections.max = config_.max_connections;
+  connections.adaptive = controller_.has_value();
+  connections.streams_per_connection = connections_.streams;
+  connections.requests_in_flight = static_cast<int>(http_.active());
+  if (connections.open > 0)
+    connections.rate_per_connection_bytes_per_s = status.rate_bytes_per_s / connections.open;
+  if (controller_ &&
+      controller_->connection_bound(std::chrono::steady_clock::now()) < config_.max_connections)
+    connections.reason = controller_->state().connection_reason;
   bool all_paused = !runners_.empty();
   for (auto& runner : runners_) {
     all_paused = all_paused && runner->paused();

@@ -75,6 +75,10 @@ private:
   void stop_ticking();
   void control_step();
   void set_fixed_transfers(int limit);
+  // The one place the file-transfer limit is set: the scheduler's slots, and the connections
+  // and streams per connection that carry them (connection_plan).
+  void apply_transfer_limit(int limit);
+  void apply_connection_plan();
   void apply_bandwidth_limit();
   MirrorRunner* find(const std::string& name);
   // The runners a request addresses (all when `name` is empty), or an error response.
@@ -110,6 +114,7 @@ private:
   ThrottleSignals signals_;
   std::optional<std::chrono::seconds> retry_after_;
   int completed_ = 0;
+  ConnectionPlan connections_;  // what the HTTP client was last told
   metrics::Metrics metrics_;
 };
 

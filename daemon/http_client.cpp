@@ -11,6 +11,9 @@
 #include <charconv>
 #include <stdexcept>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace pnsync {
 
 namespace {
@@ -120,7 +123,7 @@ HttpSettings make_http_settings(const config::Config& config,
                               config::detail::is_loopback_host(origin.value->host);
   settings.connect_timeout = config.connect_timeout;
   settings.stall_timeout = config.stall_timeout;
-  settings.max_host_connections = config.max_host_connections;
+  settings.max_connections = config.max_connections;
   settings.streams_per_connection = config.streams_per_connection;
   return settings;
 }
@@ -206,16 +209,38 @@ struct HttpClient::Impl {
     curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(share.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
-    engine.set_max_host_connections(settings.max_host_connections);
-    engine.set_max_streams_per_connection(settings.streams_per_connection);
+    set_connection_limit(settings.max_connections, settings.streams_per_connection);
+  }
+
+  void set_connection_limit(long connections, long streams) {
+    engine.set_max_host_connections(connections);
+    // The pool keeps no more idle connections than the limit: after a lowering, the ones over it
+    // close as their requests end instead of being reused (curl reuses any open connection,
+    // whatever the host limit).
+    engine.set_max_connects(connections);
+    engine.set_max_streams_per_connection(streams);
+  }
+
+  // Sockets are opened and closed through these so that the connections open at any moment
+  // can be counted (curl has no such counter); every connection keeps the callbacks of the
+  // handle that opened it, and all handles share these.
+  static curl_socket_t open_socket(void* self, curlsocktype, curl_sockaddr* address) {
+    const curl_socket_t socket = ::socket(address->family, address->socktype, address->protocol);
+    if (socket != CURL_SOCKET_BAD) ++static_cast<Impl*>(self)->sockets_open;
+    return socket;
+  }
+  static int close_socket(void* self, curl_socket_t socket) {
+    --static_cast<Impl*>(self)->sockets_open;
+    return ::close(socket);
   }
 
   HttpSettings settings;
   std::function<void(const HttpOutcome&)> observer;
   curl::Share share{curl_share_init()};
+  int sockets_open = 0;  // before `engine`: its connections close into it when it is destroyed
   CurlEngine engine;
 
-  curl::Easy make_easy(Call& call) const {
+  curl::Easy make_easy(Call& call) {
     curl::Easy easy(curl_easy_init());
     if (!easy) return easy;
     CURL* handle = easy.get();
@@ -229,6 +254,10 @@ struct HttpClient::Impl {
                        settings.password ? settings.password->c_str() : "");
     }
     curl_easy_setopt(handle, CURLOPT_SHARE, share.get());
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, &Impl::open_socket);
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &Impl::close_socket);
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(handle, CURLOPT_COOKIEFILE, "");  // in-memory cookie engine
     curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
     // A stall is "under one byte per second for stall_timeout".
@@ -280,6 +309,10 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
         curl_off_t to_headers = 0;
         if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &to_headers) == CURLE_OK)
           call->outcome.seconds_to_headers = static_cast<double>(to_headers) / 1e6;
+        curl_off_t to_request = 0;
+        call->outcome.request_sent =
+            curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME_T, &to_request) == CURLE_OK &&
+            to_request > 0;
         if (result != CURLE_OK) {
           call->outcome.curl_error =
               call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);
@@ -301,12 +334,12 @@ void HttpClient::set_observer(std::function<void(const HttpOutcome&)> observer) 
   impl_->observer = std::move(observer);
 }
 
-void HttpClient::set_streams_per_connection(long limit) {
-  impl_->engine.set_max_streams_per_connection(limit);
+void HttpClient::set_connection_limit(long connections, long streams) {
+  impl_->set_connection_limit(connections, streams);
 }
 
-void HttpClient::set_max_host_connections(long limit) {
-  impl_->engine.set_max_host_connections(limit);
+int HttpClient::open_connections() const {
+  return impl_->sockets_open;
 }
 
 }  // namespace pnsync

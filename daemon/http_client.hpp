@@ -25,8 +25,9 @@ struct HttpSettings {
   bool allow_plain_http = false;  // only for loopback servers (checked by config)
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds stall_timeout{60};
-  long max_host_connections = 8;
-  long streams_per_connection = 4;
+  // Until set_connection_limit says otherwise (the engine does, from the controller).
+  long max_connections = 20;
+  long streams_per_connection = 1;
 };
 
 // The settings for `config.server`: its user agent, username, ca_file and time-outs, with
@@ -51,6 +52,9 @@ struct HttpOutcome {
   ResponseInfo info;
   std::int64_t body_bytes = 0;    // bytes handed to the body handler
   double seconds_to_headers = 0;  // request start to the end of the response headers (latency)
+  // The request went out on a connection: false when connecting or the TLS handshake failed or
+  // timed out (a connect time-out is then the server turning connections away, not a stall).
+  bool request_sent = false;
 };
 
 struct GetRequest {
@@ -79,8 +83,11 @@ public:
   RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done);
   void cancel(RequestId id);
   std::size_t active() const;
-  void set_max_host_connections(long limit);
-  void set_streams_per_connection(long limit);
+  // At most `connections` open to the server (idle ones beyond it are closed), each carrying at
+  // most `streams` requests at once.
+  void set_connection_limit(long connections, long streams);
+  // TCP connections open now (sockets curl opened and has not closed).
+  int open_connections() const;
   // Sees every finished request before its own handler does (adaptive concurrency counts
   // throttling signals here).
   void set_observer(std::function<void(const HttpOutcome&)> observer);

@@ -25,6 +25,11 @@ constexpr std::int64_t kManifestLimit = std::int64_t{1} << 30;  // MIMIC-CXR-JPG
 constexpr std::size_t kUpsertBatch = 10'000;
 constexpr std::size_t kListingLimit = std::size_t{64} << 20;
 constexpr int kMaxChecksumMismatches = 3;
+// A connect or TLS handshake that timed out or was refused is the server out of connections
+// (physionet.org lets connects beyond its limit hang), not the file failing: such attempts do
+// not count toward max_attempts, and the connection bound is lowered (concurrency_controller).
+// They have a budget of their own so that a host that stays unreachable still ends the pass.
+constexpr int kMaxNotConnected = 30;
 constexpr std::size_t kVerifiedBatch = 256;
 constexpr auto kFlushDelay = std::chrono::milliseconds(200);
 constexpr std::size_t kRejectedNamesLogged = 5;
@@ -836,6 +841,15 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
       drop_later(path);
       return;
     case AttemptOutcome::Retry:
+      if (!result.connected && ++pending.not_connected < kMaxNotConnected) {
+        services_.log.debug(result.message + "; retrying (not connected " +
+                            std::to_string(pending.not_connected) + " times)");
+        transfer.enter(TransferState::Backoff);
+        retry_later([this, path] { submit(path); }, std::min(pending.not_connected, 3),
+                    std::nullopt);
+        return;
+      }
+      [[fallthrough]];
     case AttemptOutcome::RetryAfter: {
       ++pending.attempts;
       const bool last = pending.attempts >= config_.max_attempts;

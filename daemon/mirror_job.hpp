@@ -230,6 +230,7 @@ private:
     Scheduler::Slot slot;  // held while an attempt runs
     int attempts = 0;
     int mismatches = 0;
+    int not_connected = 0;  // attempts that never got a connection (not counted in attempts)
   };
   // Makes the Transfer of a queued file from the store's record; false (and the file dropped)
   // when the store no longer has it.

@@ -58,6 +58,8 @@ struct AttemptResult {
   std::optional<std::chrono::seconds> retry_after;
   store::VerifiedFile verified;
   int errno_value = 0;
+  // False when the request never went out: no connection (or TLS handshake) in time.
+  bool connected = true;
 };
 
 class Transfer;

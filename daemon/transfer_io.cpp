@@ -31,8 +31,11 @@ AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome) {
   switch (verdict) {
     case Verdict::Success:
       break;
-    case Verdict::Retry:
-      return {AttemptOutcome::Retry, std::move(reason), {}, {}, 0};
+    case Verdict::Retry: {
+      AttemptResult result{AttemptOutcome::Retry, std::move(reason), {}, {}, 0};
+      result.connected = outcome.request_sent || outcome.info.status != 0;
+      return result;
+    }
     case Verdict::RetryAfter:
       return {AttemptOutcome::RetryAfter,
               reason + " (Retry-After: " + outcome.info.retry_after.value_or("?") + ")",

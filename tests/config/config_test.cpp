@@ -263,14 +263,14 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK(config.user_agent == "Wget/1.21.3 (compatible; pnsync/0.1)");
   CHECK_FALSE(config.credentials);
   CHECK_FALSE(config.transfers);  // auto
-  CHECK(config.max_transfers == 16);
-  CHECK(config.max_host_connections == 8);
+  CHECK(config.max_transfers == 64);
+  CHECK(config.max_connections == 20);
   CHECK(config.listing_concurrency == 4);
   CHECK(config.streams_per_connection == 4);
   CHECK(config.segments == 8);
   CHECK(config.segment_size == 64 << 20);
   CHECK(config.stall_timeout == 60s);
-  CHECK(config.connect_timeout == 30s);
+  CHECK(config.connect_timeout == 10s);
   CHECK(config.max_attempts == 8);
   CHECK(config.retry_base == 1s);
   CHECK(config.retry_max == 5min);
@@ -291,7 +291,7 @@ TEST_CASE("every key set: values arrive normalised", "[config]") {
   CHECK(config.credentials->password_file == std::filesystem::path("/etc/pnsync/password"));
   CHECK_FALSE(config.credentials->netrc);
   CHECK(config.transfers == 16);
-  CHECK(config.max_host_connections == 12);
+  CHECK(config.max_connections == 12);
   CHECK(config.listing_concurrency == 2);
   CHECK(config.segments == 3);
   CHECK(config.segment_size == std::int64_t{3} << 30);
@@ -373,7 +373,7 @@ TEST_CASE("quoted scalars and YAML anchors are plain values", "[config]") {
           M,
       "t.yaml");
   CHECK(config.transfers == 12);
-  CHECK(config.max_host_connections == 5);
+  CHECK(config.max_connections == 5);
   CHECK(config.listing_concurrency == 5);
   CHECK(config.retry_max == 2min);
 }

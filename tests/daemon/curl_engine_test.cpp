@@ -2,9 +2,11 @@
 // The curl <-> Asio glue on its own, against the loopback server: many transfers at once, a
 // stall, a reset, and shutdown with transfers in flight.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 
 #include "daemon/curl_handles.hpp"
 #include "daemon/http_client.hpp"
@@ -92,6 +94,64 @@ TEST_CASE("a stall ends with a time-out, a reset with a receive error", "[curl_e
   CHECK(stall_code == 28);                        // CURLE_OPERATION_TIMEDOUT
   CHECK((reset_code == 56 || reset_code == 18));  // RECV_ERROR or PARTIAL_FILE
   CHECK(reset.size() == 100000);
+}
+
+TEST_CASE("a handshake that hangs is a time-out with no request sent; a stall sent one",
+          "[curl_engine]") {
+  GlueFixture fixture;
+  fixture.server->set_fault("/files/t/1/f1", {Fault::Kind::Stall, 10, 0, {}, -1});
+  boost::asio::io_context io;
+  // A listener that never accepts: the kernel completes the TCP handshake from its backlog and
+  // the TLS handshake then waits forever, as a server out of connections does.
+  boost::asio::ip::tcp::acceptor full(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto settings = fixture.settings();
+  settings.connect_timeout = std::chrono::seconds(1);
+  HttpClient http(io, settings);
+  std::string ignored, stalled;
+  HttpOutcome hung, stall;
+  http.get(
+      collect("https://127.0.0.1:" + std::to_string(full.local_endpoint().port()) + "/x", ignored),
+      [&](const HttpOutcome& o) { hung = o; });
+  http.get(collect(fixture.url("f1"), stalled), [&](const HttpOutcome& o) { stall = o; });
+  io.run();
+  CHECK(hung.curl_code == 28);  // CURLE_OPERATION_TIMEDOUT
+  CHECK_FALSE(hung.request_sent);
+  CHECK(stall.curl_code == 28);
+  CHECK(stall.request_sent);
+}
+
+TEST_CASE("requests share the connections the limit allows; lowering it closes the rest",
+          "[curl_engine]") {
+  GlueFixture fixture;
+  boost::asio::io_context io;
+  HttpClient http(io, fixture.settings());
+  http.set_connection_limit(3, 1);
+  int most_open = 0;
+  const auto run_batch = [&](int from) {
+    std::map<int, std::string> bodies;
+    for (int i = from; i < from + 30; ++i)
+      http.get(collect(fixture.url("f" + std::to_string(i)), bodies[i]),
+               [&](const HttpOutcome& outcome) {
+                 CHECK(outcome.info.status == 200);
+                 most_open = std::max(most_open, http.open_connections());
+               });
+    io.restart();
+    io.run();
+    for (int i = from; i < from + 30; ++i) CHECK(bodies[i] == random_bytes(1000 + i * 37, i));
+  };
+  run_batch(0);
+  std::set<std::uint64_t> connections;
+  for (const auto& request : fixture.server->requests()) connections.insert(request.connection);
+  CHECK(connections.size() == 3);  // 30 requests at once: all three used, never a fourth
+  CHECK(most_open == 3);
+  CHECK(http.open_connections() == 3);  // kept for reuse
+
+  http.set_connection_limit(1, 1);
+  fixture.server->clear_requests();
+  most_open = 0;
+  run_batch(30);
+  // The idle connections above the new limit close as requests end; what is left is one.
+  CHECK(http.open_connections() == 1);
 }
 
 TEST_CASE("cancelling and destroying with transfers in flight is clean", "[curl_engine]") {

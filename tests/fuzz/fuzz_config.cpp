@@ -28,7 +28,7 @@ void check_config(const pnsync::config::Config& config) {
   FUZZ_CHECK(config.state_dir.is_absolute());
   FUZZ_CHECK(config.user_agent.starts_with("Wget/") || config.user_agent.starts_with("libwfdb/"));
   FUZZ_CHECK(!config.transfers || (*config.transfers >= 1 && *config.transfers <= 256));
-  FUZZ_CHECK(config.max_host_connections >= 1 && config.max_host_connections <= 256);
+  FUZZ_CHECK(config.max_connections >= 1 && config.max_connections <= 256);
   FUZZ_CHECK(config.listing_concurrency >= 1 && config.listing_concurrency <= 64);
   FUZZ_CHECK(config.max_attempts >= 1 && config.max_attempts <= 100);
   FUZZ_CHECK(config.stall_timeout.count() >= 1 && config.connect_timeout.count() >= 1);
