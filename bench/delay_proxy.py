@@ -7,8 +7,11 @@ directions, so a request/response exchange costs one extra RTT. Order is preserv
 (one FIFO per direction) and bandwidth is not throttled: chunks are not spaced
 out, only shifted in time. Memory is bounded: each direction holds at most
 --max-buffer bytes in flight (reading pauses until the far side catches up), and
-at most --max-connections connections are open at once (further ones wait in the
-listen backlog). TLS passes through untouched, so clients keep verifying the
+at most --max-connections connections are forwarded at once. Further ones are
+accepted but wait, unforwarded, until a forwarded one closes (first come, first
+served): the client's TCP connect succeeds and its TLS handshake hangs, the way
+connects to an overloaded server hang. A waiting client that closes its end is
+dropped unserved. TLS passes through untouched, so clients keep verifying the
 server's certificate for 127.0.0.1.
 
 Throughput ceiling per connection and direction is max-buffer / (RTT/2)
@@ -19,6 +22,15 @@ limit_rate is per request instead), in slices of 16 KiB.
 
 Stops by itself on SIGTERM or SIGINT: closes the listener and every connection and
 exits 0. Prints "port=P" on stdout (and writes it to --port-file) once listening.
+
+Counters, logged on stderr when it stops and written (key=value lines) to
+--stats-file: accepted (connections the client opened), admitted (forwarded to
+the target), gave_up (closed by their client while still waiting: never
+forwarded), peak_open (forwarded at once), peak_waiting (waiting at once),
+bytes_up and bytes_down. With --stats-file, the number open and waiting is also
+sampled every --sample-ms and written as "sample=EPOCH_SECONDS OPEN WAITING"
+lines (a sample is written only when it differs from the one before, plus the
+last one).
 """
 
 import argparse
@@ -72,7 +84,7 @@ def positive_int(text):
 class DelayedPipe:
     """One direction of a connection: reader -> FIFO of (due, bytes) -> writer."""
 
-    def __init__(self, reader, writer, delay, max_buffer, abort, rate=0):
+    def __init__(self, reader, writer, delay, max_buffer, abort, rate=0, first=b"", count=None):
         self.abort = abort               # called on a connection error: tears down both ways
         self.rate = rate                 # bytes/s, 0 = not paced
         self.next_free = 0.0             # when pacing allows the next slice out
@@ -87,6 +99,12 @@ class DelayedPipe:
         self.changed = asyncio.Event()   # something was queued, or EOF
         self.drained = asyncio.Event()   # buffered dropped below max_buffer
         self.drained.set()
+        self.count = count               # called with the size of every chunk read
+        if first:                        # bytes read before the connection was forwarded
+            self.queue.append((time.monotonic() + delay, first))
+            self.buffered = len(first)
+            if count:
+                count(len(first))
 
     async def pump_in(self):
         try:
@@ -97,6 +115,8 @@ class DelayedPipe:
                 data = await self.reader.read(CHUNK)
                 if not data:
                     break
+                if self.count:
+                    self.count(len(data))
                 self.queue.append((time.monotonic() + self.delay, data))
                 self.buffered += len(data)
                 if self.buffered >= self.max_buffer:
@@ -173,44 +193,142 @@ class Proxy:
         self.slots = asyncio.Semaphore(args.max_connections)
         self.tasks = set()
         self.stopping = asyncio.Event()
+        self.stats = dict(accepted=0, admitted=0, gave_up=0, peak_open=0, peak_waiting=0,
+                          bytes_up=0, bytes_down=0)
+        self.open = 0
+        self.waiting = 0
+        self.samples = []
+
+    def add_up(self, n):
+        self.stats["bytes_up"] += n
+
+    def add_down(self, n):
+        self.stats["bytes_down"] += n
+
+    async def wait_for_slot(self, client_reader):
+        """Waits for a free slot while watching the client, whose first bytes (a TLS
+        ClientHello) are kept to be forwarded later. Returns (admitted, first bytes);
+        admitted is False when the client closed its end (or reset) before a slot was free."""
+        acquire = asyncio.ensure_future(self.slots.acquire())
+        first = b""
+        watching = True
+        try:
+            while True:
+                if not watching:
+                    await acquire
+                    return True, first
+                read = asyncio.ensure_future(client_reader.read(CHUNK))
+                done, _ = await asyncio.wait({acquire, read},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if acquire in done:
+                    if read.done() and not read.cancelled():
+                        # Both finished together: keep what was read (b"" is noticed later).
+                        first += read.result() if read.exception() is None else b""
+                    else:
+                        read.cancel()   # a cancelled StreamReader.read consumes nothing
+                    return True, first
+                try:
+                    data = read.result()
+                except (ConnectionError, OSError):
+                    data = b""
+                if not data:
+                    acquire.cancel()
+                    try:
+                        await acquire
+                        self.slots.release()  # it was acquired just before the cancel
+                    except asyncio.CancelledError:
+                        pass
+                    return False, first
+                first += data
+                # Nothing more comes before the server answers; stop watching a client that
+                # sends more than a handshake's worth, rather than holding its bytes.
+                watching = len(first) < 64 * 1024
+        except asyncio.CancelledError:
+            acquire.cancel()
+            raise
 
     async def handle(self, client_reader, client_writer):
         task = asyncio.current_task()
         self.tasks.add(task)
         upstream_writer = None
+        admitted = False
+        self.stats["accepted"] += 1
         try:
-            async with self.slots:
+            if not self.slots.locked():   # a slot is free (and nobody is queued before us)
+                await self.slots.acquire()
+                admitted, first = True, b""
+            else:
+                self.waiting += 1
+                self.stats["peak_waiting"] = max(self.stats["peak_waiting"], self.waiting)
                 try:
-                    upstream_reader, upstream_writer = await asyncio.open_connection(
-                        "127.0.0.1", self.args.target_port)
-                except OSError as exc:
-                    log(f"cannot connect to 127.0.0.1:{self.args.target_port}: {exc}")
-                    return
-                for w in (client_writer, upstream_writer):
-                    sock = w.get_extra_info("socket")
-                    if sock is not None:
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                pipes = []
+                    admitted, first = await self.wait_for_slot(client_reader)
+                finally:
+                    self.waiting -= 1
+            if not admitted:
+                self.stats["gave_up"] += 1
+                return
+            self.stats["admitted"] += 1
+            self.open += 1
+            self.stats["peak_open"] = max(self.stats["peak_open"], self.open)
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(
+                    "127.0.0.1", self.args.target_port)
+            except OSError as exc:
+                log(f"cannot connect to 127.0.0.1:{self.args.target_port}: {exc}")
+                return
+            for w in (client_writer, upstream_writer):
+                sock = w.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pipes = []
 
-                def abort():
-                    for pipe in pipes:
-                        pipe.stop()
-                    client_writer.close()
-                    upstream_writer.close()
+            def abort():
+                for pipe in pipes:
+                    pipe.stop()
+                client_writer.close()
+                upstream_writer.close()
 
-                up = DelayedPipe(client_reader, upstream_writer, self.delay,
-                                 self.args.max_buffer, abort, self.args.rate)
-                down = DelayedPipe(upstream_reader, client_writer, self.delay,
-                                   self.args.max_buffer, abort, self.args.rate)
-                pipes.extend((up, down))
-                await asyncio.gather(up.pump_in(), up.pump_out(), down.pump_in(), down.pump_out())
+            up = DelayedPipe(client_reader, upstream_writer, self.delay,
+                             self.args.max_buffer, abort, self.args.rate, first, self.add_up)
+            down = DelayedPipe(upstream_reader, client_writer, self.delay,
+                               self.args.max_buffer, abort, self.args.rate, b"", self.add_down)
+            pipes.extend((up, down))
+            await asyncio.gather(up.pump_in(), up.pump_out(), down.pump_in(), down.pump_out())
         except asyncio.CancelledError:
             pass
         finally:
             for w in (client_writer, upstream_writer):
                 if w is not None:
                     w.close()
+            if admitted:
+                self.open -= 1
+                self.slots.release()
             self.tasks.discard(task)
+
+    async def sample(self):
+        last = None
+        while True:
+            now = (self.open, self.waiting)
+            if now != last:
+                self.samples.append((time.time(), *now))
+                last = now
+            await asyncio.sleep(self.args.sample_ms / 1000.0)
+
+    def write_stats(self):
+        summary = " ".join(f"{k}={v}" for k, v in self.stats.items())
+        log(f"counters: {summary}")
+        if not self.args.stats_file:
+            return
+        self.samples.append((time.time(), self.open, self.waiting))
+        tmp = f"{self.args.stats_file}.tmp"
+        with open(tmp, "w") as handle:
+            handle.write(f"max_connections={self.args.max_connections}\n"
+                         f"rate={self.args.rate}\nrtt_ms={self.args.rtt_ms:g}\n")
+            for key, value in self.stats.items():
+                handle.write(f"{key}={value}\n")
+            for t, o, w in self.samples:
+                handle.write(f"sample={t:.3f} {o} {w}\n")
+        os.replace(tmp, self.args.stats_file)
 
     async def run(self):
         loop = asyncio.get_running_loop()
@@ -233,7 +351,11 @@ class Proxy:
             f"RTT +{self.args.rtt_ms:g} ms"
             + (f", {self.args.rate} bytes/s per connection" if self.args.rate else "")
             + f" (pid {os.getpid()})")
+        sampler = asyncio.ensure_future(self.sample()) if self.args.stats_file else None
         await self.stopping.wait()
+        if sampler:
+            sampler.cancel()
+        self.write_stats()
         server.close()
         for task in list(self.tasks):
             task.cancel()
@@ -260,9 +382,13 @@ Example:
     parser.add_argument("--max-buffer", type=positive_int, default=8 << 20, metavar="BYTES",
                         help="bytes held per connection and direction (default: 8 MiB)")
     parser.add_argument("--max-connections", type=positive_int, default=512, metavar="N",
-                        help="connections served at once (default: 512)")
+                        help="connections forwarded at once; further ones wait (default: 512)")
     parser.add_argument("--rate", type=positive_int, default=0, metavar="BYTES",
                         help="pace each connection to BYTES/s per direction (default: no pacing)")
+    parser.add_argument("--stats-file", metavar="FILE",
+                        help="write the counters and samples to FILE when stopping")
+    parser.add_argument("--sample-ms", type=positive_int, default=200, metavar="MS",
+                        help="with --stats-file: sample open/waiting every MS ms (default: 200)")
     parser.add_argument("--port-file", metavar="FILE",
                         help="write the listening port to FILE (atomically) when ready")
     args = parser.parse_args(argv)

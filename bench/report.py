@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Turns bench/run's raw rows (TSV) and run description (META) into Markdown tables, a target
-check and a gnuplot bar chart of each tool's time divided by pnsync's.
+check and a gnuplot bar chart of each tool's time divided by pnsync's. Scenarios 5 and 6 (a
+per-connection limit) get their own table: seconds, ratio to the best peer, fraction of the
+ceiling (cap x rate) and the delay proxy's connection counters.
 
   report.py --tsv RUN.tsv --meta RUN.meta --md RUN.md [--png RUN.png]
 """
@@ -8,16 +10,22 @@ check and a gnuplot bar chart of each tool's time divided by pnsync's.
 import argparse
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
 PROG = "report.py"
-SCENARIOS = ["1", "2", "3", "4"]
+SCENARIOS = ["1", "2", "3", "4", "5", "6"]
+# Scenarios behind a per-connection limit: a ceiling of cap x rate, judged against the best peer.
+CAPPED = ("5", "6")
+PEERS = ("aria2", "rclone", "wget")
 # Rows that are not peers but what the machine allows: curl fetching the same files and hashing
 # nothing (to /dev/null, or to disk for curl-disk).
-CEILINGS = ("curl", "curl-parallel", "curl-disk")
+CEILINGS = ("curl", "curl-parallel", "curl-disk", "curl-per-file")
+# bench/run's proxy_counters note (scenarios 5 and 6)
+PROXY_NOTE = re.compile(r"proxy: ((?:[a-z_0-9]+=[0-9.]+ ?)+)")
 
 
 def tool_label(tool):
@@ -130,6 +138,61 @@ def table(rows, ref, scenario):
     return out
 
 
+def proxy_counters(row):
+    """The delay proxy's counters from a row's notes (scenarios 5 and 6), or {}."""
+    match = PROXY_NOTE.search(row["notes"])
+    if not match:
+        return {}
+    return dict(pair.split("=", 1) for pair in match.group(1).split())
+
+
+def best_peer(rows, scenario):
+    """The fastest verified peer row (aria2, rclone, wget) of a scenario, or None."""
+    peers = [r for r in rows if r["scenario"] == scenario and r["tool"] in PEERS and ok(r)
+             and num(r["seconds"]) > 0]
+    return min(peers, key=lambda r: num(r["seconds"])) if peers else None
+
+
+def ceiling_fraction(row, meta):
+    ceiling = num(meta.get(f"s{row['scenario']}.ceiling"))
+    secs = num(row["seconds"])
+    if ceiling <= 0 or secs <= 0:
+        return None
+    return num(row["bytes"]) / secs / ceiling
+
+
+def capped_table(rows, all_rows, scenario, meta):
+    best = best_peer(all_rows, scenario)
+    out = ["| tool | settings | seconds | MB/s | of ceiling | ratio to best peer | CPU s "
+           "| peak RSS MB | requests | connections: forwarded / peak open / peak waiting "
+           "/ given up | open, 2nd half: mean / max | verified | notes |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
+    for row in rows:
+        secs = num(row["seconds"])
+        frac = ceiling_fraction(row, meta)
+        r = num(best["seconds"]) / secs if best and secs > 0 else None
+        rss = f"{num(row['rss_kb']) / 1024:,.1f}" if num(row["rss_kb"]) > 0 else "–"
+        pc = proxy_counters(row)
+        conns = (f"{pc.get('admitted', '?')} / {pc.get('peak_open', '?')} / "
+                 f"{pc.get('peak_waiting', '?')} / {pc.get('gave_up', '?')}" if pc else "–")
+        half = (f"{num(pc['open_2nd_half_mean']):.1f} / {pc.get('open_2nd_half_max', '?')}"
+                if "open_2nd_half_mean" in pc else "–")
+        notes = PROXY_NOTE.sub("", row["notes"]).replace("|", "\\|").replace("; ;", ";").strip("; ")
+        if row["statuses"]:
+            notes = f"{notes}; statuses {row['statuses']}" if notes else f"statuses {row['statuses']}"
+        if num(row["proxy_cpu_s"]) > 0:
+            notes += f"; delay proxy CPU {num(row['proxy_cpu_s']):.1f} s"
+        out.append("| {} | {} | {:.2f} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            tool_label(row["tool"]), row["settings"].replace("|", "\\|"), secs,
+            f"{num(row['bytes']) / secs / 1e6:,.2f}" if secs > 0 else "–",
+            f"{frac:.2f}" if frac is not None else "–",
+            f"{r:.2f}×" if r is not None else "–",
+            row["cpu_s"], rss, fmt_int(num(row["requests"])), conns, half,
+            row["verified"] if exited_ok(row) else f"{row['verified']}, but exit {row['rc']}",
+            notes))
+    return out
+
+
 def by_tool(rows, scenario):
     return {r["tool"]: r for r in rows if r["scenario"] == scenario}
 
@@ -221,6 +284,27 @@ def targets(rows, meta):
                 out.append(check("S4 planning < 5 s (second pass: plan only)",
                                  num(second["seconds"]) < 5, f"{num(second['seconds']):.2f} s"))
             out.append(check("S4 selection fetched and verified", ok(first), first["verified"]))
+    for scenario in CAPPED:
+        srows = by_tool(rows, scenario)
+        best = best_peer(rows, scenario)
+        for name in ("pnsync", "pnsync-fixed"):
+            row = srows.get(name)
+            if not row or num(row["seconds"]) <= 0:
+                continue
+            frac = ceiling_fraction(row, meta)
+            parts = [f"{num(row['seconds']):.2f} s"]
+            if frac is not None:
+                parts.append(f"{frac:.2f} of the ceiling")
+            if best:
+                parts.append(f"{num(best['seconds']) / num(row['seconds']):.2f}× the best peer "
+                             f"({best['tool']}, {num(best['seconds']):.2f} s)")
+            pc = proxy_counters(row)
+            if pc:
+                parts.append(f"{pc.get('admitted', '?')} connections forwarded, peak "
+                             f"{pc.get('peak_open', '?')} open of {pc.get('cap', '?')}, "
+                             f"{pc.get('gave_up', '?')} given up while waiting")
+            parts.append("verified" if ok(row) else f"**not verified**: {row['verified']}")
+            out.append(f"- S{scenario} {name} (not a target): " + "; ".join(parts))
     return out
 
 
@@ -314,7 +398,12 @@ def main(argv):
             continue
         md += [f"## {meta.get(f's{scenario}.title', 'Scenario ' + scenario)}", "",
                meta.get(f"s{scenario}.desc", ""), ""]
-        md += table(srows, reference(rows, scenario), scenario)
+        if scenario in CAPPED:
+            if f"s{scenario}.limit" in meta:
+                md += [f"Limit: {meta[f's{scenario}.limit']}.", ""]
+            md += capped_table(srows, rows, scenario, meta)
+        else:
+            md += table(srows, reference(rows, scenario), scenario)
         if f"s{scenario}.proxy" in meta:
             md += ["", meta[f"s{scenario}.proxy"] + "."]
         md.append("")
@@ -335,12 +424,22 @@ def main(argv):
            "index.html files and robots.txt ignored), after the run.",
            "- `*-tmpfs` rows are diagnostics, not comparisons: pnsync's destination and state "
            "on a tmpfs, where fsync is free.",
+           "- scenarios 5 and 6 (a per-connection limit: every TCP connection paced, at most "
+           "`cap` forwarded at once, further ones wait with their TLS handshake hanging): "
+           "\"of ceiling\" = (bytes / seconds) / (cap × rate); \"ratio to best peer\" = the "
+           "fastest verified of aria2, rclone and wget's seconds / this row's seconds (above 1 = "
+           "faster than the best peer). Connections (from a fresh delay proxy per row): "
+           "forwarded to nginx in all, most open at once, most waiting at once, and closed by "
+           "the client while still waiting (a connect time-out); \"open, 2nd half\": "
+           "connections forwarded over the second half of the run, time-weighted mean and most.",
            "- ceiling rows (grey in the chart) are not peers: curl fetching SHA256SUMS.txt and "
            "every file it lists, hashing nothing. `curl` and `curl-parallel` write to /dev/null "
            "(one request after another / 16 at once; in S1 `curl-parallel` is the ceiling for "
            "any client with 16 requests in flight); `curl-disk` writes every file to a fresh "
            "destination on the same file system as the other tools' and is verified: the "
-           "ceiling for a tool that keeps the bytes.", ""]
+           "ceiling for a tool that keeps the bytes; `curl-per-file` (S6) starts one curl, "
+           "i.e. one connection, per file, all at once: the ceiling for a client that fetches "
+           "each file in one stream.", ""]
     if args.png and chart(rows, args.png, meta):
         md += [f"Chart: `{os.path.basename(args.png)}`.", ""]
     with open(args.md, "w") as handle:

@@ -128,7 +128,9 @@ struct Config {
   std::optional<std::string> group;  // group (name) given to every file and directory created
   std::optional<std::string> metrics_listen;  // "HOST:PORT" for Prometheus /metrics; none = off
 
-  int initial_transfers() const { return transfers.value_or(std::min(4, max_transfers)); }
+  // `auto` starts at 8: what physionet.org's users measured as a 5-7x gain, and far from where
+  // it starts to refuse (about 24); slow start doubles from there.
+  int initial_transfers() const { return transfers.value_or(std::min(8, max_transfers)); }
 };
 
 // Reads and validates a config file. Throws ConfigError.

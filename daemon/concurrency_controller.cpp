@@ -268,13 +268,14 @@ void judge(const ControllerParams& params, ControllerState& state, double rate, 
 // Multiplicative decrease: limit * cut_factor, at least one less, never below min; no probe for
 // the cool-down, and the limit that drew it is remembered.
 void cut(const ControllerParams& params, ControllerState& state, const std::string& why,
-         TimePoint cooldown_from, TimePoint now, Decision& decision) {
+         std::optional<int> admitted, TimePoint cooldown_from, TimePoint now, Decision& decision) {
   const int from = state.limit;
   const int rungs = rung_bound(params, state, now);
-  const int to = std::max(
-      params.min, rung_at_most(std::min(rung_below(from, rungs),
-                                        static_cast<int>(std::floor(from * params.cut_factor))),
-                               rungs));
+  int target =
+      std::min(rung_below(from, rungs), static_cast<int>(std::floor(from * params.cut_factor)));
+  // What the server was serving when it refused is what it takes: no lower than that.
+  if (admitted) target = std::max(target, std::min(*admitted, rung_below(from, rungs)));
+  const int to = std::max(params.min, rung_at_most(target, rungs));
   state.phase = ControlPhase::Backoff;
   state.tested_from = 0;
   state.base_rate = 0;
@@ -441,7 +442,9 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   if (!why.empty()) {
     if (sample.retry_after)
       why += " (Retry-After " + std::to_string(sample.retry_after->count()) + "s)";
-    cut(params, state, why, hold_end, now, decision);
+    const bool refused = counted.http_429 + counted.http_503 > 0;
+    cut(params, state, why, refused ? sample.admitted_at_refusal : std::nullopt, hold_end, now,
+        decision);
     return finish();
   }
   if (total(counted) + ceiling_signals < total(all)) {

@@ -37,6 +37,10 @@ struct Sample {
   int queued = 0;                         // files waiting for a slot at the end of the interval
   ThrottleSignals signals;
   std::optional<std::chrono::seconds> retry_after;  // longest Retry-After seen, if any
+  // Requests the server was serving (answered 2xx, still in flight) when it first refused one
+  // with 429/503 in this interval: its cap, when pnsync is its only client. A cut goes no lower
+  // than that (nor above the limit less one).
+  std::optional<int> admitted_at_refusal;
   // Median receive rate (bytes/s) of the transfers that were downloading for the whole interval;
   // nullopt when fewer than three were. Short files never span an interval, so a switch from
   // large images to small reports does not look like a collapse.

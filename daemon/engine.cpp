@@ -71,12 +71,14 @@ Engine::Engine(boost::asio::io_context& io, config::Config config,
       on_all_idle_(std::move(on_all_idle)),
       http_(io, make_http_settings(config_, password)),
       scheduler_(io, config_.initial_transfers(), config_.listing_concurrency),
-      ticker_(io) {
+      ticker_(io),
+      refusal_timer_(io) {
   http_.set_observer([this](const HttpOutcome& outcome) { observe(outcome); });
 }
 
 Engine::~Engine() {
   cancel_quietly(ticker_);
+  cancel_quietly(refusal_timer_);
   // Runners stop their passes while the HTTP client and scheduler still exist.
   runners_.clear();
   retired_.clear();
@@ -167,15 +169,28 @@ void Engine::observe(const HttpOutcome& outcome) {
   if (!controller_) return;
   if (status == 429) ++signals_.http_429;
   if (status == 503) ++signals_.http_503;
-  if ((status == 429 || status == 503) && signals_.http_429 + signals_.http_503 == 1) {
-    // Answer the first refusal of an interval now, not at the next 2-s sample: a refused request
-    // frees its slot within a round trip and the scheduler refills it with the next file, which
-    // is refused too, so every slot above the server's cap draws a 429 per round trip until the
-    // limit is cut (bench/throttle: a fixed 16 against a 12-request cap, 1,312 429s in 58 s).
-    // Posted, not called: the HTTP client is still delivering this outcome.
-    boost::asio::post(io_, [this] {
-      if (controller_ && signals_.http_429 + signals_.http_503 > 0) control_step();
-    });
+  if (status == 429 || status == 503) {
+    // What the server was serving as it refused: its cap, if we are its only client. The
+    // largest count over the round trip after the first refusal, when the requests it admitted
+    // along with the refused one have had their answers.
+    admitted_at_refusal_ = std::max(admitted_at_refusal_.value_or(0), http_.answered_in_flight());
+    if (signals_.http_429 + signals_.http_503 == 1) {
+      // Answer the first refusal of an interval within a round trip, not at the next 2-s sample:
+      // a refused request frees its slot and the scheduler refills it with the next file, which
+      // is refused too, so every slot above the server's cap draws a 429 per round trip until
+      // the limit is cut (bench/throttle: a fixed 16 against a 12-request cap, 1,312 429s in 58
+      // s). Not at once: the count admitted is complete one round trip later, and until then
+      // nothing new starts (each would be refused).
+      const auto round_trip = std::clamp<std::chrono::steady_clock::duration>(
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(outcome.seconds_to_headers)),
+          std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+      scheduler_.hold_until(std::chrono::steady_clock::now() + round_trip);
+      refusal_timer_.expires_after(round_trip);
+      refusal_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && controller_ && signals_.http_429 + signals_.http_503 > 0) control_step();
+      });
+    }
   }
   if (auto wait = requested_wait(outcome); wait && (!retry_after_ || *wait > *retry_after_))
     retry_after_ = wait;
@@ -260,6 +275,7 @@ std::string Engine::status_line() {
 void Engine::stop_ticking() {
   ticking_ = false;
   ticker_.cancel();
+  refusal_timer_.cancel();
 }
 
 void Engine::tick() {
@@ -299,6 +315,8 @@ void Engine::control_step() {
   for (const auto& runner : runners_) sample.queued += runner->ranges_wanted();
   sample.signals = signals_;
   sample.retry_after = retry_after_;
+  sample.admitted_at_refusal = admitted_at_refusal_;
+  admitted_at_refusal_.reset();
   sample_from_ = now;
   sample_bytes_from_ = fetched;
   signals_ = {};

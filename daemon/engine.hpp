@@ -100,6 +100,7 @@ private:
   bool started_ = false;
 
   boost::asio::steady_timer ticker_;
+  boost::asio::steady_timer refusal_timer_;  // answers the first 429/503 of an interval
   bool ticking_ = false;  // cleared by stop_ticking(); a queued tick handler checks it
   RateMeter meter_;
   std::chrono::steady_clock::time_point started_at_;
@@ -113,6 +114,7 @@ private:
   std::int64_t sample_bytes_from_ = 0;
   ThrottleSignals signals_;
   std::optional<std::chrono::seconds> retry_after_;
+  std::optional<int> admitted_at_refusal_;  // at the interval's first 429/503
   int completed_ = 0;
   ConnectionPlan connections_;  // what the HTTP client was last told
   metrics::Metrics metrics_;

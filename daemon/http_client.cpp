@@ -40,10 +40,26 @@ struct Call {
   HttpOutcome outcome;
   char error_buffer[CURL_ERROR_SIZE] = {};
   std::string range;
-  curl::Slist headers;  // request headers of our own; curl keeps only the pointer
+  curl::Slist headers;                // request headers of our own; curl keeps only the pointer
+  int* answered_in_flight = nullptr;  // the client's count, while this call is counted in it
+  bool answered = false;
+
+  Call() = default;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  // A call ends (completed or cancelled) when the last handler holding it goes.
+  ~Call() {
+    if (answered) --*answered_in_flight;
+  }
 
   static size_t on_header(char* data, size_t size, size_t count, void* self) {
-    apply_header_line(static_cast<Call*>(self)->outcome.info, std::string_view(data, size * count));
+    auto* call = static_cast<Call*>(self);
+    apply_header_line(call->outcome.info, std::string_view(data, size * count));
+    const long status = call->outcome.info.status;
+    if (!call->answered && status >= 200 && status < 300 && call->answered_in_flight) {
+      call->answered = true;
+      ++*call->answered_in_flight;
+    }
     return size * count;
   }
 
@@ -237,7 +253,10 @@ struct HttpClient::Impl {
   HttpSettings settings;
   std::function<void(const HttpOutcome&)> observer;
   curl::Share share{curl_share_init()};
-  int sockets_open = 0;  // before `engine`: its connections close into it when it is destroyed
+  // Before `engine`: its connections close into the first, and its calls end into the second,
+  // when it is destroyed.
+  int sockets_open = 0;
+  int answered_in_flight = 0;
   CurlEngine engine;
 
   curl::Easy make_easy(Call& call) {
@@ -301,6 +320,7 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
   call->request = std::move(request);
   call->done = std::move(done);
   call->outcome.url = call->request.url;
+  call->answered_in_flight = &impl_->answered_in_flight;
   curl::Easy easy = impl_->make_easy(*call);
   if (!easy) throw std::runtime_error("curl_easy_init failed");
   return impl_->engine.start(
@@ -340,6 +360,10 @@ void HttpClient::set_connection_limit(long connections, long streams) {
 
 int HttpClient::open_connections() const {
   return impl_->sockets_open;
+}
+
+int HttpClient::answered_in_flight() const {
+  return impl_->answered_in_flight;
 }
 
 }  // namespace pnsync

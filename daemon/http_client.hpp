@@ -88,6 +88,8 @@ public:
   void set_connection_limit(long connections, long streams);
   // TCP connections open now (sockets curl opened and has not closed).
   int open_connections() const;
+  // Requests in flight whose response began with a 2xx status: what the server is serving.
+  int answered_in_flight() const;
   // Sees every finished request before its own handler does (adaptive concurrency counts
   // throttling signals here).
   void set_observer(std::function<void(const HttpOutcome&)> observer);

@@ -48,6 +48,7 @@ struct Step {
   ThrottleSignals signals{};
   std::optional<std::chrono::seconds> retry_after{};
   std::optional<double> transfer_rate{};  // MB/s
+  std::optional<int> admitted{};          // Sample::admitted_at_refusal
   int limit = 0;
   std::string reason{};
   std::optional<std::chrono::seconds> hold{};
@@ -65,6 +66,7 @@ Sample sample_for(const Step& step, int limit) {
   sample.signals = step.signals;
   sample.retry_after = step.retry_after;
   if (step.transfer_rate) sample.transfer_rate = *step.transfer_rate * kMB;
+  sample.admitted_at_refusal = step.admitted;
   return sample;
 }
 
@@ -125,6 +127,30 @@ TEST_CASE("controller: sequences of samples and the limits they lead to", "[cont
            {.times = 2, .limit = 8},
            {.times = 2, .limit = 16},
            {.signals = {.http_429 = 4}, .limit = 11, .reason = "cut to 11 after 4× 429"},
+       }},
+      {"a 429 cap the server was serving 12 at: cut to 12, not to 0.7 of the limit",
+       params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.signals = {.http_429 = 4},
+            .admitted = 12,
+            .limit = 12,
+            .reason = "cut to 12 after 4× 429"},
+       }},
+      {"what the server was serving never keeps the limit where it was refused",
+       params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.signals = {.http_429 = 1}, .admitted = 16, .limit = 15},
+       }},
+      {"few requests answered at the refusal: the multiplicative cut is the floor",
+       params(),
+       {
+           {.times = 2, .limit = 8},
+           {.times = 2, .limit = 16},
+           {.signals = {.http_503 = 2}, .admitted = 3, .limit = 11},
        }},
       {"never above max (16 by default); at max, probes go down",
        params(),
