@@ -194,6 +194,10 @@ OpenEntries sample_open_entries(const std::filesystem::path& dest) {
   return found;
 }
 
+// Where physionet.org's connects start to hang (../shared/physionet/SERVER.md): more connections
+// than this is impolite there, whatever another server allows.
+constexpr int kPoliteConnections = 24;
+
 // A reason to warn, and what to do about it.
 struct Finding {
   std::string problem;
@@ -416,8 +420,20 @@ Checked<config::Config> check_config(const std::filesystem::path& file) {
     return checked;
   }
   const std::size_t mirrors = checked.value->mirrors.size();
-  checked.result = ok("configuration", file.string() + " is valid (" + std::to_string(mirrors) +
-                                           (mirrors == 1 ? " mirror)" : " mirrors)"));
+  const std::string valid = file.string() + " is valid (" + std::to_string(mirrors) +
+                            (mirrors == 1 ? " mirror)" : " mirrors)");
+  if (checked.value->max_connections > kPoliteConnections) {
+    checked.result = warn(
+        "configuration",
+        valid + ", but max_connections " + std::to_string(checked.value->max_connections) +
+            " is above " + std::to_string(kPoliteConnections) +
+            ": physionet.org lets new connections hang from about that many on, and shares the "
+            "server with every other user",
+        "set max_connections to 20 or less (the default; connect time-outs lower it further on "
+        "their own)");
+    return checked;
+  }
+  checked.result = ok("configuration", valid);
   return checked;
 }
 

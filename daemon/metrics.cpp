@@ -171,6 +171,25 @@ void render_daemon(Exposition& out, const protocol::DaemonStatus& status) {
   out.family("pnsync_transfers_max", "gauge", "The ceiling of the adaptive limit (max_transfers).");
   out.sample("pnsync_transfers_max", {}, status.max_transfers);
 
+  const auto& connections = status.connections;
+  out.family("pnsync_connections_open", "gauge", "TCP connections open to the server.");
+  out.sample("pnsync_connections_open", {}, connections.open);
+  out.family("pnsync_connections_limit", "gauge",
+             "The most connections pnsync opens now (max_connections, or fewer after connect "
+             "time-outs).");
+  out.sample("pnsync_connections_limit", {}, connections.limit);
+  out.family("pnsync_connections_max", "gauge", "max_connections from the configuration.");
+  out.sample("pnsync_connections_max", {}, connections.max);
+  out.family("pnsync_streams_per_connection", "gauge",
+             "Requests one connection carries at once (HTTP/2 streams).");
+  out.sample("pnsync_streams_per_connection", {}, connections.streams_per_connection);
+  out.family("pnsync_requests_in_flight", "gauge", "File and listing requests running now.");
+  out.sample("pnsync_requests_in_flight", {}, connections.requests_in_flight);
+  out.family("pnsync_connection_rate_bytes_per_second", "gauge",
+             "Download rate divided by the connections open.");
+  out.sample("pnsync_connection_rate_bytes_per_second", {},
+             connections.rate_per_connection_bytes_per_s);
+
   out.family("pnsync_bandwidth_limit_bytes_per_second", "gauge",
              "Download rate limit over all mirrors; 0 means none.");
   out.sample("pnsync_bandwidth_limit_bytes_per_second", {}, number(status.bandwidth_limit));

@@ -205,6 +205,20 @@ TEST_CASE("doctor: a bad configuration is the only check, with the loader's file
   CHECK(run.out.find("1 check failed") != std::string::npos);
 }
 
+TEST_CASE("doctor: max_connections above 24 is a warning with the fix; 24 is not", "[doctor]") {
+  Sandbox sandbox;
+  const auto file = sandbox / "pnsync.yaml";
+  const std::string mirror = "mirrors:\n  - project: p\n    version: '1'\n    dest: /tmp/x\n";
+  write_file(file, "max_connections: 30\n" + mirror);
+  const auto impolite = doctor::check_config(file);
+  CHECK(impolite.result.status == Status::Warn);
+  CHECK(impolite.result.detail.find("max_connections 30 is above 24") != std::string::npos);
+  CHECK(impolite.result.fix.find("set max_connections to 20 or less") != std::string::npos);
+  REQUIRE(impolite.value);  // a warning, not a failure: the configuration is still used
+  write_file(file, "max_connections: 24\n" + mirror);
+  CHECK(doctor::check_config(file).result.status == Status::Ok);
+}
+
 TEST_CASE("doctor: an unreadable or shared password file fails credentials, without the password",
           "[doctor]") {
   MirrorFixture fixture({.tls = Tls::Trusted});

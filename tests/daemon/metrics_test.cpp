@@ -57,6 +57,14 @@ DaemonStatus sample_status() {
   status.transfers_auto = true;
   status.max_transfers = 16;
   status.bandwidth_limit = 52428800;
+  status.connections = {.open = 18,
+                        .limit = 18,
+                        .max = 20,
+                        .adaptive = true,
+                        .streams_per_connection = 1,
+                        .requests_in_flight = 17,
+                        .rate_per_connection_bytes_per_s = 524288,
+                        .reason = "18 connections: connect time-outs at 20"};
   MirrorStatus cxr;
   cxr.name = "mimic-cxr/2.0.0";
   cxr.dest = "/srv/physionet/\"cxr\"\\2.0.0\nnew";

@@ -227,6 +227,17 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
   const ProcessRun text = pnsyncctl(fixture, {"status"});
   CHECK(text.status == 0);
   CHECK_THAT(text.out, Catch::Contains("mimic-cxr/2.0.0") && Catch::Contains("syncing"));
+  // The connections carrying it: transfers: 4 rides on 4 connections at most, one request each.
+  CHECK_THAT(text.out, Catch::Contains("connections: "));
+  const ProcessRun json = pnsyncctl(fixture, {"status", "--json"});
+  const auto connections = nlohmann::json::parse(json.out).at("connections");
+  CHECK(connections.at("max") == 20);
+  CHECK(connections.at("limit") == 4);
+  CHECK(connections.at("adaptive") == false);
+  CHECK(connections.at("streams_per_connection") == 1);
+  CHECK(connections.at("open").get<int>() >= 1);
+  CHECK(connections.at("open").get<int>() <= 4);
+  CHECK(connections.at("requests_in_flight").get<int>() >= 1);
 
   // Someone without the right to steer may look, not pause.
   // nobody in group root: the socket is 0660 root:root; the sandbox must let it pass through.
