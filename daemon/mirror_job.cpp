@@ -158,6 +158,7 @@ void MirrorJob::start() {
       [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
   transfer_context_->max_segments = config_.segments;
   transfer_context_->segment_size = config_.segment_size;
+  transfer_context_->slow_stream = options_.slow_stream;
   // The request is over, only the disk is left: the slot can start the next file's request at
   // once instead of after the fsyncs and the rename (small files at 20 ms RTT, 16 transfers, ext4:
   // 9.9 s instead of 10.7 s for 5,991 files; docs/benchmarks.md).

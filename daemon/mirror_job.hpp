@@ -75,6 +75,8 @@ struct JobOptions {
   bool plan_only = false;
   // Hash every verified file again (RestVerifier) instead of only checking that it is there.
   bool verify_at_rest = false;
+  // When a single stream is slow enough to split (tests make it judge sooner).
+  SlowStreamSplit slow_stream = {};
 };
 
 struct JobServices {

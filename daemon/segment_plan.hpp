@@ -10,6 +10,7 @@
 // Pure bookkeeping: no I/O, no network (tests/daemon/segment_plan_test.cpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +27,18 @@ struct ByteRange {
   std::int64_t left() const { return end - next; }
   bool done() const { return next == end; }
   bool operator==(const ByteRange&) const = default;
+};
+
+// A server that limits each connection makes a file below segment_size take minutes on one:
+// 30 MB at physionet.org's slower 100 KB/s is five. A single stream is judged on its own rate once
+// it has run for `judged_after`, and split (on spare slots, like a large file) when what is left
+// would take over `left_seconds`, into ranges of at least `range_seconds` of that rate and
+// `least_bytes`: a split costs one request per tens of seconds of transfer at most.
+struct SlowStreamSplit {
+  std::chrono::milliseconds judged_after{3000};
+  double left_seconds = 60;
+  double range_seconds = 15;
+  std::int64_t least_bytes = std::int64_t{1} << 20;
 };
 
 class SegmentPlan {

@@ -66,7 +66,8 @@ public:
       engine_.shutdown("interrupted");
     });
     tick();
-    engine_.set_job_options(JobOptions{options_.plan_only, options_.verify_at_rest});
+    engine_.set_job_options(
+        JobOptions{options_.plan_only, options_.verify_at_rest, options_.slow_stream});
     engine_.start();
     io_.run();
     if (options_.live_progress) std::fputs("\r\033[K", stderr);

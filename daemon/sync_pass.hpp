@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/log.hpp"
+#include "daemon/segment_plan.hpp"
 #include "store/store.hpp"
 
 namespace pnsync {
@@ -23,6 +24,7 @@ struct PassOptions {
   bool json = false;  // --dry-run --json: the plans as pnsyncctl plan --json prints them
   // --verify: hash every verified file again; what differs is fetched again.
   bool verify_at_rest = false;
+  SlowStreamSplit slow_stream = {};  // defaults; tests judge sooner
 };
 
 ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,

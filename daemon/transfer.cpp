@@ -139,6 +139,7 @@ void Transfer::start() {
   request.on_body = [this](const ResponseInfo& info, std::string_view chunk) {
     return accept_body(info, chunk);
   };
+  stream_sent_at_ = std::chrono::steady_clock::now();
   request_ = context_.http.get(std::move(request), [this](const HttpOutcome& outcome) {
     request_.reset();
     on_response(outcome);

@@ -89,6 +89,7 @@ struct TransferContext {
   // (1 = never), the ranges beyond the first on slots the queue can spare (add_range()).
   int max_segments = 1;
   std::int64_t segment_size = std::int64_t{64} << 20;
+  SlowStreamSplit slow_stream = {};
   // Records how far each range of a file got (nullopt: no ranges any more), so that a restart
   // resumes each one; unset = not recorded (tests).
   std::function<void(store::FileId, std::int64_t on_disk,
@@ -198,6 +199,9 @@ private:
   void fail_ranges(AttemptResult result);
   std::optional<std::size_t> idle_range() const;
   std::int64_t min_range_left() const;
+  // A single stream too slow for what it has left (context_.slow_stream): the least each range
+  // should then hold; nullopt when it is not.
+  std::optional<std::int64_t> slow_stream_range() const;
 
   TransferContext& context_;
   store::FileRecord file_;
@@ -207,7 +211,11 @@ private:
   std::string pending_write_;     // received, hashed, not yet written to partial_
   Sha256 hasher_;                 // with the hash worker while hash_in_flight_
   std::int64_t resume_from_ = 0;  // partial size when the request was sent
-  std::int64_t written_ = 0;      // bytes in the partial file
+  std::chrono::steady_clock::time_point stream_sent_at_{};  // when that request was sent
+  // Set when a slow stream was split (slow_stream_range): the least a range holds, instead of
+  // segment_size / 8.
+  std::int64_t slow_range_left_ = 0;
+  std::int64_t written_ = 0;  // bytes in the partial file
   bool body_started_ = false;
   bool body_rejected_ = false;    // a 206 from the wrong offset: start over
   bool discarding_body_ = false;  // an error page, not the file

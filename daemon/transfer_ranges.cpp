@@ -43,7 +43,24 @@ bool Transfer::should_fetch_in_ranges() const {
 }
 
 std::int64_t Transfer::min_range_left() const {
+  if (slow_range_left_ > 0) return slow_range_left_;
   return std::max<std::int64_t>(context_.segment_size / 8, 1);
+}
+
+std::optional<std::int64_t> Transfer::slow_stream_range() const {
+  if (plan_ || !request_ || ranges_refused_ || context_.max_segments <= 1 || !file_.size)
+    return std::nullopt;
+  const SlowStreamSplit& slow = context_.slow_stream;
+  const auto ran = std::chrono::steady_clock::now() - stream_sent_at_;
+  if (ran < slow.judged_after || written_ <= resume_from_) return std::nullopt;
+  const double rate =
+      static_cast<double>(written_ - resume_from_) / std::chrono::duration<double>(ran).count();
+  const auto left = static_cast<double>(*file_.size - written_);
+  if (left < slow.left_seconds * rate) return std::nullopt;
+  const auto least =
+      std::max(slow.least_bytes, static_cast<std::int64_t>(slow.range_seconds * rate));
+  if (left < 2.0 * static_cast<double>(least)) return std::nullopt;
+  return least;
 }
 
 std::optional<SegmentPlan> Transfer::recorded_plan() {
@@ -112,7 +129,9 @@ bool Transfer::wants_range() const {
   if (!plan_) {
     // One stream whose size was unknown when it started (the manifest lists the file, the
     // listing had not come yet): the response told it.
-    return request_ && should_fetch_in_ranges() && *file_.size - written_ >= 2 * min_range_left();
+    return request_ &&
+           ((should_fetch_in_ranges() && *file_.size - written_ >= 2 * min_range_left()) ||
+            slow_stream_range());
   }
   if (fetches_.empty() || fetches_.size() >= static_cast<std::size_t>(context_.max_segments))
     return false;
@@ -126,6 +145,7 @@ void Transfer::add_range(Scheduler::Slot slot) {
   if (!plan_) {
     // Turn the stream into range 0: it stops and asks again from its last byte on disk (one
     // request more, once per large file), and the spare slot takes the back half.
+    if (!should_fetch_in_ranges()) slow_range_left_ = slow_stream_range().value_or(0);
     context_.http.cancel(*request_);
     request_.reset();
     flush_writes();

@@ -160,6 +160,7 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   options.plan_only = dry_run;
   options.verify_at_rest = verify;
   options.json = json;
+  options.slow_stream = slow_stream;
   const ExitCode code = run_sync_pass(config, password, store, log_sink, options);
   std::rewind(out);
   summary.clear();

@@ -3,6 +3,8 @@
 // mirrors it into the sandbox.
 #pragma once
 
+#include "daemon/segment_plan.hpp"
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +50,7 @@ struct MirrorFixture {
   std::filesystem::path dest;    // where the mirror goes
   std::unique_ptr<HttpServer> server;
   config::Config config;
+  SlowStreamSplit slow_stream;  // when run() splits a slow single stream
 
   std::string url_path(const std::string& relative) const { return kPrefix + relative; }
   // Runs one pass in-process, as `pnsyncd --once` would; the summary goes to a temp file.

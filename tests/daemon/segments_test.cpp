@@ -101,6 +101,44 @@ TEST_CASE("a large file takes the spare slots as byte ranges, and is verified wh
   CHECK(static_cast<std::int64_t>(fixture.server->body_bytes_sent()) <= all_files + kMiB);
 }
 
+TEST_CASE("a file below segment_size whose one stream is slow is split over spare slots",
+          "[segments][engine]") {
+  // 6 MiB is below segment_size here: only its pace makes it worth ranges. At 256 KiB/s one
+  // stream would take 24 s; judged after 0.5 s, what is left would take over 4 s, so it is
+  // split into ranges of at least 1 s of that rate, on the slots the small files leave.
+  LargeFileFixture fixture;
+  fixture.config.segment_size = 64 * kMiB;
+  fixture.slow_stream = {.judged_after = std::chrono::milliseconds(500),
+                         .left_seconds = 4,
+                         .range_seconds = 1,
+                         .least_bytes = 256 << 10};
+  fixture.server->set_fault(fixture.url_path(kTable),
+                            {.kind = Fault::Kind::Slow, .bytes = 256 << 10});
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK_MIRRORED(fixture);
+  const auto record = fixture.record(kTable);
+  REQUIRE(record);
+  CHECK(record->verified_by == store::VerifyKind::Sha256Manifest);
+  const auto ranges = fixture.table_ranges();
+  INFO(ranges.size() << " requests for the table");
+  CHECK(ranges.size() >= 3);  // the stream, its restart as range 0, and at least one more range
+  CHECK(ranges.size() <= 5);  // segments: 4, plus the stream turned into range 0
+  // Four ranges at 256 KiB/s each: well under the 24 s one stream takes.
+  CHECK(took < std::chrono::seconds(16));
+}
+
+TEST_CASE("the default slow-stream rule leaves a fast file in one stream", "[segments][engine]") {
+  // 6 MiB paced at 1 MiB/s: 6 s in one stream, under a minute, so not split.
+  LargeFileFixture fixture;
+  fixture.config.segment_size = 64 * kMiB;
+  fixture.server->set_fault(fixture.url_path(kTable), {.kind = Fault::Kind::Slow, .bytes = kMiB});
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+  CHECK(fixture.table_ranges().size() == 1);
+}
+
 TEST_CASE("each range resumes where its recorded bytes end", "[segments][engine]") {
   LargeFileFixture fixture;
   fixture.config.max_attempts = 1;
