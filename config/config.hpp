@@ -105,7 +105,10 @@ struct Config {
   // daemon/segment_plan.hpp. No range is split below segment_size / 8.
   int segments = 8;                        // 1..32
   std::int64_t segment_size = 64 << 20;    // bytes, at least 1 MiB
-  int listing_concurrency = 4;             // 1..64 directory listings in flight
+  // 1..64 directory listings in flight. MIMIC-CXR 2.0.0 lists none of its ~293,000 directories
+  // in its manifest; at 200 ms a listing (the server's permission check), 4 in flight is four
+  // hours of crawling.
+  int listing_concurrency = 16;
   std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
   // TCP connect and TLS handshake. Short: a server that has as many connections as it admits
   // lets further connects hang, and each hang holds a file until this runs out.

@@ -296,8 +296,8 @@ void Engine::tick() {
       }
     }
     if (controller_ && now - sample_from_ >= controller_->next_interval()) control_step();
-    // A lowered connection bound ends when it is no longer remembered.
-    if (controller_) apply_connection_plan();
+    // A crawl starting or ending, or a lowered connection bound no longer remembered.
+    apply_connection_plan();
     tick();
   });
 }
@@ -348,7 +348,12 @@ void Engine::apply_transfer_limit(int limit) {
 void Engine::apply_connection_plan() {
   const int bound = controller_ ? controller_->connection_bound(std::chrono::steady_clock::now())
                                 : config_.max_connections;
-  ConnectionPlan plan = connection_plan(scheduler_.limit(Lane::File), bound);
+  // Listings ride the same connections: while a crawl goes on they need connections of their
+  // own, or each would wait inside curl for a file to end.
+  const auto listings = static_cast<int>(
+      std::min<std::size_t>(static_cast<std::size_t>(scheduler_.limit(Lane::Listing)),
+                            scheduler_.running(Lane::Listing) + scheduler_.queued(Lane::Listing)));
+  ConnectionPlan plan = connection_plan(scheduler_.limit(Lane::File) + listings, bound);
   plan.streams = std::min(plan.streams, config_.streams_per_connection);
   if (plan == connections_) return;
   const bool connections_changed = plan.connections != connections_.connections;

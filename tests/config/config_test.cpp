@@ -265,7 +265,7 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK_FALSE(config.transfers);  // auto
   CHECK(config.max_transfers == 64);
   CHECK(config.max_connections == 20);
-  CHECK(config.listing_concurrency == 4);
+  CHECK(config.listing_concurrency == 16);
   CHECK(config.streams_per_connection == 4);
   CHECK(config.segments == 8);
   CHECK(config.segment_size == 64 << 20);
