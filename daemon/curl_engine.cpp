@@ -200,8 +200,14 @@ CURL* CurlEngine::start(curl::Easy easy, Completion done) {
 void CurlEngine::cancel(CURL* easy) {
   auto found = impl_->active.find(easy);
   if (found == impl_->active.end()) return;
+  close_connection_after(easy);
   curl_multi_remove_handle(impl_->multi.get(), easy);
   impl_->active.erase(found);
+}
+
+void CurlEngine::close_connection_after(CURL* easy) {
+  // curl reads it when the transfer is done, and keeps a connection other streams still use.
+  if (impl_->active.contains(easy)) curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
 }
 
 std::size_t CurlEngine::active() const {

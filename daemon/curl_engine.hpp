@@ -27,8 +27,11 @@ public:
 
   // Starts a configured transfer. Returns the raw handle as an identity for cancel().
   CURL* start(curl::Easy easy, Completion done);
-  // Stops a transfer without calling its completion. Unknown handles are ignored.
+  // Stops a transfer without calling its completion. Unknown handles are ignored. Its connection
+  // is closed unless other transfers share it: the rest of the response is still on its way.
   void cancel(CURL* easy);
+  // The transfer's connection is closed when it ends (unless other transfers still share it).
+  void close_connection_after(CURL* easy);
   std::size_t active() const;
 
   void set_max_host_connections(long limit);

@@ -346,6 +346,10 @@ void HttpClient::cancel(RequestId id) {
   impl_->engine.cancel(static_cast<CURL*>(id));
 }
 
+void HttpClient::close_connection_after(RequestId id) {
+  impl_->engine.close_connection_after(static_cast<CURL*>(id));
+}
+
 std::size_t HttpClient::active() const {
   return impl_->engine.active();
 }

@@ -81,7 +81,13 @@ public:
 
   using RequestId = void*;  // the curl easy handle, opaque to callers
   RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done);
+  // Stops a request. Over HTTP/1.1 curl must close its connection; over HTTP/2 it is closed too
+  // when no other stream uses it, rather than left to carry what the server already sent (on a
+  // paced path with a deep queue, seconds of a connection's time).
   void cancel(RequestId id);
+  // The request will be cut short (its answer past some byte is no longer wanted, a byte range
+  // was split): its connection is closed when it ends, for the same reason.
+  void close_connection_after(RequestId id);
   std::size_t active() const;
   // At most `connections` open to the server (idle ones beyond it are closed), each carrying at
   // most `streams` requests at once.

@@ -90,6 +90,10 @@ struct TransferContext {
   int max_segments = 1;
   std::int64_t segment_size = std::int64_t{64} << 20;
   SlowStreamSplit slow_stream = {};
+  // Set once a range of any file has been answered 206 from this host: from then a plan may split
+  // before its first answer (its ranges go out together, none cut short); until then a server
+  // that ignores Range would get several whole-file requests at once.
+  bool ranges_honoured = false;
   // Records how far each range of a file got (nullopt: no ranges any more), so that a restart
   // resumes each one; unset = not recorded (tests).
   std::function<void(store::FileId, std::int64_t on_disk,
@@ -152,6 +156,7 @@ private:
     std::int64_t requested_from = 0;
     std::int64_t requested_end = 0;  // one past the last byte asked for
     std::optional<HttpClient::RequestId> request;
+    bool sent = false;  // its request is made (send_ranges): until then a split only moves its end
     std::string pending;  // received, not yet written
     bool body_started = false;
     bool rejected = false;    // not the bytes asked for
@@ -189,6 +194,10 @@ private:
   std::optional<SegmentPlan> recorded_plan();
   void start_ranges();
   void launch_range(std::size_t index, Scheduler::Slot slot, bool own_slot);
+  void send_ranges();
+  // Requests in flight a split has cut short: their connections close when they stop, rather
+  // than carry the bytes past the new end the server already sent.
+  void close_cut_connections();
   bool accept_range_body(RangeFetch& fetch, const ResponseInfo& info, std::string_view chunk);
   void on_range_response(RangeFetch& fetch, const HttpOutcome& outcome);
   bool flush_range(RangeFetch& fetch);
@@ -241,6 +250,7 @@ private:
     std::optional<std::int64_t> mtime;
   };
   std::optional<EndedBody> verify_when_hashed_;
+  bool send_posted_ = false;                  // send_ranges() is due on the loop
   bool ranges_refused_ = false;               // the server ignored a Range: one stream from now on
   std::optional<std::int64_t> size_changed_;  // a range's answer gave another total size
   bool plan_recorded_ = false;                // the store may hold a plan for this file

@@ -125,7 +125,10 @@ std::optional<std::size_t> Transfer::idle_range() const {
 }
 
 bool Transfer::wants_range() const {
-  if (state_ != TransferState::Downloading) return false;
+  // A plan may split before its first request is answered (Connecting) once the host is known to
+  // answer ranges: its ranges are sent together then, none cut short.
+  const bool presplit = plan_ && state_ == TransferState::Connecting && context_.ranges_honoured;
+  if (state_ != TransferState::Downloading && !presplit) return false;
   if (!plan_) {
     // One stream whose size was unknown when it started (the manifest lists the file, the
     // listing had not come yet): the response told it.
@@ -158,33 +161,56 @@ void Transfer::add_range(Scheduler::Slot slot) {
   }
   if (auto back = plan_->split(min_range_left())) {
     save_plan(true);  // before any byte lands in the new range
+    close_cut_connections();
     launch_range(*back, std::move(slot), false);
   }
 }
 
+void Transfer::close_cut_connections() {
+  for (const auto& fetch : fetches_)
+    if (fetch->request && fetch->requested_end > plan_->range(fetch->index).end)
+      context_.http.close_connection_after(*fetch->request);
+}
+
 void Transfer::launch_range(std::size_t index, Scheduler::Slot slot, bool own_slot) {
   auto fetch = std::make_unique<RangeFetch>();
-  const ByteRange& range = plan_->range(index);
   fetch->index = index;
-  fetch->requested_from = range.next;
-  fetch->requested_end = range.end;
   fetch->own_slot = own_slot;
   fetch->slot = std::move(slot);
-  RangeFetch& raw = *fetch;
   fetches_.push_back(std::move(fetch));
-
-  GetRequest request;
-  request.url = url();
-  request.range_from = range.next;
-  request.range_to = range.end - 1;
-  if (context_.recv_speed) request.max_recv_speed = context_.recv_speed();
-  request.on_body = [this, &raw](const ResponseInfo& info, std::string_view chunk) {
-    return accept_range_body(raw, info, chunk);
-  };
-  raw.request = context_.http.get(std::move(request), [this, &raw](const HttpOutcome& outcome) {
-    raw.request.reset();
-    on_range_response(raw, outcome);
+  // The request goes out on the loop's next turn, so every split made in this one (the spare
+  // slots taken at once) only moves the range's end: a request in flight that a split cuts short
+  // is stopped at its new end, and what the server already sent beyond it (a window's worth,
+  // queued in the path) still crosses the connection for nothing.
+  if (send_posted_) return;
+  send_posted_ = true;
+  boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_)] {
+    if (alive.lock()) send_ranges();
   });
+}
+
+void Transfer::send_ranges() {
+  send_posted_ = false;
+  for (auto& fetch : fetches_) {
+    if (fetch->sent) continue;
+    fetch->sent = true;
+    RangeFetch& raw = *fetch;
+    const ByteRange& range = plan_->range(raw.index);
+    raw.requested_from = range.next;
+    raw.requested_end = range.end;
+    GetRequest request;
+    request.url = url();
+    request.range_from = range.next;
+    request.range_to = range.end - 1;
+    if (context_.recv_speed) request.max_recv_speed = context_.recv_speed();
+    request.on_body = [this, &raw](const ResponseInfo& info, std::string_view chunk) {
+      return accept_range_body(raw, info, chunk);
+    };
+    raw.request = context_.http.get(std::move(request), [this, &raw](const HttpOutcome& outcome) {
+      raw.request.reset();
+      on_range_response(raw, outcome);
+    });
+  }
 }
 
 bool Transfer::accept_range_body(RangeFetch& fetch, const ResponseInfo& info,
@@ -203,6 +229,7 @@ bool Transfer::accept_range_body(RangeFetch& fetch, const ResponseInfo& info,
         fetch.rejected = true;
         return false;
       }
+      context_.ranges_honoured = true;
     } else if (info.status == 200) {
       // The whole file: right for a range that starts at 0 (it stops at the range's end), of no
       // use for any other.
@@ -317,6 +344,7 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
   } else if (done->own_slot) {
     if (auto back = plan_->split(min_range_left())) {
       save_plan(true);
+      close_cut_connections();
       launch_range(*back, {}, true);
     }
   }
