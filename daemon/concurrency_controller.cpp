@@ -135,6 +135,24 @@ double needed_gain(const ControllerParams& params, int low, int high, int connec
                       static_cast<double>(low));
 }
 
+// A slow-start window of slow_start_early that needs no more: the base a doubling is judged
+// against, or a doubling whose gain is slow_start_decisive times its bar.
+bool decisive_early(const ControllerParams& params, const ControllerState& state, TimePoint now) {
+  if (!doubling(params, state, now) || state.extensions > 0 ||
+      state.window_duration < params.slow_start_early)
+    return false;
+  const bool tested = state.tested_from > 0 && state.base_rate > 0;
+  if (!tested) return true;
+  // More streams on the connections there are bring little on a per-connection limit, and what a
+  // second measured while the last connections were still opening is enough to mislead.
+  const int bound = rung_bound(params, state, now);
+  if (state.tested_from >= state.limit || state.limit > bound) return false;
+  const double rate = static_cast<double>(state.window_bytes) /
+                      std::chrono::duration<double>(state.window_duration).count();
+  const double need = needed_gain(params, state.tested_from, state.limit, bound);
+  return rate / state.base_rate - 1 >= params.slow_start_decisive * need;
+}
+
 // Why `high` transfers did not earn their place: "throughput flat (+1% at 13)".
 std::string shortfall(const ControllerParams& params, double gain, int high) {
   const std::string at = " (" + percent(gain) + " at " + std::to_string(high) + ")";
@@ -344,6 +362,11 @@ ConnectionPlan connection_plan(int requests, int bound) {
   return {connections, (requests + connections - 1) / connections};
 }
 
+ConnectionPlan fill_connections_first(ConnectionPlan plan, int open) {
+  if (open < plan.connections) plan.streams = 1;
+  return plan;
+}
+
 std::string_view to_string(ControlPhase phase) {
   switch (phase) {
     case ControlPhase::SlowStart:
@@ -474,7 +497,7 @@ ControlStep control_step(const ControllerParams& params, ControllerState state,
   const bool many_files = doubling(params, state, now) && state.extensions == 0 &&
                           state.window_completions >= params.slow_start_completions &&
                           state.window_duration >= params.slow_start_sample;
-  if ((!many_files &&
+  if ((!many_files && !decisive_early(params, state, now) &&
        state.window_duration < measure_for(params, state, now) * (state.extensions + 1)) ||
       state.window_duration <= milliseconds{0})
     return finish();

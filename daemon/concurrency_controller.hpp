@@ -107,6 +107,14 @@ struct ControllerParams {
   std::chrono::milliseconds slow_start_sample{250};
   int slow_start_completions = 32;
   std::chrono::milliseconds slow_start_settle{250};
+  // Large files give no completions to count, so slow start judges on bytes: the limit it starts
+  // from is measured on `slow_start_early`, and a doubling of connections (not streams) that
+  // brings at least `slow_start_decisive` times its bar is kept after that long too (a doubling
+  // under a per-connection limit brings +100%, a second's noise is about +-20%); the rest wait
+  // for slow_start_measure. On files of hundreds of MB behind a paced path this cut the ramp from 8
+  // to 18 connections from 6 s to about 3 (docs/benchmarks.md, scenario 6).
+  std::chrono::milliseconds slow_start_early{1000};
+  double slow_start_decisive = 2.0;
   // The interval the caller samples at after slow start.
   std::chrono::milliseconds interval{2000};
   // A probe whose gain is within close_call of the bar is measured longer, up to max_measures
@@ -204,6 +212,11 @@ struct ConnectionPlan {
   bool operator==(const ConnectionPlan&) const = default;
 };
 ConnectionPlan connection_plan(int requests, int bound);
+// The plan to give curl while `open` connections are open (or opening). curl puts a request on
+// any open connection with a stream to spare before it opens another, so at the end of a mirror,
+// as connections close, the requests left pile up as streams on the few still open: under a
+// per-connection limit half the rate or less. Streams beyond one wait for every connection.
+ConnectionPlan fill_connections_first(ConnectionPlan plan, int open);
 
 // How long the caller's next interval should be: slow_start_sample during slow start, so that many
 // small files can end a measurement early; `interval` after.

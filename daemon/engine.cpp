@@ -17,7 +17,7 @@ namespace pnsync {
 namespace {
 
 // The loop's clock: fine enough for the controller's short slow-start intervals
-// (ControllerParams::min_duration); rates and spare slots are looked at every kMeterEvery.
+// (ControllerParams::min_duration); rates are looked at every kMeterEvery, spare slots every tick.
 constexpr auto kTickEvery = std::chrono::milliseconds(250);
 constexpr auto kMeterEvery = std::chrono::seconds(1);
 
@@ -290,12 +290,11 @@ void Engine::tick() {
     if (now - metered_at_ >= kMeterEvery) {
       metered_at_ = now;
       meter_.sample(now, bytes_fetched());
-      for (auto& runner : runners_) {
-        runner->sample_rate(now);
-        runner->offer_spare_slots();
-      }
+      for (auto& runner : runners_) runner->sample_rate(now);
     }
     if (controller_ && now - sample_from_ >= controller_->next_interval()) control_step();
+    // Every tick: a slot a file left (or a raised limit) idles until a large file takes it.
+    for (auto& runner : runners_) runner->offer_spare_slots();
     // A crawl starting or ending, or a lowered connection bound no longer remembered.
     apply_connection_plan();
     tick();
@@ -355,6 +354,8 @@ void Engine::apply_connection_plan() {
                             scheduler_.running(Lane::Listing) + scheduler_.queued(Lane::Listing)));
   ConnectionPlan plan = connection_plan(scheduler_.limit(Lane::File) + listings, bound);
   plan.streams = std::min(plan.streams, config_.streams_per_connection);
+  // Scenario 6 in docs/benchmarks.md: the last ranges of large files shared a few connections.
+  plan = fill_connections_first(plan, http_.open_connections());
   if (plan == connections_) return;
   const bool connections_changed = plan.connections != connections_.connections;
   connections_ = plan;

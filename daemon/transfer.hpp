@@ -157,6 +157,7 @@ private:
     std::int64_t requested_end = 0;  // one past the last byte asked for
     std::optional<HttpClient::RequestId> request;
     bool sent = false;  // its request is made (send_ranges): until then a split only moves its end
+    std::chrono::steady_clock::time_point sent_at{};
     std::string pending;  // received, not yet written
     bool body_started = false;
     bool rejected = false;    // not the bytes asked for
@@ -208,6 +209,8 @@ private:
   void fail_ranges(AttemptResult result);
   std::optional<std::size_t> idle_range() const;
   std::int64_t min_range_left() const;
+  // Bytes a second the ranges in flight for at least a second got, on average; nullopt before.
+  std::optional<double> range_rate() const;
   // A single stream too slow for what it has left (context_.slow_stream): the least each range
   // should then hold; nullopt when it is not.
   std::optional<std::int64_t> slow_stream_range() const;

@@ -537,8 +537,9 @@ TEST_CASE("controller: many small files let slow start judge each doubling in a 
   const ControllerParams p = params();
   auto now = ControlClock::time_point{};
   ConcurrencyController controller(p, now);
+  // `busy_cap`: no more transfers than this add throughput (a server-side cap).
   const auto run_until = [&](int files_per_transfer_per_s, std::chrono::milliseconds limit_time,
-                             std::int64_t file_bytes = 30000) {
+                             std::int64_t file_bytes = 30000, double busy_cap = 1000) {
     std::vector<std::pair<std::chrono::milliseconds, int>> changes;
     const auto start = now;
     while (now - start < limit_time) {
@@ -548,9 +549,10 @@ TEST_CASE("controller: many small files let slow start judge each doubling in a 
       const int limit = controller.limit();
       Sample sample;
       sample.duration = interval;
-      sample.completed =
-          static_cast<int>(limit * files_per_transfer_per_s * interval.count() / 1000);
-      sample.bytes = file_bytes * sample.completed;
+      const double files = std::min<double>(limit, busy_cap) * files_per_transfer_per_s *
+                           static_cast<double>(interval.count()) / 1000;
+      sample.completed = static_cast<int>(files);
+      sample.bytes = static_cast<std::int64_t>(static_cast<double>(file_bytes) * files);
       sample.active = limit;
       sample.queued = 1000;
       if (controller.observe(sample, now).changed)
@@ -570,11 +572,23 @@ TEST_CASE("controller: many small files let slow start judge each doubling in a 
     CHECK(changes[1] == std::pair{1000ms, 16});
     CHECK(controller.next_interval() == p.slow_start_sample);  // 16 is judged on the full measure
   }
-  SECTION("few files a second (large files): each doubling still waits for 2 s of data") {
-    const auto changes = run_until(1, 6000ms, 3'000'000);
-    REQUIRE(!changes.empty());
-    CHECK(changes[0].first >= 2250ms);  // the first interval (settle), then 2 s measured
-    CHECK(changes[0].second == 8);
+  SECTION("few files a second (large files): a doubling that pays twice its bar takes 1 s") {
+    // Every transfer adds its 3 MB/s: each doubling brings +100% (the bar is +25%).
+    const auto changes = run_until(1, 3000ms, 3'000'000);
+    REQUIRE(changes.size() == 2);
+    // The first interval (settle), then the base at 4 measured on slow_start_early (1 s).
+    CHECK(changes[0] == std::pair{1250ms, 8});
+    // Settled in 250 ms, +100% over 1 s.
+    CHECK(changes[1] == std::pair{2500ms, 16});
+  }
+  SECTION("few files a second (large files): a doubling short of twice its bar waits for 2 s") {
+    // Only 5.6 transfers' worth of throughput: 8 brings +40% over 4, under twice the bar of
+    // +25%, so it is judged on the full slow_start_measure (and kept: +40% clears the bar).
+    const auto changes = run_until(1, 6000ms, 3'000'000, 5.6);
+    REQUIRE(changes.size() >= 2);
+    CHECK(changes[0] == std::pair{1250ms, 8});
+    CHECK(changes[1].first == 3500ms);  // 250 ms settle, then 2 s measured
+    CHECK(changes[1].second == 16);
   }
   SECTION("after slow start the caller samples every 2 s again") {
     run_until(40, 3000ms);
@@ -621,6 +635,18 @@ TEST_CASE("controller: requests ride on connections, one each up to the bound, t
   CHECK(connection_plan(41, 20) == ConnectionPlan{20, 3});  // uneven: never fewer streams
   CHECK(connection_plan(7, 0) == ConnectionPlan{7, 1});     // no model: one each
   CHECK(connection_plan(0, 20) == ConnectionPlan{1, 1});
+}
+
+TEST_CASE("controller: a connection takes a second request only once every connection is open",
+          "[controller]") {
+  using pnsync::ConnectionPlan;
+  using pnsync::fill_connections_first;
+  CHECK(fill_connections_first({20, 2}, 20) == ConnectionPlan{20, 2});
+  CHECK(fill_connections_first({20, 2}, 21) == ConnectionPlan{20, 2});  // listings' too
+  // The last ranges of a mirror as their connections close: each new request opens one.
+  CHECK(fill_connections_first({20, 2}, 12) == ConnectionPlan{20, 1});
+  CHECK(fill_connections_first({20, 4}, 0) == ConnectionPlan{20, 1});
+  CHECK(fill_connections_first({8, 1}, 3) == ConnectionPlan{8, 1});
 }
 
 TEST_CASE("controller: with connections in the model", "[controller][connections]") {
