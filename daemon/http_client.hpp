@@ -55,6 +55,10 @@ struct HttpOutcome {
   // The request went out on a connection: false when connecting or the TLS handshake failed or
   // timed out (a connect time-out is then the server turning connections away, not a stall).
   bool request_sent = false;
+
+  // The server saw the request (it was sent, or answered): a failure that did not is the host out
+  // of connections, not the request's fault.
+  bool connected() const { return request_sent || info.status != 0; }
 };
 
 struct GetRequest {

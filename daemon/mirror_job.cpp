@@ -173,7 +173,7 @@ void MirrorJob::start() {
   };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
-  fetch_manifest(1);
+  fetch_manifest({});
 }
 
 template <typename Done>
@@ -216,7 +216,7 @@ std::optional<MirrorJob::PublishedManifest> MirrorJob::published_manifest() {
   return PublishedManifest{record->id, *record->size, *record->actual_sha256, *record->mtime};
 }
 
-void MirrorJob::fetch_manifest(int attempt) {
+void MirrorJob::fetch_manifest(Attempt attempt) {
   services_.scheduler.submit(
       Lane::Listing, [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
         if (status_ != JobStatus::Running) return;
@@ -265,7 +265,7 @@ bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
   return false;
 }
 
-void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt,
+void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
                             const std::optional<PublishedManifest>& asked_about) {
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
@@ -287,12 +287,12 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& downlo
   const std::string reason = describe_failure(outcome);
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
-    if (attempt >= config_.max_attempts) {
-      stop(JobStatus::Failed, reason + " (gave up after " + std::to_string(attempt) + " attempts)");
+    if (!retry_request(attempt, outcome, [this](Attempt next) { fetch_manifest(next); })) {
+      stop(JobStatus::Failed,
+           reason + " (gave up after " + std::to_string(attempt.counted) + " attempts)");
       return;
     }
     services_.log.warning(reason + "; retrying");
-    retry_later([this, attempt] { fetch_manifest(attempt + 1); }, attempt, requested_wait(outcome));
     return;
   }
   if (verdict == Verdict::Fatal) {
@@ -334,7 +334,7 @@ bool MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& d
 
 bool MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
                                          const std::optional<PublishedManifest>& asked_about,
-                                         int attempt) {
+                                         Attempt attempt) {
   if (!asked_about) {
     stop(JobStatus::Failed, outcome.url + ": 304 Not Modified to a request without a condition");
     return false;
@@ -624,10 +624,10 @@ bool MirrorJob::crawl_due() {
 
 void MirrorJob::queue_dir(const std::string& dir) {
   ++listings_in_flight_;
-  list_dir(dir, 1);
+  list_dir(dir, {});
 }
 
-void MirrorJob::list_dir(const std::string& dir, int attempt) {
+void MirrorJob::list_dir(const std::string& dir, Attempt attempt) {
   services_.scheduler.submit(
       Lane::Listing, [this, self = shared_from_this(), dir, attempt](Scheduler::Slot slot) {
         if (status_ != JobStatus::Running) return;
@@ -641,19 +641,15 @@ void MirrorJob::list_dir(const std::string& dir, int attempt) {
 }
 
 void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
-                           const std::string& body, int attempt) {
+                           const std::string& body, Attempt attempt) {
   if (status_ != JobStatus::Running) return;
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   const std::string reason = describe_failure(outcome);
   if (handle_fatal_verdict(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
-    if (attempt < config_.max_attempts) {
-      retry_later([this, dir, attempt] { list_dir(dir, attempt + 1); }, attempt,
-                  requested_wait(outcome));
-      return;
-    }
-    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt) +
+    if (retry_request(attempt, outcome, [this, dir](Attempt next) { list_dir(dir, next); })) return;
+    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt.counted) +
                         " attempts)");
     listing_finished(false);
     return;
@@ -902,6 +898,27 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
            result.message);
       return;
   }
+}
+
+std::optional<MirrorJob::Attempt> MirrorJob::next_attempt(Attempt failed,
+                                                          const HttpOutcome& outcome) const {
+  // As for files (on_attempt_done): a connect that hung or was refused is the server out of
+  // connections; once kMaxNotConnected such tries are spent, they count like any other.
+  if (!outcome.connected() && failed.not_connected + 1 < kMaxNotConnected)
+    return Attempt{failed.counted, failed.not_connected + 1};
+  if (failed.counted >= config_.max_attempts) return std::nullopt;
+  return Attempt{failed.counted + 1, failed.not_connected + (outcome.connected() ? 0 : 1)};
+}
+
+bool MirrorJob::retry_request(Attempt failed, const HttpOutcome& outcome,
+                              std::function<void(Attempt)> again) {
+  const auto next = next_attempt(failed, outcome);
+  if (!next) return false;
+  const bool counted = next->counted > failed.counted;
+  retry_later([again = std::move(again), next = *next] { again(next); },
+              counted ? failed.counted : std::min(next->not_connected, 3),
+              counted ? requested_wait(outcome) : std::nullopt);
+  return true;
 }
 
 void MirrorJob::retry_later(std::function<void()> again, int attempt,

@@ -133,9 +133,21 @@ private:
   };
   std::optional<PublishedManifest> published_manifest();
 
+  // Which try a manifest or listing request is: `counted` toward max_attempts, after
+  // `not_connected` tries that never reached the server (they have a budget of their own).
+  struct Attempt {
+    int counted = 1;
+    int not_connected = 0;
+  };
+  // The try after `failed` ended so, or nullopt when none is left.
+  std::optional<Attempt> next_attempt(Attempt failed, const HttpOutcome& outcome) const;
+  // Retries a manifest or listing request that ended with `outcome`; false when no try is left.
+  bool retry_request(Attempt failed, const HttpOutcome& outcome,
+                     std::function<void(Attempt)> again);
+
   // Asks for the manifest with If-Modified-Since when published_manifest() has one, else plainly.
-  void fetch_manifest(int attempt);
-  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, int attempt,
+  void fetch_manifest(Attempt attempt);
+  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
                    const std::optional<PublishedManifest>& asked_about);
   // 200: the body becomes dest's SHA256SUMS.txt, recorded as verified. False when the job stopped.
   bool publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
@@ -143,7 +155,8 @@ private:
   // Otherwise it is asked for again without the condition and false is returned (as when the job
   // stopped).
   bool adopt_unchanged_manifest(const HttpOutcome& outcome,
-                                const std::optional<PublishedManifest>& asked_about, int attempt);
+                                const std::optional<PublishedManifest>& asked_about,
+                                Attempt attempt);
   // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
   // exists), or every entry the selection wants.
   enum class ManifestScope { Tables, Selection };
@@ -161,12 +174,12 @@ private:
   void start_crawl();
   bool crawl_due();  // no complete listing younger than relist_after
   void queue_dir(const std::string& dir);
-  void list_dir(const std::string& dir, int attempt);
+  void list_dir(const std::string& dir, Attempt attempt);
   void listing_finished(bool ok);
   // Files of `dir` that its new listing no longer shows are gone upstream: their rows go.
   void forget_unlisted(const std::string& dir, const std::vector<store::DiscoveredFile>& listed);
   void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
-                  int attempt);
+                  Attempt attempt);
   void enqueue(const store::FileRecord& file);
   void submit(const std::string& path);
   void give_up(const std::string& path, const std::string& message);

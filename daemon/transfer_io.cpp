@@ -33,7 +33,7 @@ AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome) {
       break;
     case Verdict::Retry: {
       AttemptResult result{AttemptOutcome::Retry, std::move(reason), {}, {}, 0};
-      result.connected = outcome.request_sent || outcome.info.status != 0;
+      result.connected = outcome.connected();
       return result;
     }
     case Verdict::RetryAfter:

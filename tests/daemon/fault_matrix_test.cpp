@@ -259,3 +259,20 @@ TEST_CASE("a 404 leaves no empty partial file behind", "[mirror][tls][faults]") 
   REQUIRE(fixture.run() == ExitCode::FilesFailed);
   CHECK(fs::is_empty(fixture.dest / ".pnsync-partial"));
 }
+
+TEST_CASE("connects that hang are retried without using up max_attempts, then the mirror completes",
+          "[mirror][tls][faults]") {
+  // max_attempts 1: any try that counted and failed would fail the pass. The manifest request
+  // goes alone first, so it meets both hanging connects: two TLS handshakes the server never
+  // answers, each a connect time-out with no request sent, before a third connect works.
+  TlsFixture fixture(1);
+  fixture.config.connect_timeout = 1s;
+  fixture.server->hang_connections(2);
+  const ExitCode code = fixture.run();
+  INFO(fixture.summary);
+  INFO(fixture.log);
+  CHECK(code == ExitCode::Ok);
+  CHECK_MIRRORED(fixture);
+  // The server saw each request once: the hung connects carried none.
+  CHECK(requests_for(fixture, "SHA256SUMS.txt").size() == 1);
+}

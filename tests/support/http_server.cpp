@@ -4,6 +4,7 @@
 #include "tests/support/connection.hpp"
 #include "tests/support/router.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -28,12 +29,20 @@ struct HttpServer::Impl {
   void start();
   void accept();
   void stop();
+  bool take_hang() {
+    int left = hang_next.load();
+    while (left > 0 && !hang_next.compare_exchange_weak(left, left - 1)) {
+    }
+    return left > 0;
+  }
 
   Router router;
   std::optional<asio::ssl::context> tls;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::vector<std::weak_ptr<ConnectionBase>> connections;  // touched on the io thread only
+  std::atomic<int> hang_next{0};                           // set from any thread
+  std::vector<tcp::socket> hung;                           // io thread only
   std::uint64_t next_connection = 1;
   std::uint16_t port = 0;
   std::thread thread;
@@ -77,7 +86,9 @@ void HttpServer::Impl::start() {
 void HttpServer::Impl::accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;  // stopping
-    if (!ec) {
+    if (!ec && take_hang()) {
+      hung.push_back(std::move(socket));
+    } else if (!ec) {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       std::erase_if(connections, [](const auto& c) { return c.expired(); });
@@ -103,6 +114,7 @@ void HttpServer::Impl::stop() {
   // handlers still queued are destroyed with the io_context, and the connections with them.
   boost::system::error_code ignored;
   acceptor.close(ignored);
+  hung.clear();
   for (const auto& weak : connections) {
     if (auto conn = weak.lock()) conn->abort();
   }
@@ -130,6 +142,10 @@ std::string HttpServer::url(std::string_view relative) const {
 
 void HttpServer::set_fault(const std::string& url_path, Fault fault) {
   impl_->router.set_fault(url_path, std::move(fault));
+}
+
+void HttpServer::hang_connections(int count) {
+  impl_->hang_next.store(count);
 }
 
 void HttpServer::clear_faults() {

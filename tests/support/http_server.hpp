@@ -103,6 +103,10 @@ public:
   void set_fault(const std::string& url_path, Fault fault);
   void clear_faults();
 
+  // The next `count` connections are accepted and then left silent: their TLS handshake (or
+  // request) waits until the client gives up, as physionet.org's connects beyond its limit do.
+  void hang_connections(int count);
+
   std::vector<RequestRecord> requests() const;
   std::size_t count_requests(const std::string& url_path) const;  // by decoded path
   void clear_requests();
