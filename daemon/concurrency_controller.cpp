@@ -70,11 +70,20 @@ int rung_below(int limit, int bound) {
   return (limit - 1) / bound * bound;
 }
 
-// The highest limit a probe may reach now: `max`, or one rung below the limit that last drew
-// throttling while that is remembered.
+// The highest rung the connections allowed now can carry: `max`, and no more streams on each
+// than streams_per_connection.
+int ladder_top(const ControllerParams& params, int rungs) {
+  int top = params.max;
+  if (params.streams_per_connection > 0 && rungs < INT_MAX / params.streams_per_connection)
+    top = std::min(top, rungs * params.streams_per_connection);
+  return rung_at_most(top, rungs);
+}
+
+// The highest limit a probe may reach now: ladder_top, or one rung below the limit that last
+// drew throttling while that is remembered.
 int raise_bound(const ControllerParams& params, const ControllerState& state, TimePoint now) {
   const int rungs = rung_bound(params, state, now);
-  int bound = rung_at_most(params.max, rungs);
+  int bound = ladder_top(params, rungs);
   if (state.ceiling > 0 && now < state.ceiling_until)
     bound = std::min(bound, rung_at_most(rung_below(state.ceiling, rungs), rungs));
   return std::max(bound, params.min);
@@ -324,7 +333,7 @@ void lower_connections(const ControllerParams& params, ControllerState& state, i
   const int to = std::max({1, least, std::min(at - 1, at - timeouts)});
   const int streams = (state.limit + at - 1) / at;
   const int limit = std::clamp(state.limit <= at ? std::min(state.limit, to) : streams * to,
-                               params.min, std::max(params.min, rung_at_most(params.max, to)));
+                               params.min, std::max(params.min, ladder_top(params, to)));
   state.connection_ceiling = to;
   state.connection_ceiling_until = now + params.ceiling_memory;
   state.connection_reason = std::to_string(to) + (to == 1 ? " connection" : " connections") +

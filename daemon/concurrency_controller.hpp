@@ -63,6 +63,10 @@ struct ControllerParams {
   // server a request, not a flow, and must bring `stream_efficiency` of an average request
   // (efficiency is for new connections).
   double stream_efficiency = 0.1;
+  // The most streams one connection carries (0: no cap). With the bound lowered by connect
+  // time-outs, the limit stays within bound * streams_per_connection: requests beyond it would
+  // wait inside curl, and curl counts that wait against their connect time-out.
+  int streams_per_connection = 0;
   // Connect (or TLS handshake) time-outs at `n` connections set the connection bound to the
   // connections that did connect (n minus the time-outs), at most n - 1 and at least
   // n * connection_cut; it holds for ceiling_memory.

@@ -30,6 +30,7 @@ ControllerParams controller_params(const config::Config& config) {
       std::min(config.max_transfers, config.max_connections * config.streams_per_connection);
   params.initial = std::min(config.initial_transfers(), params.max);
   params.max_connections = config.max_connections;
+  params.streams_per_connection = config.streams_per_connection;
   // Doubling goes on past the connection bound (20 -> 40 -> 60 streams): many small files behind
   // a round trip need requests in flight more than connections, and each doubling must pay.
   params.slow_start_until = params.max;

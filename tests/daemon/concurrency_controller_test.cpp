@@ -756,3 +756,41 @@ TEST_CASE("controller: the connection bound holds for ceiling_memory, then probe
   CHECK(controller.connection_bound(now) == 20);
   CHECK(controller.state().connection_reason.empty());
 }
+
+TEST_CASE("controller: under a lowered bound the limit stays within streams_per_connection each",
+          "[controller][connections]") {
+  ControllerParams p = connection_params(20, 64);
+  p.streams_per_connection = 2;
+  auto now = ControlClock::time_point{};
+  const auto start = now;
+  ConcurrencyController controller(p, now);
+  // Every request adds throughput (small files behind a round trip): the limit climbs to the
+  // rungs above the bound.
+  const auto busy = [&](int limit) {
+    Sample sample;
+    sample.duration = kInterval;
+    sample.active = limit;
+    sample.queued = 1000;
+    sample.bytes = static_cast<std::int64_t>(0.5 * kMB * limit * 2);
+    return sample;
+  };
+  while (controller.limit() < 40 && now < start + 120s) {
+    now += kInterval;
+    controller.observe(busy(controller.limit()), now);
+  }
+  REQUIRE(controller.limit() == 40);  // 20 connections, 2 streams each: the top of the ladder
+  Sample hung = busy(40);
+  hung.signals.connect_timeouts = 3;
+  now += kInterval;
+  CHECK(controller.observe(hung, now).limit == 34);
+  REQUIRE(controller.connection_bound(now) == 17);
+  // Throughput keeps rising with requests, but 17 connections carry at most 34: a probe to 51
+  // would leave 17 requests waiting inside curl.
+  int highest = 0;
+  const auto dropped_at = now;
+  while (now < dropped_at + 300s) {
+    now += kInterval;
+    highest = std::max(highest, controller.observe(busy(controller.limit()), now).limit);
+  }
+  CHECK(highest == 34);
+}
