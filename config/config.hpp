@@ -102,7 +102,8 @@ struct Config {
   int streams_per_connection = 4;  // 1..1000
   // A file of at least segment_size bytes may be fetched as up to `segments` byte ranges at once
   // (1 = never), each range taking a transfer slot the queue does not need; see
-  // daemon/segment_plan.hpp. No range is split below segment_size / 8.
+  // daemon/segment_plan.hpp. No range is split below segment_size / 8, or below a second of
+  // its rate (at least 1 MiB) once ranges have run that long (Transfer::min_range_left).
   int segments = 8;                      // 1..32
   std::int64_t segment_size = 64 << 20;  // bytes, at least 1 MiB
   // 1..64 directory listings in flight. MIMIC-CXR 2.0.0 lists none of its ~293,000 directories
