@@ -176,3 +176,46 @@ TEST_CASE("cancelling and destroying with transfers in flight is clean", "[curl_
   CHECK_FALSE(completion_called);
   CHECK_FALSE(first.empty());
 }
+
+TEST_CASE("a request that waits inside curl for a connection is not failed by connect_timeout",
+          "[curl_engine]") {
+  // The controller reads a time-out with no request sent as a connect the server left hanging
+  // (the ceiling signal). Requests beyond the connections wait inside curl; were that wait
+  // counted against their connect time-out (curl issue #4486; #21396 reports it for 8.17), each
+  // would look like one. curl 7.88 starts the connect time-out when the connect starts.
+  GlueFixture fixture;
+  // f1 (1,037 bytes) holds the only connection for about 3 s.
+  fixture.server->set_fault("/files/t/1/f1", {Fault::Kind::Slow, 300, 0, {}, -1});
+  boost::asio::io_context io;
+  auto settings = fixture.settings();
+  settings.connect_timeout = std::chrono::seconds(1);
+  HttpClient http(io, settings);
+  http.set_connection_limit(1, 1);
+  std::string first, reused, fresh;
+  HttpOutcome slow, after_reuse, after_close;
+  http.get(collect(fixture.url("f1"), first), [&](const HttpOutcome& o) { slow = o; });
+  http.get(collect(fixture.url("f2"), reused), [&](const HttpOutcome& o) { after_reuse = o; });
+  io.run();
+  CHECK(slow.info.status == 200);
+  CHECK(after_reuse.curl_code == 0);
+  CHECK(after_reuse.info.status == 200);
+  CHECK(reused == random_bytes(1000 + 2 * 37, 2));
+
+  // The same when the connection closes as the first request ends (a range cut short does
+  // that): the waiting request opens a new one, with its whole connect time-out.
+  const auto holder =
+      http.get(collect(fixture.url("f1"), first), [&](const HttpOutcome& o) { slow = o; });
+  http.close_connection_after(holder);
+  http.get(collect(fixture.url("f3"), fresh), [&](const HttpOutcome& o) { after_close = o; });
+  io.restart();
+  io.run();
+  CHECK(after_close.curl_code == 0);
+  CHECK(after_close.info.status == 200);
+  CHECK(fresh == random_bytes(1000 + 3 * 37, 3));
+  std::uint64_t f1_connection = 0, f3_connection = 0;
+  for (const auto& request : fixture.server->requests()) {
+    if (request.path == "/files/t/1/f1") f1_connection = request.connection;  // the later one
+    if (request.path == "/files/t/1/f3") f3_connection = request.connection;
+  }
+  CHECK(f3_connection > f1_connection);  // a connection of its own, opened after the wait
+}
