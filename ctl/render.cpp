@@ -67,6 +67,10 @@ std::vector<std::string> mirror_details(const protocol::MirrorStatus& mirror,
   std::vector<std::string> lines = {bytes_line(mirror, options)};
   if (!mirror.reason.empty()) lines.push_back("  " + mirror.state + ": " + mirror.reason);
   if (!mirror.warning.empty()) lines.push_back("  warning: " + mirror.warning);
+  if (mirror.modes_closed > 0)
+    lines.push_back("  closed " + group_digits(mirror.modes_closed_world_readable) +
+                    " world-readable entries (modes of " +
+                    plural(mirror.modes_closed, "adopted entry", "adopted entries") + " set)");
   std::vector<std::string> facts;
   if (mirror.dirs_pending > 0)
     facts.push_back("listing: " + plural(mirror.dirs_pending, "directory", "directories") +

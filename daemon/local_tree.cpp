@@ -257,6 +257,36 @@ Result<UniqueFd> LocalTree::open_final(std::string_view rel) const {
   return fd;
 }
 
+Result<LocalTree::Closed> LocalTree::close_adopted(std::string_view rel, int file_fd) const {
+  Closed closed;
+  const auto close_one = [&](int fd, mode_t mode, const std::string& name) -> Result<void> {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return local_error("cannot stat", name, errno);
+    if ((info.st_mode & 07777) == mode && (!gid_ || info.st_gid == *gid_)) return {};
+    if (apply_owner_and_mode(fd, gid_, mode) != 0)
+      return local_error("cannot set group and mode of", name, errno);
+    ++closed.entries;
+    if ((info.st_mode & S_IROTH) != 0) ++closed.world_readable;
+    return {};
+  };
+  UniqueFd current(::fcntl(root_fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!current) return local_error("cannot open", root_.string(), errno);
+  std::string walked;
+  for (std::size_t start = 0, slash; (slash = rel.find('/', start)) != std::string_view::npos;
+       start = slash + 1) {
+    const std::string part(rel.substr(start, slash - start));
+    walked += part + "/";
+    UniqueFd next(::openat(current.get(), part.c_str(), kDirFlags));
+    if (!next) return local_error("cannot open directory", describe(walked), errno);
+    if (auto done = close_one(next.get(), settings_.dir_mode, describe(walked)); !done)
+      return done.error();
+    current = std::move(next);
+  }
+  if (auto done = close_one(file_fd, settings_.file_mode, describe(rel)); !done)
+    return done.error();
+  return closed;
+}
+
 Result<void> LocalTree::remove_final(std::string_view rel) const {
   std::string leaf;
   auto parent = open_parent(rel, false, leaf);

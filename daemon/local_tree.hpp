@@ -111,6 +111,18 @@ public:
   Result<std::optional<struct stat>> stat_final(std::string_view rel) const;
   Result<UniqueFd> open_final(std::string_view rel) const;
 
+  // What closing an adopted file changed: entries (the file, its directories below dest) whose
+  // mode or group were not file_mode/dir_mode/group, and how many of those others could read.
+  struct Closed {
+    int entries = 0;
+    int world_readable = 0;
+  };
+  // Brings `file_fd` (the final file `rel`, opened with open_final) and the directories between
+  // dest and it to the modes and group of files pnsync publishes. A copy adopted from an earlier
+  // `wget -r` (0644 files, 0755 directories) would otherwise stay readable by everyone, which the
+  // data use agreement forbids.
+  Result<Closed> close_adopted(std::string_view rel, int file_fd) const;
+
 private:
   LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd,
             TreeSettings settings, std::optional<gid_t> gid);

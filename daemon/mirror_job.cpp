@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <ctime>
 
 #include "daemon/disk_space.hpp"
@@ -822,6 +823,8 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
   const store::FileId id = transfer.file().id;
   switch (result.outcome) {
     case AttemptOutcome::Verified:
+      closed_.entries += result.closed.entries;
+      closed_.world_readable += result.closed.world_readable;
       verified_batch_.push_back(result.verified);
       if (verified_batch_.size() >= kVerifiedBatch) {
         flush_verified();
@@ -984,6 +987,16 @@ void MirrorJob::check_finished() {
     return;
   flush_verified();
   refresh_counts(true);
+  if (closed_.entries > 0) {
+    char modes[64];
+    std::snprintf(modes, sizeof modes, "file_mode %04o and dir_mode %04o",
+                  static_cast<unsigned>(config_.file_mode),
+                  static_cast<unsigned>(config_.dir_mode));
+    services_.log.info(name_ + ": closed " + std::to_string(closed_.world_readable) +
+                       " world-readable entries under " + mirror_.dest.string() + " (" +
+                       std::to_string(closed_.entries) + " adopted files and directories set to " +
+                       modes + ")");
+  }
   status_ = listing_failures_ > 0 ? JobStatus::Failed : JobStatus::Done;
   if (listing_failures_ > 0)
     status_message_ = std::to_string(listing_failures_) + " directories could not be listed";
@@ -1023,6 +1036,8 @@ JobProgress MirrorJob::progress() const {
   progress.dirs_pending = static_cast<std::int64_t>(listings_in_flight_);
   progress.crawl_done = crawl_done();
   progress.in_flight = transfers_.size();
+  progress.modes_closed = closed_.entries;
+  progress.modes_closed_world_readable = closed_.world_readable;
   if (verifier_) {
     progress.verifying = verifier_running_;
     progress.verify_checked = verifier_->files_checked();

@@ -59,6 +59,10 @@ struct JobProgress {
   std::int64_t verify_checked = 0;
   std::int64_t verify_total = 0;
   std::int64_t verify_mismatches = 0;
+  // Adopted files and their directories whose modes or group this pass closed (a dest an earlier
+  // `wget -r` filled), and how many of those others could read.
+  std::int64_t modes_closed = 0;
+  std::int64_t modes_closed_world_readable = 0;
 };
 
 // A file being fetched right now, for status displays.
@@ -262,6 +266,7 @@ private:
   bool flush_armed_ = false;
   std::mt19937_64 rng_;
   store::MirrorCounts counts_;
+  LocalTree::Closed closed_{};  // adopted entries brought to file_mode/dir_mode this pass
   std::int64_t bytes_fetched_ = 0;
   bool finished_reported_ = false;
 };

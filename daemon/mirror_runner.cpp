@@ -272,6 +272,8 @@ protocol::MirrorStatus MirrorRunner::status() {
     status.bytes_done = progress.bytes_verified;
   }
   status.dirs_pending = job_ ? progress.dirs_pending : 0;
+  status.modes_closed = job_ ? progress.modes_closed : 0;
+  status.modes_closed_world_readable = job_ ? progress.modes_closed_world_readable : 0;
   status.bytes_total_estimated = (job_ && !progress.crawl_done) || status.files_unknown_size > 0;
   status.rate_bytes_per_s = job_ ? rate : 0.0;
   if (job_ && !status.bytes_total_estimated) {

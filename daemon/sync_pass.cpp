@@ -194,6 +194,12 @@ private:
               format_bytes(progress.bytes_total).c_str(),
               format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
       if (!job->last_message().empty()) appendf(out, "    %s\n", job->last_message().c_str());
+      if (progress.modes_closed > 0)
+        appendf(out,
+                "    closed %lld world-readable entries under %s (%lld adopted entries set to "
+                "file_mode/dir_mode)\n",
+                static_cast<long long>(progress.modes_closed_world_readable),
+                job->mirror().dest.c_str(), static_cast<long long>(progress.modes_closed));
       switch (job->last_status()) {
         case JobStatus::AuthFailed:
           worse(ExitCode::AuthFailed);

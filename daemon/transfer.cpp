@@ -174,8 +174,15 @@ bool Transfer::adopt_local_copy() {
   const std::string actual = hasher.finish_hex();
   const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
   if (!manifest_ok && file_.expected_sha256) return false;
+  auto closed = context_.tree.close_adopted(file_.path, fd->get());
+  if (!closed) {
+    post_finish(
+        {AttemptOutcome::LocalError, closed.error().message, {}, {}, closed.error().errno_value});
+    return true;
+  }
   context_.tree.remove_partial(file_.path);
   AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
+  adopted.closed = *closed;
   adopted.verified = {file_.id, (*existing)->st_size, actual,
                       manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
   post_finish(std::move(adopted));

@@ -60,6 +60,8 @@ struct AttemptResult {
   int errno_value = 0;
   // False when the request never went out: no connection (or TLS handshake) in time.
   bool connected = true;
+  // A local copy adopted: what bringing it to file_mode/dir_mode changed.
+  LocalTree::Closed closed{};
 };
 
 class Transfer;

@@ -62,6 +62,8 @@ OrderedJson to_json(const MirrorStatus& mirror) {
           {"last_sync_unix", optional_json(mirror.last_sync_unix)},
           {"next_sync_unix", optional_json(mirror.next_sync_unix)},
           {"bandwidth_limit", mirror.bandwidth_limit},
+          {"modes_closed", mirror.modes_closed},
+          {"modes_closed_world_readable", mirror.modes_closed_world_readable},
           {"transfers", std::move(transfers)}};
 }
 
@@ -296,6 +298,8 @@ MirrorStatus read_mirror(Reader& in) {
   mirror.bytes_done = in.integer("bytes_done", 0);
   mirror.bytes_total_estimated = in.boolean("bytes_total_estimated");
   mirror.dirs_pending = in.integer("dirs_pending", 0);
+  mirror.modes_closed = in.integer("modes_closed", 0);
+  mirror.modes_closed_world_readable = in.integer("modes_closed_world_readable", 0);
   mirror.rate_bytes_per_s = in.number("rate_bytes_per_s");
   mirror.eta_s = in.optional_integer("eta_s");
   mirror.last_sync_unix = in.optional_integer("last_sync_unix");

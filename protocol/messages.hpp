@@ -49,6 +49,10 @@ struct MirrorStatus {
   std::optional<std::int64_t> last_sync_unix;  // when the last complete pass ended
   std::optional<std::int64_t> next_sync_unix;  // when the next pass is due (idle state)
   std::int64_t bandwidth_limit = 0;            // bytes/s; 0 = none
+  // Adopted files and directories this pass brought to file_mode/dir_mode/group (a dest an
+  // earlier `wget -r` filled), and how many of them others could read before.
+  std::int64_t modes_closed = 0;
+  std::int64_t modes_closed_world_readable = 0;
   std::vector<TransferStatus> transfers;
   bool operator==(const MirrorStatus&) const = default;
 };

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "tests/daemon/mirror_fixture.hpp"
 
@@ -212,6 +213,52 @@ TEST_CASE("an existing complete copy (e.g. from wget) is adopted without downloa
   auto license = fixture.record("LICENSE.txt");
   REQUIRE(license);
   CHECK(license->verified_by == store::VerifyKind::Sha256Manifest);
+}
+
+namespace fs = std::filesystem;
+
+TEST_CASE("an adopted wget mirror is closed to file_mode and dir_mode, and the pass says so",
+          "[mirror][restart][safety]") {
+  // What `wget -r` leaves under umask 022: files 0644, directories 0755, readable by everyone,
+  // which the data use agreement forbids.
+  MirrorFixture fixture;
+  std::set<fs::path> dirs;
+  for (const auto& [path, content] : fixture.files) {
+    write_file(fixture.dest / path, content);
+    fs::permissions(fixture.dest / path, fs::perms(0644));
+    for (auto dir = fs::path(path).parent_path(); !dir.empty(); dir = dir.parent_path())
+      dirs.insert(dir);
+  }
+  for (const auto& dir : dirs) fs::permissions(fixture.dest / dir, fs::perms(0755));
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(fixture.server->count_requests(fixture.url_path(kBigImage)) == 0);  // adopted, not fetched
+
+  const auto mode = [](const fs::path& p) {
+    struct stat info {};
+    REQUIRE(::stat(p.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  for (const auto& [path, content] : fixture.files) {
+    INFO(path);
+    CHECK(mode(fixture.dest / path) == 0640);
+  }
+  for (const auto& dir : dirs) {
+    INFO(dir);
+    CHECK(mode(fixture.dest / dir) == 02750);
+  }
+  // Every adopted file and every directory above one was open to others. SHA256SUMS.txt is
+  // not adopted: it is fetched (and published closed) like any file the server sends.
+  const std::size_t adopted = fixture.files.size() - fixture.files.count("SHA256SUMS.txt");
+  const std::string closed = "closed " + std::to_string(adopted + dirs.size()) +
+                             " world-readable entries under " + fixture.dest.string();
+  INFO(fixture.summary);
+  CHECK(fixture.summary.find(closed) != std::string::npos);
+  INFO(fixture.log);
+  CHECK(fixture.log.find(closed) != std::string::npos);
+
+  // A second pass finds nothing left to close and says nothing about it.
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  CHECK(fixture.summary.find("world-readable") == std::string::npos);
 }
 
 TEST_CASE("a corrupt local copy is replaced, not adopted", "[mirror][restart]") {

@@ -62,6 +62,8 @@ inline protocol::DaemonStatus sample_status() {
   iv.last_sync_unix = 1'699'990'000;
   iv.next_sync_unix = 1'700'080'000;
   iv.bandwidth_limit = 10 * 1024 * 1024;
+  iv.modes_closed = 3'004;  // an earlier wget mirror adopted: its files and their directories
+  iv.modes_closed_world_readable = 3'004;
 
   status.mirrors = {cxr, iv};
   return status;
