@@ -204,7 +204,21 @@ Result<void> LocalTree::seal(std::string_view rel, int partial_fd,
   return {};
 }
 
-Result<void> LocalTree::place(std::string_view rel, DirtyDirs& dirty) const {
+Result<void> LocalTree::place(std::string_view rel, int partial_fd, DirtyDirs& dirty) const {
+  struct stat sealed {};
+  struct stat named {};
+  const std::string name = partial_name(rel);
+  if (::fstat(partial_fd, &sealed) != 0) return local_error("cannot stat", describe(rel), errno);
+  if (::fstatat(partial_fd_.get(), name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0)
+    return local_error("cannot stat partial file", (root_ / kPartialDirName / name).string(),
+                       errno);
+  if (sealed.st_dev != named.st_dev || sealed.st_ino != named.st_ino)
+    return Error{ErrorKind::LocalStorage,
+                 (root_ / kPartialDirName / name).string() +
+                     " is no longer the file that was verified (replaced while it was "
+                     "published); not renaming it to " +
+                     describe(rel),
+                 EEXIST};
   const std::string parent(parent_name(rel));
   std::string leaf(rel.substr(parent.size()));
   if (!dirty.contains(parent)) {
@@ -227,7 +241,7 @@ Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
                                 std::optional<std::int64_t> mtime) const {
   if (auto sealed = seal(rel, partial_fd, mtime); !sealed) return sealed;
   DirtyDirs dirty;
-  if (auto placed = place(rel, dirty); !placed) return placed;
+  if (auto placed = place(rel, partial_fd, dirty); !placed) return placed;
   for (const auto& [name, fd] : dirty.entries())
     if (auto synced = sync_dir(name, fd.get()); !synced) return synced;
   return {};

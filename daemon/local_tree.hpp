@@ -18,6 +18,7 @@
 
 #include "config/config.hpp"
 #include "daemon/result.hpp"
+#include "daemon/safe_path.hpp"
 
 namespace pnsync {
 
@@ -49,7 +50,7 @@ struct TreeSettings {
 // The `file_mode`, `dir_mode` and `group` settings of a configuration.
 TreeSettings tree_settings(const config::Config& config);
 
-inline constexpr std::string_view kPartialDirName = ".pnsync-partial";
+inline constexpr std::string_view kPartialDirName = kWorkAreaName;
 
 // Directories whose entries changed (a file renamed into them, a directory created in them) and
 // that must be fsynced before the change may be counted as durable. Keyed by their path relative to
@@ -99,7 +100,9 @@ public:
   Result<void> seal(std::string_view rel, int partial_fd, std::optional<std::int64_t> mtime) const;
   //  2. place: create the missing parent directories (recording each directory that gets a new
   //     entry in `dirty`) and rename the sealed partial file to `rel`.
-  Result<void> place(std::string_view rel, DirtyDirs& dirty) const;
+  //     `partial_fd` is the file sealed: if the name in the partial folder now holds another
+  //     file, nothing is renamed (the bytes published must be the bytes verified).
+  Result<void> place(std::string_view rel, int partial_fd, DirtyDirs& dirty) const;
   //  3. sync_dir: fsync one directory of `dirty`. Once every directory a file's placement dirtied
   //     is synced, the file is durable under its final name and may be marked verified.
   Result<void> sync_dir(const std::string& name, int dir_fd) const;

@@ -185,6 +185,10 @@ void ManifestParser::line(std::string_view text) {
     problem("unsafe path " + quote_for_log(path));
     return;
   }
+  if (is_in_work_area(path)) {
+    problem("path inside pnsync's work area " + quote_for_log(path));
+    return;
+  }
   std::transform(text.begin(), text.begin() + kHexDigits, sha256_.begin(), to_lower);
   on_entry_(line_number_, path, std::string_view(sha256_.data(), sha256_.size()));
 }

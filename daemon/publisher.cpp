@@ -23,8 +23,8 @@ public:
                     std::optional<std::int64_t> mtime) const override {
     return tree_.seal(rel, partial_fd, mtime);
   }
-  Result<void> place(std::string_view rel, DirtyDirs& dirty) const override {
-    return tree_.place(rel, dirty);
+  Result<void> place(std::string_view rel, int partial_fd, DirtyDirs& dirty) const override {
+    return tree_.place(rel, partial_fd, dirty);
   }
   Result<void> sync_dir(const std::string& name, int dir_fd) const override {
     return tree_.sync_dir(name, dir_fd);
@@ -150,7 +150,8 @@ private:
     DirtyDirs dirty;
     std::vector<std::optional<Error>> failed(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (auto placed = steps_.place(batch[i].request.rel, dirty); !placed)
+      if (auto placed = steps_.place(batch[i].request.rel, batch[i].request.partial.get(), dirty);
+          !placed)
         failed[i] = placed.error();
       batch[i].request.partial = UniqueFd();  // renamed or not, the descriptor is done with
     }

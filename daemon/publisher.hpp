@@ -43,7 +43,7 @@ public:
   virtual ~PublishSteps() = default;
   virtual Result<void> seal(std::string_view rel, int partial_fd,
                             std::optional<std::int64_t> mtime) const = 0;
-  virtual Result<void> place(std::string_view rel, DirtyDirs& dirty) const = 0;
+  virtual Result<void> place(std::string_view rel, int partial_fd, DirtyDirs& dirty) const = 0;
   virtual Result<void> sync_dir(const std::string& name, int dir_fd) const = 0;
 };
 

@@ -69,6 +69,10 @@ bool is_unreserved(unsigned char c) {
 
 }  // namespace
 
+bool is_in_work_area(std::string_view path) {
+  return path.substr(0, path.find('/')) == kWorkAreaName;
+}
+
 bool is_safe_segment(std::string_view name) {
   if (name.empty() || name.size() > kMaxSegmentBytes) return false;
   if (name == "." || name == "..") return false;

@@ -9,6 +9,12 @@
 
 namespace pnsync {
 
+// dest's folder of pnsync's own (partial files): never a name the server may give.
+inline constexpr std::string_view kWorkAreaName = ".pnsync-partial";
+// True when `path`'s first segment is kWorkAreaName: a manifest line or listing entry there
+// would be fetched and published inside the work area.
+bool is_in_work_area(std::string_view path);
+
 // A relative path ("files/p10/x.dcm"), '/' separated, already percent-decoded. Returns the
 // normalised path, or nullopt when it is empty, absolute, contains "." or ".." segments, empty
 // segments, backslashes, NUL or other control characters (< 0x20, 0x7f), a segment longer than

@@ -47,6 +47,24 @@ TEST_CASE("publish moves a partial file into place with closed permissions and t
   CHECK(std::filesystem::is_empty(sandbox / "dest/.pnsync-partial"));
 }
 
+TEST_CASE("a partial file replaced after it was verified is not published", "[local_tree]") {
+  Sandbox sandbox;
+  auto tree = LocalTree::open(sandbox / "dest");
+  REQUIRE(tree);
+  write_partial(*tree, "a.txt", "verified bytes");
+  auto verified = tree->open_partial("a.txt");  // what was hashed
+  REQUIRE(verified);
+  // Another file takes the partial name (whatever put it there): its bytes were never checked.
+  const auto partial = sandbox / "dest/.pnsync-partial" / tree->partial_name("a.txt");
+  std::filesystem::remove(partial);
+  pnsync::test::write_file(partial, "other bytes");
+  const auto published = tree->publish("a.txt", verified->get(), std::nullopt);
+  REQUIRE_FALSE(published);
+  CHECK_THAT(published.error().message,
+             Catch::Matchers::Contains("is no longer the file that was verified"));
+  CHECK_FALSE(std::filesystem::exists(sandbox / "dest/a.txt"));
+}
+
 TEST_CASE("a symlink inside dest is never followed", "[local_tree]") {
   Sandbox sandbox;
   std::filesystem::create_directories(sandbox / "outside");
@@ -191,7 +209,7 @@ TEST_CASE(
     auto fd = tree->open_partial(rel);
     REQUIRE(fd);
     REQUIRE(tree->seal(rel, fd->get(), std::nullopt));
-    REQUIRE(tree->place(rel, dirty));
+    REQUIRE(tree->place(rel, fd->get(), dirty));
   }
   std::vector<std::string> names;
   for (const auto& [name, fd] : dirty.entries()) {

@@ -140,6 +140,12 @@ TEST_CASE("one manifest line, accepted or refused", "[manifest]") {
           {kHex + " a//b", std::nullopt, "line 1: unsafe path"},
           {kHex + " a/", std::nullopt, "line 1: unsafe path"},
           {kHex + " a\\b", std::nullopt, "line 1: unsafe path \"a\\x5cb\""},  // backslash
+          // pnsync's own folder under dest: fetched there, it would be published into it.
+          {kHex + " .pnsync-partial/x.part", std::nullopt,
+           "line 1: path inside pnsync's work area \".pnsync-partial/x.part\""},
+          {kHex + " ./.pnsync-partial", std::nullopt, "line 1: path inside pnsync's work area"},
+          {kHex + " files/.pnsync-partial/a", "files/.pnsync-partial/a", ""},  // only at the top
+          {kHex + " .pnsync-partial-notes.txt", ".pnsync-partial-notes.txt", ""},
           {"\\" + kHex + " a\\\\b", std::nullopt, "line 1: escaped file name"},
           {kHex + " a\x1b[2Jb", std::nullopt, "line 1: unsafe path \"a\\x1b[2Jb\""},
           {kHex + " *", std::nullopt, "line 1: no path"},

@@ -37,7 +37,7 @@ public:
       return local_error("cannot sync", "/dest/" + std::string(rel), failing->second);
     return {};
   }
-  Result<void> place(std::string_view rel, DirtyDirs& dirty) const override {
+  Result<void> place(std::string_view rel, int /*partial_fd*/, DirtyDirs& dirty) const override {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return gate_open_; });
     calls_.push_back("place " + std::string(rel));
