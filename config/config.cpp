@@ -630,6 +630,8 @@ const std::vector<Key<Document>>& top_level_keys() {
       {"listing_concurrency", on_config(int_in(&Config::listing_concurrency, 1, 64))},
       {"stall_timeout",
        on_config(duration_in(&Config::stall_timeout, seconds_at_least(seconds(1))))},
+      {"retry_after_max",
+       on_config(duration_in(&Config::retry_after_max, seconds_at_least(seconds(1))))},
       {"connect_timeout",
        on_config(duration_in(&Config::connect_timeout, seconds_at_least(seconds(1))))},
       {"max_attempts", on_config(int_in(&Config::max_attempts, 1, 100))},

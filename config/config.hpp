@@ -111,6 +111,9 @@ struct Config {
   // hours of crawling.
   int listing_concurrency = 16;
   std::chrono::seconds stall_timeout{60};  // no bytes for this long: retry
+  // The longest wait a 429 or 503 Retry-After may impose on the host (1s..365d): a server that
+  // asks for a year, by mistake or not, holds the mirror an hour and is then asked again.
+  std::chrono::seconds retry_after_max{3600};
   // TCP connect and TLS handshake. Short: a server that has as many connections as it admits
   // lets further connects hang, and each hang holds a file until this runs out.
   std::chrono::seconds connect_timeout{10};

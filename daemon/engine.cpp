@@ -193,7 +193,8 @@ void Engine::observe(const HttpOutcome& outcome) {
       });
     }
   }
-  if (auto wait = requested_wait(outcome); wait && (!retry_after_ || *wait > *retry_after_))
+  if (auto wait = requested_wait(outcome, config_.retry_after_max);
+      wait && (!retry_after_ || *wait > *retry_after_))
     retry_after_ = wait;
   switch (outcome.curl_code) {
     case CURLE_OPERATION_TIMEDOUT:

@@ -178,9 +178,13 @@ std::string describe_failure(const HttpOutcome& outcome) {
          (outcome.curl_code != 0 ? outcome.curl_error : status_text(outcome.info.status));
 }
 
-std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome) {
-  if (!outcome.info.retry_after) return std::nullopt;
-  return parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome,
+                                                   std::chrono::seconds cap) {
+  const long status = outcome.info.status;
+  if (!outcome.info.retry_after || (status != 429 && status != 503)) return std::nullopt;
+  const auto wait = parse_retry_after(*outcome.info.retry_after, std::chrono::system_clock::now());
+  if (!wait) return std::nullopt;
+  return std::min(*wait, std::max(cap, std::chrono::seconds{0}));
 }
 
 void apply_header_line(ResponseInfo& info, std::string_view line) {

@@ -127,8 +127,11 @@ ConnectOutcome connect_only(const HttpSettings& settings, const std::string& url
 // "<url>: <curl's error or the HTTP status>", for messages a user reads.
 std::string describe_failure(const HttpOutcome& outcome);
 
-// The wait a Retry-After header asks for, if any.
-std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome);
+// The wait a Retry-After header asks for, at most `cap` (retry_after_max): only a 429 or 503
+// speaks for the host (RFC 9110 gives Retry-After other meanings, e.g. on a redirect), and an
+// unparsable value asks for nothing.
+std::optional<std::chrono::seconds> requested_wait(const HttpOutcome& outcome,
+                                                   std::chrono::seconds cap);
 
 // Parses "Name: value" header lines case-insensitively into ResponseInfo; a status line resets it
 // (each redirect or 100-continue starts a new response). Exposed for tests.

@@ -158,6 +158,7 @@ void MirrorJob::start() {
       [this](std::int64_t bytes) { bytes_fetched_ += bytes; },
       [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
   transfer_context_->max_segments = config_.segments;
+  transfer_context_->retry_after_max = config_.retry_after_max;
   transfer_context_->segment_size = config_.segment_size;
   transfer_context_->slow_stream = options_.slow_stream;
   // The request is over, only the disk is left: the slot can start the next file's request at
@@ -920,7 +921,7 @@ bool MirrorJob::retry_request(Attempt failed, const HttpOutcome& outcome,
   const bool counted = next->counted > failed.counted;
   retry_later([again = std::move(again), next = *next] { again(next); },
               counted ? failed.counted : std::min(next->not_connected, 3),
-              counted ? requested_wait(outcome) : std::nullopt);
+              counted ? requested_wait(outcome, config_.retry_after_max) : std::nullopt);
   return true;
 }
 

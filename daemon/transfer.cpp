@@ -305,7 +305,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
   }
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   if (verdict != Verdict::Success) {
-    finish(failed_attempt(verdict, outcome));
+    finish(failed_attempt(verdict, outcome, context_.retry_after_max));
     return;
   }
   if (status != 200 && status != 206) {

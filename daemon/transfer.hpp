@@ -92,6 +92,7 @@ struct TransferContext {
   int max_segments = 1;
   std::int64_t segment_size = std::int64_t{64} << 20;
   SlowStreamSplit slow_stream = {};
+  std::chrono::seconds retry_after_max{3600};  // the longest Retry-After honoured
   // Set once a range of any file has been answered 206 from this host: from then a plan may split
   // before its first answer (its ranges go out together, none cut short); until then a server
   // that ignores Range would get several whole-file requests at once.

@@ -26,7 +26,8 @@ std::optional<std::int64_t> imf_time(const std::optional<std::string>& header) {
   return header ? parse_imf_fixdate(*header) : std::nullopt;
 }
 
-AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome) {
+AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome,
+                             std::chrono::seconds retry_after_max) {
   std::string reason = describe_failure(outcome);
   switch (verdict) {
     case Verdict::Success:
@@ -39,7 +40,7 @@ AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome) {
     case Verdict::RetryAfter:
       return {AttemptOutcome::RetryAfter,
               reason + " (Retry-After: " + outcome.info.retry_after.value_or("?") + ")",
-              requested_wait(outcome),
+              requested_wait(outcome, retry_after_max),
               {},
               0};
     case Verdict::AuthFailed:

@@ -25,6 +25,7 @@ Result<void> write_all(int fd, std::string_view data, const std::string& name,
 std::optional<std::int64_t> imf_time(const std::optional<std::string>& header);
 
 // The outcome of an attempt whose response `classify` did not judge a success.
-AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome);
+AttemptResult failed_attempt(Verdict verdict, const HttpOutcome& outcome,
+                             std::chrono::seconds retry_after_max);
 
 }  // namespace pnsync

@@ -350,7 +350,7 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
     const Verdict verdict =
         classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
     if (verdict != Verdict::Success) {
-      fail_ranges(failed_attempt(verdict, outcome));
+      fail_ranges(failed_attempt(verdict, outcome, context_.retry_after_max));
     } else if (status != 200 && status != 206) {
       fail_ranges({AttemptOutcome::Fatal, where + "unexpected " + status_text(status), {}, {}, 0});
     } else {

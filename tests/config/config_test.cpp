@@ -161,6 +161,7 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"max_attempts: 101\n" + M, "t.yaml:1: max_attempts: must be 1..100, got \"101\""},
       // Durations.
       {"stall_timeout: 0s\n" + M, "t.yaml:1: stall_timeout: must be at least 1s, got \"0s\""},
+      {"retry_after_max: 0s\n" + M, "t.yaml:1: retry_after_max: must be at least 1s, got \"0s\""},
       {"stall_timeout: 0\n" + M, "t.yaml:1: stall_timeout: must be at least 1s, got \"0\""},
       {"stall_timeout: 500ms\n" + M, "t.yaml:1: stall_timeout: milliseconds are not allowed here"},
       {"stall_timeout: fast\n" + M,
@@ -270,6 +271,7 @@ TEST_CASE("defaults: a config with only a mirror", "[config]") {
   CHECK(config.segments == 8);
   CHECK(config.segment_size == 64 << 20);
   CHECK(config.stall_timeout == 60s);
+  CHECK(config.retry_after_max == 1h);
   CHECK(config.connect_timeout == 10s);
   CHECK(config.max_attempts == 8);
   CHECK(config.retry_base == 1s);
@@ -296,6 +298,7 @@ TEST_CASE("every key set: values arrive normalised", "[config]") {
   CHECK(config.segments == 3);
   CHECK(config.segment_size == std::int64_t{3} << 30);
   CHECK(config.stall_timeout == 2min);
+  CHECK(config.retry_after_max == 20min);
   CHECK(config.connect_timeout == 45s);
   CHECK(config.max_attempts == 5);
   CHECK(config.retry_base == 250ms);

@@ -31,3 +31,29 @@ TEST_CASE("a malformed Content-Length is ignored, not trusted", "[http]") {
   apply_header_line(info, "Content-Length: -5\r\n");
   CHECK_FALSE(info.content_length);
 }
+
+TEST_CASE("Retry-After holds the host only from a 429 or 503, and never past retry_after_max",
+          "[http]") {
+  using namespace std::chrono_literals;
+  const auto wait = [](long status, std::string value) {
+    pnsync::HttpOutcome outcome;
+    outcome.info.status = status;
+    outcome.info.retry_after = std::move(value);
+    return pnsync::requested_wait(outcome, 1h);
+  };
+  CHECK(wait(429, "120") == 120s);
+  CHECK(wait(503, "0") == 0s);
+  CHECK(wait(503, "Thu, 01 Jan 1970 00:00:00 GMT") == 0s);  // a date gone by: no wait
+  CHECK(wait(429, "31536000") == 1h);                       // a year: capped
+  CHECK(wait(429, "99999999999999999999999999") == 1h);     // no overflow
+  CHECK(wait(503, "Fri, 31 Dec 9999 23:59:59 GMT") == 1h);
+  CHECK(wait(429, "soon") == std::nullopt);  // garbage asks for nothing
+  CHECK(wait(429, "-5") == std::nullopt);
+  // Other statuses may carry the header with other meanings; they hold nothing.
+  CHECK(wait(200, "60") == std::nullopt);
+  CHECK(wait(500, "60") == std::nullopt);
+  CHECK(wait(301, "60") == std::nullopt);
+  pnsync::HttpOutcome none;
+  none.info.status = 429;
+  CHECK(pnsync::requested_wait(none, 1h) == std::nullopt);
+}
