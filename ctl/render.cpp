@@ -137,6 +137,13 @@ std::string daemon_lines(const protocol::DaemonStatus& status, const RenderOptio
   if (status.started_unix > 0) out += ", up " + duration(options.now_unix - status.started_unix);
   out += ", " + format_rate(status.rate_bytes_per_s) + " in all";
   if (status.paused) out += ", " + colour("paused", "33", options.tty);
+  if (status.held_until_unix)
+    out +=
+        ", " +
+        colour("server asked to wait: " +
+                   duration(std::max<std::int64_t>(0, *status.held_until_unix - options.now_unix)) +
+                   " more (resume ends it)",
+               "33", options.tty);
   out += "\ntransfers: " + std::to_string(status.transfers);
   if (status.transfers_auto)
     out += " (auto, up to " + std::to_string(status.max_transfers) + ")";

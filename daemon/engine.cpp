@@ -535,6 +535,10 @@ protocol::Response Engine::handle(const protocol::Request& request) {
       }
       log_.info(std::string(done) + " " +
                 (request.mirror.empty() ? "every mirror" : request.mirror) + " (pnsyncctl)");
+      // The operator says go now: a server's Retry-After hold (the whole host) ends too.
+      if ((request.method == Method::Resume || request.method == Method::Sync) &&
+          scheduler_.release_hold())
+        log_.info("the server's Retry-After hold is released (pnsyncctl)");
       return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
     }
     case Method::Verify: {
@@ -630,6 +634,14 @@ protocol::DaemonStatus Engine::status() {
     status.mirrors.push_back(runner->status());
   }
   status.paused = all_paused;
+  if (const auto held = scheduler_.held_until()) {
+    const auto left =
+        std::chrono::ceil<std::chrono::seconds>(*held - std::chrono::steady_clock::now());
+    status.held_until_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count() +
+                             left.count();
+  }
   return status;
 }
 

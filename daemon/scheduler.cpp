@@ -61,6 +61,19 @@ void Scheduler::hold_until(std::chrono::steady_clock::time_point until) {
   });
 }
 
+bool Scheduler::release_hold() {
+  if (!held_until()) return false;
+  hold_until_ = {};
+  hold_timer_.cancel();
+  pump();
+  return true;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Scheduler::held_until() const {
+  if (std::chrono::steady_clock::now() >= hold_until_) return std::nullopt;
+  return hold_until_;
+}
+
 void Scheduler::pause() {
   paused_ = true;
 }

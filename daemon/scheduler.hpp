@@ -49,6 +49,11 @@ public:
   void set_limit(Lane lane, int limit);
   // No new task starts before `until` (running ones go on).
   void hold_until(std::chrono::steady_clock::time_point until);
+  // Ends a hold now (`pnsyncctl resume` or `sync`: the operator overrides the server's wait).
+  // False when there was none.
+  bool release_hold();
+  // When the hold in force ends; nullopt when none is.
+  std::optional<std::chrono::steady_clock::time_point> held_until() const;
   void pause();
   void resume();
   // Drops every queued task (running ones keep their slots).

@@ -85,6 +85,7 @@ OrderedJson to_json(const DaemonStatus& status) {
           {"pid", status.pid},
           {"started_unix", status.started_unix},
           {"paused", status.paused},
+          {"held_until_unix", optional_json(status.held_until_unix)},
           {"transfers", status.transfers},
           {"transfers_auto", status.transfers_auto},
           {"max_transfers", status.max_transfers},
@@ -331,6 +332,7 @@ DaemonStatus read_status(Reader& in) {
   status.pid = in.integer("pid", 0);
   status.started_unix = in.integer("started_unix", 0);
   status.paused = in.boolean("paused");
+  status.held_until_unix = in.optional_integer("held_until_unix");
   status.transfers = in.small_integer("transfers", 0, kMaxTransfers);
   status.transfers_auto = in.boolean("transfers_auto");
   status.max_transfers = in.small_integer("max_transfers", 0, kMaxTransfers);

@@ -76,6 +76,9 @@ struct DaemonStatus {
   std::int64_t pid = 0;
   std::int64_t started_unix = 0;
   bool paused = false;  // every mirror paused by `pause` without a name
+  // The server asked to wait (Retry-After on a 429 or 503): no new request starts before this
+  // time; `resume` or `sync` ends it at once. Unset when no hold is in force.
+  std::optional<std::int64_t> held_until_unix;
   // Concurrency: the limit on requests in flight, whether it is adaptive (transfers: auto), its
   // ceiling, and why it last changed ("cut to 9 after 3x 429", "48 in flight: +12% at 48").
   int transfers = 0;

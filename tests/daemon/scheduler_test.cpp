@@ -95,6 +95,26 @@ TEST_CASE("a host hold (Retry-After) delays every new start until it expires", "
   CHECK(started_at >= held_until);
 }
 
+TEST_CASE("release_hold ends a host hold at once; held_until tells it", "[scheduler]") {
+  boost::asio::io_context io;
+  Scheduler scheduler(io, 4, 4);
+  CHECK_FALSE(scheduler.held_until());
+  CHECK_FALSE(scheduler.release_hold());  // nothing to release
+  const auto until = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  scheduler.hold_until(until);
+  REQUIRE(scheduler.held_until());
+  CHECK(*scheduler.held_until() == until);
+  bool started = false;
+  scheduler.submit(Lane::File, [&](Scheduler::Slot) { started = true; });
+  io.run_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(started);  // held
+  CHECK(scheduler.release_hold());
+  CHECK_FALSE(scheduler.held_until());
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+  CHECK(started);
+}
+
 TEST_CASE("try_acquire only hands out a slot nobody queued for", "[scheduler]") {
   boost::asio::io_context io;
   Scheduler scheduler(io, 2, 1);

@@ -26,6 +26,7 @@ inline protocol::DaemonStatus sample_status() {
   status.connections.rate_per_connection_bytes_per_s = 6.25 * 1024 * 1024;
   status.connections.reason = "3 connections: +9% at 3";
   status.bandwidth_limit = 50 * 1024 * 1024;
+  status.held_until_unix = 1'700'003'720;  // a Retry-After of 2 min, an hour after the start
   status.rate_bytes_per_s = 12.5 * 1024 * 1024;
 
   MirrorStatus cxr;
