@@ -40,6 +40,13 @@ ParsedRequest plan(std::string_view, std::span<const std::string> args) {
   return request(Method::Plan, args[0]);
 }
 
+ParsedRequest refetch(std::string_view, std::span<const std::string> args) {
+  if (args.size() != 1)
+    return ParsedRequest::fail(
+        "refetch: needs exactly one MIRROR (project/version); usage: pnsyncctl refetch MIRROR");
+  return request(Method::Refetch, args[0]);
+}
+
 ParsedRequest limit(std::string_view, std::span<const std::string> args) {
   if (args.empty() || args.size() > 2)
     return ParsedRequest::fail("limit: usage: pnsyncctl limit RATE [MIRROR], RATE like 50M or 0");
@@ -78,6 +85,9 @@ constexpr std::array kCommands = {
     CommandSpec{"transfers", "transfers N|auto", "pin the files in flight to N, or adapt (auto)",
                 transfers},
     CommandSpec{"plan", "plan MIRROR", "what a pass would fetch, keep and skip", plan},
+    CommandSpec{"refetch", "refetch MIRROR",
+                "fetch everything again into a dest emptied on purpose (not merely unmounted)",
+                refetch},
     CommandSpec{"doctor", "doctor",
                 "check config, password, server, login, access and disks (pnsyncd --doctor)",
                 nullptr, false, run_doctor},

@@ -541,6 +541,19 @@ protocol::Response Engine::handle(const protocol::Request& request) {
         log_.info("the server's Retry-After hold is released (pnsyncctl)");
       return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
     }
+    case Method::Refetch: {
+      if (shutting_down_)
+        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
+      if (auto error = select(request, targets)) return *error;
+      targets.front()->refetch();
+      log_.warning(request.mirror +
+                   ": refetch asked (pnsyncctl): the next pass fetches everything "
+                   "missing from " +
+                   targets.front()->mirror().dest.string() + " again");
+      return ok_response(request, "refetching " + request.mirror +
+                                      ": the next pass fetches everything missing from " +
+                                      targets.front()->mirror().dest.string());
+    }
     case Method::Verify: {
       if (shutting_down_)
         return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");

@@ -247,6 +247,27 @@ Result<void> LocalTree::publish(std::string_view rel, int partial_fd,
   return {};
 }
 
+Result<void> LocalTree::write_work_file(std::string_view name, std::string_view content) const {
+  const std::string target(name);
+  const std::string temporary = target + ".new";
+  const std::string where = (root_ / kPartialDirName / target).string();
+  UniqueFd fd(::openat(partial_fd_.get(), temporary.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return local_error("cannot create", where, errno);
+  for (std::size_t written = 0; written < content.size();) {
+    const ssize_t wrote = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) return local_error("cannot write", where, errno);
+    written += static_cast<std::size_t>(wrote);
+  }
+  if (::fsync(fd.get()) != 0) return local_error("cannot sync", where, errno);
+  if (::renameat(partial_fd_.get(), temporary.c_str(), partial_fd_.get(), target.c_str()) != 0)
+    return local_error("cannot rename to", where, errno);
+  if (::fsync(partial_fd_.get()) != 0)
+    return local_error("cannot sync directory", (root_ / kPartialDirName).string(), errno);
+  return {};
+}
+
 Result<std::optional<struct stat>> LocalTree::stat_final(std::string_view rel) const {
   std::string leaf;
   auto parent = open_parent(rel, false, leaf);

@@ -114,6 +114,10 @@ public:
   Result<std::optional<struct stat>> stat_final(std::string_view rel) const;
   Result<UniqueFd> open_final(std::string_view rel) const;
 
+  // Replaces the file `name` in the work area with `content`, atomically and durably (a temporary
+  // name, fsync, rename, fsync of the work area). For pnsync's own small files (dest_guard.hpp).
+  Result<void> write_work_file(std::string_view name, std::string_view content) const;
+
   // What closing an adopted file changed: entries (the file, its directories below dest) whose
   // mode or group were not file_mode/dir_mode/group, and how many of those others could read.
   struct Closed {

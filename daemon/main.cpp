@@ -38,6 +38,10 @@ Options:
                         selection reads; exits like --once
       --verify          with --once: hash every verified file again (bit rot, tampering) and
                         fetch again what differs
+      --refetch         with --once --mirror NAME: dest was emptied on purpose (new storage):
+                        fetch everything again. Without it, a dest that lost the mirror's
+                        marker and every verified file is taken for a mount that did not come
+                        up, and the pass stops with status 5
       --json            with --dry-run: the plans as a JSON array (docs/control-protocol.md)
       --mirror NAME     only this mirror (project/version), with --once or --dry-run
       --doctor          check the configuration, the password source, the server (DNS, TCP,
@@ -68,6 +72,7 @@ struct Arguments {
   bool once = false;
   bool dry_run = false;
   bool verify = false;
+  bool refetch = false;
   bool json = false;
   bool doctor = false;
   std::string mirror;  // empty: all
@@ -99,6 +104,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
       args.json = true;
     } else if (arg == "--verify") {
       args.verify = true;
+    } else if (arg == "--refetch") {
+      args.refetch = true;
     } else if (arg == "--doctor") {
       args.doctor = true;
     } else if (arg == "--dry-run") {
@@ -122,7 +129,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, int& exit_now) {
     exit_now = 2;
     return std::nullopt;
   }
-  if (args.doctor && (args.once || args.dry_run || args.verify || !args.mirror.empty())) {
+  if (args.doctor &&
+      (args.once || args.dry_run || args.verify || args.refetch || !args.mirror.empty())) {
     std::fputs("pnsyncd: --doctor goes alone with --config (it checks every mirror)\n", stderr);
     exit_now = 2;
     return std::nullopt;
@@ -169,6 +177,13 @@ int main(int argc, char** argv) {
     std::fputs("pnsyncd: --verify goes with --once (a running daemon: pnsyncctl verify)\n", stderr);
     return static_cast<int>(ExitCode::BadUsage);
   }
+  if (args->refetch && (!args->once || args->mirror.empty())) {
+    std::fputs(
+        "pnsyncd: --refetch goes with --once --mirror NAME (a running daemon: pnsyncctl refetch "
+        "NAME): fetching a whole mirror again is asked for by name\n",
+        stderr);
+    return static_cast<int>(ExitCode::BadUsage);
+  }
   if (!args->mirror.empty()) {
     if (!args->once && !args->dry_run) {
       std::fputs("pnsyncd: --mirror goes with --once or --dry-run\n", stderr);
@@ -200,6 +215,7 @@ int main(int argc, char** argv) {
         args->progress && ::isatty(STDERR_FILENO) && !log.enabled(pnsync::LogLevel::Debug);
     options.plan_only = args->dry_run;
     options.verify_at_rest = args->verify;
+    options.refetch = args->refetch;
     options.json = args->json;
     return static_cast<int>(pnsync::run_sync_pass(config, password, store, log, options));
   } catch (const pnsync::store::StoreError& error) {

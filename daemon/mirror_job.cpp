@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include "daemon/dest_guard.hpp"
 #include "daemon/disk_space.hpp"
 #include "daemon/http_policy.hpp"
 #include "daemon/listing.hpp"
+#include "daemon/progress.hpp"
 #include "daemon/safe_path.hpp"
 #include "daemon/transfer_io.hpp"
 
@@ -147,12 +149,7 @@ std::string MirrorJob::url_for(const std::string& relative) const {
 
 void MirrorJob::start() {
   mirror_id_ = services_.store.ensure_mirror(name_, mirror_.dest.string());
-  auto tree = LocalTree::open(mirror_.dest, tree_settings(config_));
-  if (!tree) {
-    stop(JobStatus::LocalStorage, tree.error().message);
-    return;
-  }
-  tree_.emplace(std::move(*tree));
+  if (!open_dest()) return;
   transfer_context_ = std::make_unique<TransferContext>(TransferContext{
       services_.io, services_.log, services_.http, *tree_, base_url_,
       [this](std::int64_t bytes) { bytes_fetched_ += bytes; },
@@ -176,6 +173,55 @@ void MirrorJob::start() {
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
   fetch_manifest({});
+}
+
+bool MirrorJob::open_dest() {
+  const auto counts = services_.store.counts(mirror_id_);
+  const DestRecord record{services_.store.dest_marker(mirror_id_),
+                          counts.files_verified + counts.files_kept_unselected};
+  const auto any_verified_present = [this] {
+    bool found = false;
+    services_.store.scan_verified_paths(mirror_id_, [&](std::string_view path) {
+      struct stat info {};
+      found = ::lstat((mirror_.dest / path).c_str(), &info) == 0;
+      return !found;
+    });
+    return found;
+  };
+  const DestCheck dest =
+      check_destination(mirror_.dest, name_, record, any_verified_present, options_.refetch);
+  if (!dest.may_start()) {
+    stop(JobStatus::LocalStorage, dest.message);
+    return false;
+  }
+  auto tree = LocalTree::open(mirror_.dest, tree_settings(config_));
+  if (!tree) {
+    stop(JobStatus::LocalStorage, tree.error().message);
+    return false;
+  }
+  tree_.emplace(std::move(*tree));
+  if (dest.verdict == DestVerdict::Refetch)
+    services_.log.warning(name_ + ": refetch: every file missing from " + mirror_.dest.string() +
+                          " is fetched again (pnsyncctl refetch)");
+  if (dest.writes_marker())
+    pending_marker_ = PendingMarker{record.marker.value_or(new_marker_name()), !record.marker,
+                                    dest.verdict == DestVerdict::Unmarked};
+  return true;
+}
+
+bool MirrorJob::write_pending_marker() {
+  if (!pending_marker_) return true;
+  const PendingMarker marker = *std::exchange(pending_marker_, std::nullopt);
+  if (auto wrote = tree_->write_work_file(marker.name, marker_text(name_)); !wrote) {
+    stop(JobStatus::LocalStorage, wrote.error().message);
+    return false;
+  }
+  if (marker.is_new) services_.store.set_dest_marker(mirror_id_, marker.name);
+  if (marker.was_lost)
+    services_.log.info(name_ + ": " + mirror_.dest.string() +
+                       " holds the mirror's files; its marker (" + std::string(kWorkAreaName) +
+                       "/" + marker.name + ") is written again");
+  return true;
 }
 
 template <typename Done>
@@ -301,6 +347,9 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& downlo
     stop(JobStatus::Failed, reason);
     return;
   }
+  // The server has answered: from here on the pass writes to dest, so dest becomes the mirror's
+  // (a pass refused by the server or its certificate leaves no file behind).
+  if (!write_pending_marker()) return;
   if (verdict == Verdict::NotFound) {
     services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
   } else if (status == 304) {
@@ -571,17 +620,28 @@ void MirrorJob::plan_known_files() {
   if (!check_space()) return;
   // Verified files are trusted without the network, but not without a look at the disk (verify
   // at rest, when asked, reads them all).
+  // Each missing file is named up to a point; a refetch into an empty dest would otherwise log
+  // every file of the mirror.
+  constexpr std::int64_t kNamedMissing = 20;
+  std::int64_t missing = 0;
   for (const auto& file : services_.store.verified_files(mirror_id_)) {
     if (options_.verify_at_rest) break;
     auto on_disk = tree_->stat_final(file.path);
     const bool intact = on_disk && on_disk->has_value() && S_ISREG((*on_disk)->st_mode) &&
                         (!file.size || (*on_disk)->st_size == *file.size);
     if (!intact) {
-      services_.log.warning((mirror_.dest / file.path).string() +
-                            ": verified earlier but missing or changed on disk; fetching it again");
+      if (++missing <= kNamedMissing)
+        services_.log.warning(
+            (mirror_.dest / file.path).string() +
+            ": verified earlier but missing or changed on disk; fetching it again");
       services_.store.requeue(file.id);
     }
   }
+  if (missing > kNamedMissing)
+    services_.log.warning(name_ + ": " + format_count(missing) +
+                          " verified files are missing or "
+                          "changed under " +
+                          mirror_.dest.string() + "; fetching them again");
   for (auto& file : services_.store.unfinished_files(mirror_id_)) {
     if (file.state == store::FileState::Failed) {
       // A file only a listing knows of waits for the new listing, which may show it gone.

@@ -79,6 +79,9 @@ struct JobOptions {
   bool plan_only = false;
   // Hash every verified file again (RestVerifier) instead of only checking that it is there.
   bool verify_at_rest = false;
+  // Dest is empty on purpose: start even though the state holds verified files that are not
+  // there and dest lacks the mirror's marker (daemon/dest_guard.hpp); what is missing is fetched.
+  bool refetch = false;
   // When a single stream is slow enough to split (tests make it judge sooner).
   SlowStreamSplit slow_stream = {};
 };
@@ -176,6 +179,10 @@ private:
   void verify_at_rest();
   void on_rest_findings(const std::vector<RestFinding>& findings);
   void start_crawl();
+  // Opens dest unless it looks unmounted (daemon/dest_guard.hpp); false: the job has stopped.
+  bool open_dest();
+  // Writes the marker open_dest() found missing; false: the job has stopped.
+  bool write_pending_marker();
   bool crawl_due();  // no complete listing younger than relist_after
   void queue_dir(const std::string& dir);
   void list_dir(const std::string& dir, Attempt attempt);
@@ -211,6 +218,13 @@ private:
   std::function<void(MirrorJob&)> on_finished_;
 
   store::MirrorId mirror_id_ = 0;
+  // The marker dest lacks, written once the server has answered the first request.
+  struct PendingMarker {
+    std::string name;
+    bool is_new = false;    // not yet recorded in the store
+    bool was_lost = false;  // dest holds the mirror's files without it
+  };
+  std::optional<PendingMarker> pending_marker_;
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
   JobOptions options_;

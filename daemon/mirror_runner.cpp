@@ -53,9 +53,12 @@ MirrorRunner::~MirrorRunner() {
 }
 
 std::shared_ptr<MirrorJob> MirrorRunner::make_job() {
+  JobOptions options = job_options_;
+  options.verify_at_rest = options.verify_at_rest || std::exchange(verify_requested_, false);
+  options.refetch = options.refetch || std::exchange(refetch_requested_, false);
   return std::make_shared<MirrorJob>(
       services_, config_, mirror_, config_.server, [this](MirrorJob& job) { on_job_finished(job); },
-      job_options_);
+      options);
 }
 
 void MirrorRunner::sync_now() {
@@ -171,6 +174,11 @@ void MirrorRunner::retry_failed() {
 
 void MirrorRunner::verify_at_rest() {
   verify_requested_ = true;
+  sync_now();
+}
+
+void MirrorRunner::refetch() {
+  refetch_requested_ = true;
   sync_now();
 }
 

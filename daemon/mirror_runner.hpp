@@ -49,6 +49,9 @@ public:
   // Every verified file is hashed again against the manifest or its stored hash in a new pass;
   // a mismatch is fetched again.
   void verify_at_rest();
+  // The next pass starts even though dest lacks the mirror's marker and its verified files (an
+  // empty dest on purpose); everything missing is fetched again.
+  void refetch();
   // For good: a removed mirror or a daemon shutting down. on_pass_end follows if a pass ran.
   void retire(std::string why);
   // A reloaded config: the schedule and limits of this mirror may have changed.
@@ -104,7 +107,9 @@ private:
   std::string pause_reason_;
   bool retired_ = false;
   bool sync_requested_ = false;
+  // For the next pass only (pnsyncctl verify, refetch).
   bool verify_requested_ = false;
+  bool refetch_requested_ = false;
   JobStatus last_status_ = JobStatus::Running;
   std::string last_message_;
   JobProgress last_progress_;

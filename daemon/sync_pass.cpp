@@ -66,8 +66,10 @@ public:
       engine_.shutdown("interrupted");
     });
     tick();
-    engine_.set_job_options(
-        JobOptions{options_.plan_only, options_.verify_at_rest, options_.slow_stream});
+    engine_.set_job_options(JobOptions{.plan_only = options_.plan_only,
+                                       .verify_at_rest = options_.verify_at_rest,
+                                       .refetch = options_.refetch,
+                                       .slow_stream = options_.slow_stream});
     engine_.start();
     io_.run();
     if (options_.live_progress) std::fputs("\r\033[K", stderr);

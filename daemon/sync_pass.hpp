@@ -24,6 +24,8 @@ struct PassOptions {
   bool json = false;  // --dry-run --json: the plans as pnsyncctl plan --json prints them
   // --verify: hash every verified file again; what differs is fetched again.
   bool verify_at_rest = false;
+  // --refetch: start even into a dest that lost the mirror's marker and files (JobOptions).
+  bool refetch = false;
   SlowStreamSplit slow_stream = {};  // defaults; tests judge sooner
 };
 

@@ -426,6 +426,10 @@ Decoded<Request> decode_request(std::string_view line) {
       if (!in.failed() && request.mirror.empty())
         in.fail("plan needs \"mirror\": the plan is made for one mirror at a time");
       break;
+    case Method::Refetch:
+      if (!in.failed() && request.mirror.empty())
+        in.fail("refetch needs \"mirror\": fetching a whole mirror again is asked for by name");
+      break;
     default:
       break;
   }

@@ -128,6 +128,7 @@ enum class Method {
   Limit,      // value: bytes/s, 0 = none; with mirror: that mirror's own limit
   Transfers,  // value: 1..256 pins it, 0 = auto
   Plan,
+  Refetch,  // mirror required: start a pass into a dest that lost the mirror's files on purpose
 };
 
 struct Request {

@@ -21,6 +21,7 @@ constexpr std::array kMethods = {
     MethodInfo{Method::Limit, "limit", true, true},
     MethodInfo{Method::Transfers, "transfers", true, true},
     MethodInfo{Method::Plan, "plan", false, false},
+    MethodInfo{Method::Refetch, "refetch", true, false},
 };
 
 constexpr std::array<std::pair<ErrorCode, std::string_view>, 8> kErrorNames = {{

@@ -36,6 +36,13 @@ constexpr Migration kMigrations[] = {
       -- NULL for a file fetched in one piece, whose .part file holds a prefix of bytes_done.
       ALTER TABLE file ADD COLUMN segments TEXT;
     )sql"},
+    {4, "dest_marker", R"sql(
+      -- The name of the marker file pnsyncd keeps in dest's work area once a pass has started
+      -- there (random, one per mirror and state). Its absence tells a destination that is not
+      -- mounted, or not this mirror's, from one whose files a user deleted. NULL before the first
+      -- pass of this schema.
+      ALTER TABLE mirror ADD COLUMN dest_marker TEXT;
+    )sql"},
 };
 
 constexpr bool versions_are_consecutive() {

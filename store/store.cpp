@@ -174,6 +174,11 @@ struct Statements {
                                    "'verified' AND expected_sha256 IS NULL ORDER BY path")),
         selection_fingerprint(db, "SELECT coalesce(selection, '') FROM mirror WHERE id = ?1"),
         set_selection_fingerprint(db, "UPDATE mirror SET selection = ?2 WHERE id = ?1"),
+        dest_marker(db, "SELECT dest_marker FROM mirror WHERE id = ?1"),
+        set_dest_marker(db, "UPDATE mirror SET dest_marker = ?2 WHERE id = ?1"),
+        verified_paths(db,
+                       "SELECT path FROM file WHERE mirror_id = ?1 AND state = 'verified' "
+                       "ORDER BY path"),
         all_selection(db, "SELECT id, path, selected FROM file WHERE mirror_id = ?1"),
         set_selected(db, "UPDATE file SET selected = ?2 WHERE id = ?1"),
         mark_unselected(db, "UPDATE file SET selected = 0 WHERE mirror_id = ?1 AND path = ?2"),
@@ -253,6 +258,9 @@ struct Statements {
   sqlite::Statement unfinished_listed_in;
   sqlite::Statement selection_fingerprint;
   sqlite::Statement set_selection_fingerprint;
+  sqlite::Statement dest_marker;
+  sqlite::Statement set_dest_marker;
+  sqlite::Statement verified_paths;
   sqlite::Statement all_selection;
   sqlite::Statement set_selected;
   sqlite::Statement mark_unselected;
@@ -426,6 +434,26 @@ std::string Store::selection_fingerprint(MirrorId mirror) {
 void Store::set_selection_fingerprint(MirrorId mirror, std::string_view fingerprint) {
   impl_->stmt.set_selection_fingerprint.use().bind(mirror).bind(fingerprint).exec();
   impl_->expect_changed("set_selection_fingerprint", "mirror", mirror);
+}
+
+std::optional<std::string> Store::dest_marker(MirrorId mirror) {
+  auto use = impl_->stmt.dest_marker.use();
+  use.bind(mirror);
+  if (!use.step() || use.is_null(0)) return std::nullopt;
+  return use.text(0);
+}
+
+void Store::set_dest_marker(MirrorId mirror, std::string_view name) {
+  impl_->stmt.set_dest_marker.use().bind(mirror).bind(name).exec();
+  impl_->expect_changed("set_dest_marker", "mirror", mirror);
+}
+
+void Store::scan_verified_paths(MirrorId mirror,
+                                const std::function<bool(std::string_view)>& visit) {
+  auto use = impl_->stmt.verified_paths.use();
+  use.bind(mirror);
+  while (use.step())
+    if (!visit(use.text(0))) return;
 }
 
 void Store::apply_selection(MirrorId mirror,

@@ -118,6 +118,10 @@ public:
   // unfinished_files, failed_files, verified_files and counts. New rows start selected.
   // A text that identifies the selection the crawl state was recorded under; empty = none yet.
   std::string selection_fingerprint(MirrorId mirror);
+  // The name of the marker file this mirror keeps in dest (daemon/dest_guard.hpp); nullopt before
+  // the first pass that wrote one.
+  std::optional<std::string> dest_marker(MirrorId mirror);
+  void set_dest_marker(MirrorId mirror, std::string_view name);
   void set_selection_fingerprint(MirrorId mirror, std::string_view fingerprint);
   // Re-evaluates every file of the mirror, in one transaction; writes only rows that change.
   void apply_selection(MirrorId mirror, const std::function<bool(std::string_view)>& selected);
@@ -137,6 +141,9 @@ public:
   std::vector<FileRecord> unfinished_files(MirrorId mirror);
   std::vector<FileRecord> failed_files(MirrorId mirror);
   std::vector<FileRecord> verified_files(MirrorId mirror);
+  // Calls `visit` with the path of every verified file, selected or kept, in path order, until it
+  // returns false. Streams: nothing proportional to the mirror is held.
+  void scan_verified_paths(MirrorId mirror, const std::function<bool(std::string_view)>& visit);
   // Files directly in `dir` ("" or ending in '/') that are not verified and that no manifest
   // lists: the ones a new listing of `dir` may show to be gone upstream.
   std::vector<FileRecord> unfinished_listed_in(MirrorId mirror, std::string_view dir);

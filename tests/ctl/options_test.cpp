@@ -65,6 +65,9 @@ TEST_CASE("each command turns its arguments into a request", "[options]") {
   CHECK(command("pause", {}).value->mirror.empty());
   CHECK(command("watch", {"m/1"}).value->method == Method::Status);
   CHECK(command("plan", {"m/1"}).value->method == Method::Plan);
+  CHECK(command("refetch", {"m/1"}).value->method == Method::Refetch);
+  CHECK(command("refetch", {"m/1"}).value->mirror == "m/1");
+  CHECK_FALSE(command("refetch", {}).value);  // a whole mirror is fetched again only by name
 }
 
 TEST_CASE("bad command arguments are usage errors", "[options]") {

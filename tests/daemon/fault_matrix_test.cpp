@@ -257,7 +257,7 @@ TEST_CASE("a 404 leaves no empty partial file behind", "[mirror][tls][faults]") 
   TlsFixture fixture(3);
   fixture.server->set_fault(fixture.url_path(kSmallImage), {Fault::Kind::Status, 0, 404, {}, -1});
   REQUIRE(fixture.run() == ExitCode::FilesFailed);
-  CHECK(fs::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
 }
 
 TEST_CASE("connects that hang are retried without using up max_attempts, then the mirror completes",

@@ -121,7 +121,7 @@ TEST_CASE("a full disk stops the pass with exit 5, and after freeing space a rer
   REQUIRE(shell("mount -o remount,size=16m " + fixture.dest.string()) == 0);
   CHECK(fixture.run() == ExitCode::Ok);
   CHECK_MIRRORED(fixture);
-  CHECK(fs::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
   CHECK(integrity_ok(fixture));
 }
 

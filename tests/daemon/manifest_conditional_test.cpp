@@ -73,7 +73,7 @@ TEST_CASE("an unchanged SHA256SUMS.txt is asked for with If-Modified-Since and n
   CHECK(requests[0].status == 304);
   CHECK(fixture.server->body_bytes_sent() == 0);
   CHECK_THAT(fixture.log, Catch::Contains("SHA256SUMS.txt unchanged (304); lists 2 files"));
-  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
   CHECK_MIRRORED(fixture);
   check_all_verified(fixture);
 }

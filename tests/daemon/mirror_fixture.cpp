@@ -135,19 +135,22 @@ MirrorFixture::MirrorFixture(const FixtureOptions& fixture_options) {
 }
 
 ExitCode MirrorFixture::dry_run(bool json) {
-  return run_with(kPassword, true, false, json);
+  return run_with(kPassword, PassOptions{.plan_only = true, .json = json});
 }
 
 ExitCode MirrorFixture::verify_run() {
-  return run_with(kPassword, false, true);
+  return run_with(kPassword, PassOptions{.verify_at_rest = true});
+}
+
+ExitCode MirrorFixture::refetch_run() {
+  return run_with(kPassword, PassOptions{.refetch = true});
 }
 
 ExitCode MirrorFixture::run(const std::optional<std::string>& password) {
-  return run_with(password, false, false);
+  return run_with(password, PassOptions{});
 }
 
-ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, bool dry_run,
-                                 bool verify, bool json) {
+ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, PassOptions options) {
   std::filesystem::create_directories(config.state_dir);
   store::Store store(config.state_dir / "state.db");
   // PNSYNC_TEST_VERBOSE=1 shows every state change while debugging a test.
@@ -155,11 +158,7 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, boo
   const LogCapture capture(log, verbose);
   Log log_sink(verbose ? LogLevel::Debug : LogLevel::Info, capture.file());
   std::FILE* out = std::tmpfile();
-  PassOptions options;
   options.summary_out = out;
-  options.plan_only = dry_run;
-  options.verify_at_rest = verify;
-  options.json = json;
   options.slow_stream = slow_stream;
   const ExitCode code = run_sync_pass(config, password, store, log_sink, options);
   std::rewind(out);

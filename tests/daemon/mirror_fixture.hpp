@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "daemon/exit_codes.hpp"
+#include "daemon/sync_pass.hpp"
 #include "store/store.hpp"
 #include "tests/support/http_server.hpp"
 #include "tests/support/sandbox.hpp"
@@ -59,6 +60,8 @@ struct MirrorFixture {
   ExitCode dry_run(bool json = false);
   // As `pnsyncd --once --verify`.
   ExitCode verify_run();
+  // As `pnsyncd --once --refetch`.
+  ExitCode refetch_run();
   bool mirrored_exactly(std::string* why) const;
   // Adds a file at the root of the source tree and lists it in SHA256SUMS.txt.
   void add_listed_root_file(const std::string& name, const std::string& content);
@@ -70,8 +73,8 @@ struct MirrorFixture {
   std::string log;
 
 private:
-  ExitCode run_with(const std::optional<std::string>& password, bool dry_run, bool verify,
-                    bool json = false);
+  // `options` says what kind of pass; the summary and slow_stream are filled in here.
+  ExitCode run_with(const std::optional<std::string>& password, PassOptions options);
 };
 
 }  // namespace pnsync::test

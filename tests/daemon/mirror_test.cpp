@@ -45,7 +45,7 @@ TEST_CASE("a pass mirrors the whole tree and records how each file was verified"
   CHECK(image->actual_sha256 == sha256_hex(fixture.files.at(kSmallImage)));
 
   // Nothing half-written is left behind, and nothing is readable by others.
-  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
   struct stat info {};
   REQUIRE(::stat((fixture.dest / kSmallImage).c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0640);
@@ -104,7 +104,7 @@ TEST_CASE("a server that ignores Range gets the file from the start", "[mirror][
   fixture.server->set_fault(target, {Fault::Kind::ResetAfter, 1 << 20, 0, {}, -1});
   REQUIRE(fixture.run() == ExitCode::FilesFailed);
   CHECK_FALSE(std::filesystem::exists(fixture.dest / kBigImage));
-  CHECK_FALSE(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK_FALSE(partial_files(fixture.dest).empty());
 
   fixture.server->clear_faults();
   fixture.server->clear_requests();
@@ -323,7 +323,7 @@ TEST_CASE("a manifest cut off mid-body is fetched again from its first byte",
   CHECK(record->size == static_cast<std::int64_t>(manifest.size()));
   CHECK(record->actual_sha256 == sha256_hex(manifest));
   CHECK(fixture.record("LICENSE.txt")->verified_by == store::VerifyKind::Sha256Manifest);
-  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
 }
 
 TEST_CASE("a manifest that never arrives leaves no partial file and fetches nothing",
@@ -335,7 +335,7 @@ TEST_CASE("a manifest that never arrives leaves no partial file and fetches noth
   fixture.server->set_fault(target, {Fault::Kind::ResetAfter, 1 << 20, 0, {}, -1});
   CHECK(fixture.run() == ExitCode::FilesFailed);
   CHECK(fixture.server->requests().size() == 2);
-  CHECK(std::filesystem::is_empty(fixture.dest / ".pnsync-partial"));
+  CHECK(partial_files(fixture.dest).empty());
   CHECK_FALSE(std::filesystem::exists(fixture.dest / "SHA256SUMS.txt"));
 }
 

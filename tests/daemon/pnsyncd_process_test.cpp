@@ -294,6 +294,52 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
   CHECK_FALSE(std::filesystem::exists(fixture.sandbox / "pnsyncd.sock"));
 }
 
+TEST_CASE("pnsyncctl verify re-hashes at rest; an emptied dest waits for refetch",
+          "[process][daemon][pnsyncctl][dest]") {
+  MirrorFixture fixture;
+  const auto config = write_config(fixture);
+  Pnsyncd daemon(config, fixture.sandbox / "pnsyncd.log", Pnsyncd::Mode::Daemon);
+  const auto idle = [&] { return mirror_status(fixture).at("state") == "idle"; };
+  REQUIRE(wait_for([&] { return fixture.mirrored_exactly(nullptr) && idle(); },
+                   std::chrono::seconds(20)));
+
+  // Same size, other bytes: only hashing the file again can tell.
+  const auto license = fixture.dest / "LICENSE.txt";
+  std::string altered = read_file(license);
+  altered[0] = static_cast<char>(altered[0] ^ 0x20);
+  write_file(license, altered);
+  REQUIRE_FALSE(fixture.mirrored_exactly(nullptr));
+  const ProcessRun verified = pnsyncctl(fixture, {"verify"});
+  INFO(verified.err);
+  REQUIRE(verified.status == 0);
+  CHECK(wait_for([&] { return fixture.mirrored_exactly(nullptr); }, std::chrono::seconds(20)));
+
+  // An emptied dest (what an unmounted mount point looks like): the pass stops, fetching nothing.
+  REQUIRE(wait_for(idle, std::chrono::seconds(10)));
+  std::filesystem::remove_all(fixture.dest);
+  std::filesystem::create_directory(fixture.dest);
+  fixture.server->clear_requests();
+  REQUIRE(pnsyncctl(fixture, {"sync"}).status == 0);
+  REQUIRE(wait_for([&] { return mirror_status(fixture).at("state") == "failed"; },
+                   std::chrono::seconds(10)));
+  CHECK_THAT(mirror_status(fixture).at("reason").get<std::string>(),
+             Catch::Contains("holds 0 of") && Catch::Contains("not mounted?"));
+  CHECK(std::filesystem::is_empty(fixture.dest));
+  CHECK(fixture.server->requests().empty());
+
+  const ProcessRun unnamed = pnsyncctl(fixture, {"refetch"});
+  CHECK(unnamed.status != 0);
+  CHECK_THAT(unnamed.err, Catch::Contains("MIRROR"));
+  const ProcessRun refetched = pnsyncctl(fixture, {"refetch", "mimic-cxr/2.0.0"});
+  INFO(refetched.err);
+  REQUIRE(refetched.status == 0);
+  CHECK(wait_for([&] { return fixture.mirrored_exactly(nullptr) && idle(); },
+                 std::chrono::seconds(20)));
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+}
+
 TEST_CASE("daemon: SIGTERM mid-transfer, then a restart resumes from the partial bytes",
           "[process][daemon]") {
   MirrorFixture fixture;

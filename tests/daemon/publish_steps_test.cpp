@@ -66,7 +66,7 @@ std::vector<std::string> ranges_asked(const MirrorFixture& fixture, const std::s
 
 void check_converged(MirrorFixture& fixture, const std::string& rel) {
   CHECK_MIRRORED(fixture);
-  CHECK(fs::is_empty(fixture.dest / kPartialDirName));
+  CHECK(partial_files(fixture.dest).empty());
   auto record = fixture.record(rel);
   REQUIRE(record);
   CHECK(record->state == store::FileState::Verified);

@@ -152,6 +152,7 @@ TEST_CASE("malformed requests are refused with a code and the field at fault", "
       {"{\"id\":8,\"method\":\"hello\"}", ErrorCode::BadRequest, 8, "missing field \"version\""},
       {"{\"id\":8,\"method\":\"hello\",\"version\":0}", ErrorCode::BadRequest, 8, "\"version\""},
       {"{\"id\":9,\"method\":\"plan\"}", ErrorCode::BadRequest, 9, "plan needs \"mirror\""},
+      {"{\"id\":9,\"method\":\"refetch\"}", ErrorCode::BadRequest, 9, "refetch needs \"mirror\""},
       {"{\"id\":10,\"method\":{\"a\":{\"b\":[[[[{}]]]]}}}", ErrorCode::BadRequest, 10,
        "\"method\" must be a string"},
       {"{\"id\":1,\"method\":\"status\"}garbage", ErrorCode::BadRequest, 0, "cannot parse"},
@@ -223,7 +224,7 @@ TEST_CASE("every prefix of a valid line decodes or fails cleanly", "[codec]") {
 }
 
 TEST_CASE("the method table covers every method with a unique name", "[codec]") {
-  CHECK(methods().size() == static_cast<std::size_t>(Method::Plan) + 1);
+  CHECK(methods().size() == static_cast<std::size_t>(Method::Refetch) + 1);
   for (const MethodInfo& method : methods()) {
     CHECK(info(method.method).name == method.name);
     CHECK(method_from_string(method.name) == method.method);

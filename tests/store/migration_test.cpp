@@ -225,3 +225,57 @@ TEST_CASE("an upgraded schema 1 database has the schema of a new one",
   { Store store(fresh); }
   CHECK(schema_of(upgraded) == schema_of(fresh));
 }
+
+// tests/fixtures/db-v3.sqlite was written by scripts/make-db-fixture-v3 (migrations 1-3 and rows
+// using the selection and segments columns). Frozen, like db-v1.sqlite.
+TEST_CASE("a schema 3 database opens with its data intact and gains the dest marker",
+          "[store][migration][fixture]") {
+  DbSandbox tmp;
+  std::filesystem::copy_file(PNSYNC_FIXTURES_DIR "/db-v3.sqlite", tmp.db());
+  REQUIRE(RawDb(tmp.db()).integer("PRAGMA user_version") == 3);
+
+  Store store(tmp.db());
+  CHECK(RawDb(tmp.db()).integer("PRAGMA user_version") == latest_schema_version());
+  const auto cxr = store.ensure_mirror("mimic-cxr/2.0.0", "/srv/physionet/mimic-cxr/2.0.0");
+  const auto iv = store.ensure_mirror("mimic-iv/3.1", "/srv/physionet/mimic-iv/3.1");
+  CHECK(cxr == 1);
+  CHECK(iv == 2);
+  CHECK(store.selection_fingerprint(cxr) == "include=files/p10/");
+  CHECK(store.pending_dirs(cxr) == std::vector<std::string>{"files/p11/"});
+
+  const auto c = store.counts(cxr);
+  CHECK(c.files_verified == 2);
+  CHECK(c.files_kept_unselected == 1);
+  const auto ranged = store.find_file(cxr, "files/p10/p10000032/s50414267/02aa804e.dcm");
+  REQUIRE(ranged);
+  CHECK(ranged->state == FileState::Partial);
+  CHECK(ranged->segments == "0-4194304:4194304,4194304-8989446:4194304");
+  CHECK(store.failed_files(iv).at(0).last_error == "SHA-256 mismatch");
+
+  // Schema 4: no marker until a pass writes one; every verified path, kept ones too, is scanned.
+  CHECK(store.dest_marker(cxr) == std::nullopt);
+  store.set_dest_marker(cxr, "mirror-0123");
+  CHECK(store.dest_marker(cxr) == "mirror-0123");
+  CHECK(store.dest_marker(iv) == std::nullopt);
+  std::vector<std::string> verified;
+  store.scan_verified_paths(cxr, [&](std::string_view path) {
+    verified.emplace_back(path);
+    return true;
+  });
+  CHECK(verified == std::vector<std::string>{"SHA256SUMS.txt", "files/p10/p10000032/s50414267.txt",
+                                             "files/p11/p11000011/s51029426.txt"});
+  std::size_t visited = 0;
+  store.scan_verified_paths(cxr, [&](std::string_view) { return ++visited < 2; });
+  CHECK(visited == 2);
+}
+
+TEST_CASE("an upgraded schema 3 database has the schema of a new one",
+          "[store][migration][fixture]") {
+  DbSandbox tmp;
+  const auto upgraded = tmp.path() / "upgraded.db";
+  const auto fresh = tmp.path() / "fresh.db";
+  std::filesystem::copy_file(PNSYNC_FIXTURES_DIR "/db-v3.sqlite", upgraded);
+  { Store store(upgraded); }
+  { Store store(fresh); }
+  CHECK(schema_of(upgraded) == schema_of(fresh));
+}

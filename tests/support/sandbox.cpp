@@ -236,4 +236,12 @@ bool trees_equal(const fs::path& a, const fs::path& b, std::string* why, std::st
   return true;
 }
 
+std::vector<std::string> partial_files(const fs::path& dest) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dest / ".pnsync-partial", ec))
+    if (entry.path().extension() == ".part") found.push_back(entry.path().filename().string());
+  return found;
+}
+
 }  // namespace pnsync::test
