@@ -105,7 +105,9 @@ std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOp
     // A large file fetched as several ranges says how many: "×4".
     const std::string ranges =
         transfer.ranges > 1 ? " \u00d7" + std::to_string(transfer.ranges) : std::string();
-    table.add_row({transfer.path + ranges,
+    // A copy found on disk is hashed before it counts: "(checking)", bytes_done hashed so far.
+    const std::string checking = transfer.checking ? " (checking)" : std::string();
+    table.add_row({transfer.path + ranges + checking,
                    progress_bar(transfer.bytes_done, size, kBarCells, options.tty),
                    percent(transfer.bytes_done, size),
                    format_bytes(transfer.bytes_done) + " / " +

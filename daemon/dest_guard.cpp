@@ -28,24 +28,24 @@ std::string verified_phrase(std::int64_t verified) {
 }  // namespace
 
 DestCheck check_destination(const std::filesystem::path& dest, std::string_view mirror,
-                            const DestRecord& record, const std::function<bool()>& any_verified_present,
-                            bool refetch) {
+                            const DestRecord& record,
+                            const std::function<bool()>& any_verified_present, bool refetch) {
   if (refetch) return {DestVerdict::Refetch, {}};
   const bool has_history = record.marker.has_value() || record.verified_files > 0;
   struct stat info {};
   if (::stat(dest.c_str(), &info) != 0) {
     if (!has_history) return {DestVerdict::Fresh, {}};
-    const std::string held =
-        record.verified_files > 0 ? "holds " + verified_phrase(record.verified_files) + " of " +
-                                        std::string(mirror) + " there"
-                                  : "records a pass of " + std::string(mirror) + " there";
-    return {DestVerdict::Missing,
-            dest.string() + " does not exist, but the state " + held + ": not mounted?" +
-                how_to_go_on(mirror)};
+    const std::string held = record.verified_files > 0
+                                 ? "holds " + verified_phrase(record.verified_files) + " of " +
+                                       std::string(mirror) + " there"
+                                 : "records a pass of " + std::string(mirror) + " there";
+    return {DestVerdict::Missing, dest.string() + " does not exist, but the state " + held +
+                                      ": not mounted?" + how_to_go_on(mirror)};
   }
   if (record.marker) {
     const auto marker = dest / kWorkAreaName / *record.marker;
-    if (::lstat(marker.c_str(), &info) == 0 && S_ISREG(info.st_mode)) return {DestVerdict::Marked, {}};
+    if (::lstat(marker.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+      return {DestVerdict::Marked, {}};
   }
   if (record.verified_files == 0) {
     if (!record.marker) return {DestVerdict::Fresh, {}};

@@ -35,7 +35,9 @@ enum class DestVerdict {
 struct DestCheck {
   DestVerdict verdict = DestVerdict::Fresh;
   std::string message;  // for Missing and Foreign: what is wrong and how to go on
-  bool may_start() const { return verdict != DestVerdict::Missing && verdict != DestVerdict::Foreign; }
+  bool may_start() const {
+    return verdict != DestVerdict::Missing && verdict != DestVerdict::Foreign;
+  }
   // The pass must (re)write the marker before it writes anything else.
   bool writes_marker() const { return may_start() && verdict != DestVerdict::Marked; }
 };
@@ -43,8 +45,8 @@ struct DestCheck {
 // Looks, creates nothing. `any_verified_present` is asked only when the marker is missing (it may
 // stat every verified file). `mirror` names the mirror in messages.
 DestCheck check_destination(const std::filesystem::path& dest, std::string_view mirror,
-                            const DestRecord& record, const std::function<bool()>& any_verified_present,
-                            bool refetch);
+                            const DestRecord& record,
+                            const std::function<bool()>& any_verified_present, bool refetch);
 
 // A new marker name: "mirror-" and 128 random bits in hex.
 std::string new_marker_name();

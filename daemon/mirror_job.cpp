@@ -1112,10 +1112,15 @@ std::vector<InFlightFile> MirrorJob::in_flight() const {
   std::vector<InFlightFile> files;
   for (const auto& [path, pending] : transfers_) {
     if (!pending.transfer) continue;  // queued, not started yet
-    const TransferState state = pending.transfer->state();
+    const Transfer& transfer = *pending.transfer;
+    if (transfer.checking_local()) {
+      files.push_back({path, transfer.bytes_checked(), transfer.file().size, 1, true});
+      continue;
+    }
+    const TransferState state = transfer.state();
     if (state != TransferState::Connecting && state != TransferState::Downloading) continue;
-    files.push_back({path, pending.transfer->bytes_on_disk(), pending.transfer->file().size,
-                     std::max<int>(1, static_cast<int>(pending.transfer->ranges_in_flight()))});
+    files.push_back({path, transfer.bytes_on_disk(), transfer.file().size,
+                     std::max<int>(1, static_cast<int>(transfer.ranges_in_flight()))});
   }
   return files;
 }

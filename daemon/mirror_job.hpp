@@ -70,7 +70,8 @@ struct InFlightFile {
   std::string path;
   std::int64_t bytes_on_disk = 0;
   std::optional<std::int64_t> size;
-  int ranges = 1;  // byte ranges in flight (large files)
+  int ranges = 1;         // byte ranges in flight (large files)
+  bool checking = false;  // hashing a copy on disk; bytes_on_disk is then the bytes hashed
 };
 
 struct JobOptions {

@@ -300,6 +300,7 @@ protocol::MirrorStatus MirrorRunner::status() {
       transfer.bytes_done = file.bytes_on_disk;
       transfer.size = file.size;
       transfer.ranges = file.ranges;
+      transfer.checking = file.checking;
       if (auto before = seen_.find(file.path); before != seen_.end()) {
         const double seconds = std::chrono::duration<double>(now - before->second.first).count();
         if (seconds > 0.2)

@@ -87,12 +87,23 @@ void Transfer::start() {
   reset_hash();
 
   // Without the network when possible: a complete copy under the final name, or a complete
-  // partial file (killed after the download, before the rename). A partial file fetched in
-  // ranges is complete only when every range is: until then it has holes.
+  // partial file (killed after the download, before the rename). Either is hashed on the hash
+  // worker first, and the attempt goes on from there.
   if (adopt_local_copy()) return;
+  finish_partial_or_fetch();
+}
+
+void Transfer::finish_partial_or_fetch() {
+  // A partial file fetched in ranges is complete only when every range is: until then it has
+  // holes.
   if (!plan_ && !ranges_refused_) plan_ = recorded_plan();
   if (plan_ && plan_->complete()) plan_.reset();  // a whole file, checked like any other
   if (!plan_ && finish_complete_partial()) return;
+  fetch();
+}
+
+void Transfer::fetch() {
+  enter(TransferState::Connecting);
   if (!partial_) {
     auto opened = context_.tree.open_partial(file_.path);
     if (!opened) {
@@ -152,7 +163,13 @@ void Transfer::cancel() {
     context_.http.cancel(*request_);
     request_.reset();
   }
-  flush_writes();                 // what arrived stays for the next attempt
+  flush_writes();  // what arrived stays for the next attempt
+  if (checking_local_) {
+    // Cut short: the next attempt checks the copy again rather than fetching it.
+    checking_local_ = false;
+    local_copy_checked_ = false;
+    local_copy_ = UniqueFd();
+  }
   reset_hash();                   // the next attempt hashes from byte 0 again
   publishing_ = PublishTicket();  // the file may still be published; nobody is told
   if (state_ != TransferState::Done && state_ != TransferState::Failed)
@@ -169,23 +186,31 @@ bool Transfer::adopt_local_copy() {
       !(file_.expected_sha256 || (file_.size && *file_.size == (*existing)->st_size)))
     return false;
   auto fd = context_.tree.open_final(file_.path);
-  Sha256 hasher;
-  if (!fd || !hash_file_prefix(fd->get(), (*existing)->st_size, hasher, file_.path)) return false;
-  const std::string actual = hasher.finish_hex();
-  const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
-  if (!manifest_ok && file_.expected_sha256) return false;
-  auto closed = context_.tree.close_adopted(file_.path, fd->get());
-  if (!closed) {
-    post_finish(
-        {AttemptOutcome::LocalError, closed.error().message, {}, {}, closed.error().errno_value});
-    return true;
-  }
-  context_.tree.remove_partial(file_.path);
-  AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
-  adopted.closed = *closed;
-  adopted.verified = {file_.id, (*existing)->st_size, actual,
-                      manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
-  post_finish(std::move(adopted));
+  if (!fd) return false;
+  const std::int64_t size = (*existing)->st_size;
+  local_copy_ = std::move(*fd);
+  hash_local_copy(local_copy_.get(), size, file_.path, [this, size](const Result<void>& read) {
+    UniqueFd copy = std::move(local_copy_);
+    const std::string actual = hasher_.finish_hex();
+    reset_hash();
+    const bool manifest_ok = file_.expected_sha256 && *file_.expected_sha256 == actual;
+    if (!read || (!manifest_ok && file_.expected_sha256)) {
+      finish_partial_or_fetch();  // not the file: fetch it
+      return;
+    }
+    auto closed = context_.tree.close_adopted(file_.path, copy.get());
+    if (!closed) {
+      finish(
+          {AttemptOutcome::LocalError, closed.error().message, {}, {}, closed.error().errno_value});
+      return;
+    }
+    context_.tree.remove_partial(file_.path);
+    AttemptResult adopted{AttemptOutcome::Verified, "", {}, {}, 0};
+    adopted.closed = *closed;
+    adopted.verified = {file_.id, size, actual,
+                        manifest_ok ? store::VerifyKind::Sha256Manifest : store::VerifyKind::Size};
+    finish(std::move(adopted));
+  });
   return true;
 }
 
@@ -194,17 +219,68 @@ bool Transfer::finish_complete_partial() {
   auto opened = context_.tree.open_partial(file_.path);
   if (!opened) return false;
   struct stat info {};
-  if (::fstat(opened->get(), &info) == 0 && info.st_size == *file_.size && info.st_size > 0) {
-    partial_ = std::move(*opened);
-    if (hash_file_prefix(partial_.get(), info.st_size, hasher_, file_.path)) {
-      written_ = info.st_size;
-      verify_and_publish(std::nullopt, std::nullopt);
-      return true;
-    }
-    reset_hash();
-  }
+  const bool complete =
+      ::fstat(opened->get(), &info) == 0 && info.st_size == *file_.size && info.st_size > 0;
   if (!partial_) partial_ = std::move(*opened);
-  return false;
+  if (!complete) return false;
+  const std::int64_t size = info.st_size;
+  hash_local_copy(partial_.get(), size, context_.tree.partial_name(file_.path),
+                  [this, size](const Result<void>& read) {
+                    if (!read) {
+                      reset_hash();
+                      fetch();
+                      return;
+                    }
+                    written_ = size;
+                    verify_and_publish(std::nullopt, std::nullopt);
+                  });
+  return true;
+}
+
+void Transfer::hash_local_copy(int fd, std::int64_t size, std::string name,
+                               std::function<void(const Result<void>&)> done) {
+  enter(TransferState::Verifying);
+  checking_local_ = true;
+  hash_local_step(fd, size, std::move(name), std::move(done));
+}
+
+void Transfer::hash_local_step(int fd, std::int64_t size, std::string name,
+                               std::function<void(const Result<void>&)> done) {
+  const auto finish_check = [this](std::function<void(const Result<void>&)> done_now,
+                                   const Result<void>& read) {
+    checking_local_ = false;
+    done_now(read);
+  };
+  UniqueFd reader(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!reader) {
+    const Error error = local_error("cannot read", name, errno);
+    boost::asio::post(context_.io, [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_,
+                                    finish_check, done = std::move(done), error] {
+      if (alive.lock() && epoch == hash_epoch_) finish_check(done, error);
+    });
+    return;
+  }
+  const std::int64_t step = std::min(size - hashed_, kHashStep);
+  hash_in_flight_ = true;
+  context_.hash_worker->hash({std::move(reader), hashed_, step, std::move(hasher_), name},
+                             [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, fd,
+                              size, step, name = std::move(name), done = std::move(done),
+                              finish_check](Sha256 hasher, const Result<void>& read) mutable {
+                               if (!alive.lock() || epoch != hash_epoch_)
+                                 return;  // cancelled, or started over
+                               hash_in_flight_ = false;
+                               hasher_ = std::move(hasher);
+                               if (!read) {
+                                 finish_check(std::move(done), read);
+                                 return;
+                               }
+                               hashed_ += step;
+                               if (hashed_ < size) {
+                                 hash_local_step(fd, size, std::move(name), std::move(done));
+                                 return;
+                               }
+                               finish_check(std::move(done), Result<void>());
+                             });
 }
 
 void Transfer::learn_size(const ResponseInfo& info) {

@@ -144,6 +144,9 @@ public:
   const store::FileRecord& file() const { return file_; }
   std::string url() const;
   std::int64_t bytes_on_disk() const { return written_; }
+  // Hashing a copy found on disk before adopting or publishing it; bytes_checked() is how far.
+  bool checking_local() const { return checking_local_; }
+  std::int64_t bytes_checked() const { return hashed_; }
 
   // A large file fetched in byte ranges: whether a spare slot would start another range now,
   // and handing it one (the range holds the slot until it ends).
@@ -172,8 +175,21 @@ private:
   bool accept_body(const ResponseInfo& info, std::string_view chunk);
   void learn_size(const ResponseInfo& info);
   void on_response(const HttpOutcome& outcome);
+  // The local shortcuts of start(): true when one is under way (its hash on the hash worker),
+  // and the attempt goes on from its completion.
   bool adopt_local_copy();
   bool finish_complete_partial();
+  // What start() does once no complete copy under the final name was found.
+  void finish_partial_or_fetch();
+  // Requests what the partial file lacks.
+  void fetch();
+  // Hashes bytes [0, size) of `fd` (kept open by the caller) into hasher_ on the hash worker,
+  // kHashStep per job, with hashed_ as its progress; then `done` on the loop. A copy of several
+  // GB hashed on the event loop stalled every transfer, the control socket and the watchdog.
+  void hash_local_copy(int fd, std::int64_t size, std::string name,
+                       std::function<void(const Result<void>&)> done);
+  void hash_local_step(int fd, std::int64_t size, std::string name,
+                       std::function<void(const Result<void>&)> done);
   // Checks the bytes against the manifest hash or listed size. On success `verified_` is set and
   // nullopt returned; otherwise the failed attempt.
   std::optional<AttemptResult> verify(std::optional<std::int64_t> server_total);
@@ -236,6 +252,8 @@ private:
   bool discarding_body_ = false;  // an error page, not the file
   bool oversized_ = false;        // more bytes than the listing promised
   bool local_copy_checked_ = false;
+  bool checking_local_ = false;  // hash_local_copy() under way
+  UniqueFd local_copy_;          // the final file being checked for adoption
   std::optional<Error> write_error_;
   std::optional<HttpClient::RequestId> request_;
   store::VerifiedFile verified_;  // set by verify() for the publish that follows

@@ -38,7 +38,8 @@ OrderedJson to_json(const TransferStatus& transfer) {
           {"bytes_done", transfer.bytes_done},
           {"size", optional_json(transfer.size)},
           {"rate_bytes_per_s", finite(transfer.rate_bytes_per_s)},
-          {"ranges", transfer.ranges}};
+          {"ranges", transfer.ranges},
+          {"checking", transfer.checking}};
 }
 
 OrderedJson to_json(const MirrorStatus& mirror) {
@@ -281,6 +282,7 @@ TransferStatus read_transfer(Reader& in) {
   transfer.rate_bytes_per_s = in.number("rate_bytes_per_s");
   // Absent from a daemon older than the field: one stream.
   transfer.ranges = static_cast<int>(std::clamp<std::int64_t>(in.integer("ranges", 1), 1, 1024));
+  transfer.checking = in.boolean("checking");  // absent from older daemons: false
   return transfer;
 }
 

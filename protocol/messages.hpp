@@ -24,6 +24,9 @@ struct TransferStatus {
   std::optional<std::int64_t> size;  // unknown until the listing or the response says
   double rate_bytes_per_s = 0;
   int ranges = 1;  // byte ranges of the file fetched at once (a large file; segments:)
+  // Hashing a copy already on disk (an earlier mirror's file, a complete partial) before it is
+  // adopted or published; bytes_done then counts the bytes hashed.
+  bool checking = false;
   bool operator==(const TransferStatus&) const = default;
 };
 

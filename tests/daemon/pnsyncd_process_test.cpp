@@ -84,6 +84,31 @@ nlohmann::json mirror_status(const MirrorFixture& fixture) {
   return status.at("mirrors").at(0);
 }
 
+// One status request on a connection of our own, bypassing pnsyncctl so that only the daemon's
+// answer is timed: the seconds until the whole answer line arrived, and the line.
+std::pair<double, std::string> timed_status(const std::filesystem::path& socket_path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const std::string request = "{\"id\":1,\"method\":\"status\"}\n";
+  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string line;
+  char buffer[65536];
+  while (line.find('\n') == std::string::npos) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    line.append(buffer, static_cast<std::size_t>(n));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  ::close(fd);
+  return {seconds, line};
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 mid-transfer, then a restart finishes and fetches only the missing bytes",
@@ -416,5 +441,76 @@ TEST_CASE("daemon: systemd notifications and a Prometheus scrape during a mirror
   ::kill(daemon.pid(), SIGTERM);
   CHECK(daemon.wait() == 0);
   CHECK(drain().find("STOPPING=1") != std::string::npos);
+  ::close(notify_fd);
+}
+
+TEST_CASE("daemon: a multi-GB copy on disk is hashed off the event loop",
+          "[process][daemon][hash]") {
+  MirrorFixture fixture;
+  // A file an earlier mirror left in dest, too large to hash in a blink: the daemon adopts it by
+  // size after hashing it whole. Sparse, both sides: the same 3 GiB of zeros.
+  const std::string big = "files/p12/p12000000/s52000000/big.dcm";
+  constexpr std::int64_t kSize = std::int64_t{3} << 30;
+  for (const auto& root : {fixture.source, fixture.dest}) {
+    std::filesystem::create_directories((root / big).parent_path());
+    write_file(root / big, "");
+    REQUIRE(::truncate((root / big).c_str(), kSize) == 0);
+  }
+  const auto config = write_config(fixture);
+  const auto notify_path = fixture.sandbox / "notify.sock";
+  const int notify_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(notify_fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, notify_path.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::bind(notify_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  // Watchdog pings every 0.25 s (half of WATCHDOG_USEC); a gap of 0.5 s would have it fire.
+  std::vector<std::chrono::steady_clock::time_point> pings;
+  auto drain = [&] {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(notify_fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0)
+      if (std::string_view(buffer, static_cast<std::size_t>(n)).find("WATCHDOG=1") !=
+          std::string_view::npos)
+        pings.push_back(std::chrono::steady_clock::now());
+  };
+  Pnsyncd daemon(config, fixture.sandbox / "pnsyncd.log", Pnsyncd::Mode::Daemon,
+                 {"NOTIFY_SOCKET=" + notify_path.string(), "WATCHDOG_USEC=500000"});
+  const auto socket_path = fixture.sandbox / "pnsyncd.sock";
+  REQUIRE(wait_for([&] { return std::filesystem::exists(socket_path); }, std::chrono::seconds(10)));
+
+  double slowest = 0;
+  bool saw_checking = false;
+  bool idle = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!idle && std::chrono::steady_clock::now() < deadline) {
+    drain();
+    const auto [seconds, line] = timed_status(socket_path);
+    slowest = std::max(slowest, seconds);
+    const auto answer = nlohmann::json::parse(line);
+    const auto& mirror = answer.at("status").at("mirrors").at(0);
+    for (const auto& transfer : mirror.at("transfers"))
+      if (transfer.at("path") == big && transfer.at("checking") == true) saw_checking = true;
+    idle = mirror.at("state") == "idle";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  drain();
+  REQUIRE(idle);
+  CHECK(saw_checking);  // status showed the hash in progress
+  CHECK(slowest < 0.1);
+  double longest_gap = 0;
+  for (std::size_t i = 1; i < pings.size(); ++i)
+    longest_gap =
+        std::max(longest_gap, std::chrono::duration<double>(pings[i] - pings[i - 1]).count());
+  INFO(pings.size() << " watchdog pings");
+  CHECK(pings.size() > 4);
+  CHECK(longest_gap < 0.5);
+  // Adopted, not fetched.
+  CHECK(fixture.server->count_requests(fixture.url_path(big)) == 0);
+  auto record = fixture.record(big);
+  REQUIRE(record);
+  CHECK(record->state == store::FileState::Verified);
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
   ::close(notify_fd);
 }
