@@ -162,17 +162,6 @@ std::string daemon_lines(const protocol::DaemonStatus& status, const RenderOptio
 
 }  // namespace
 
-std::string group_digits(std::int64_t value) {
-  const std::string digits = std::to_string(value);
-  const std::size_t first = value < 0 ? 1 : 0;  // the minus sign
-  std::string grouped = digits.substr(0, first);
-  for (std::size_t i = first; i < digits.size(); ++i) {
-    if (i > first && (digits.size() - i) % 3 == 0) grouped += ',';
-    grouped += digits[i];
-  }
-  return grouped;
-}
-
 std::string progress_bar(std::int64_t done, std::int64_t total, std::size_t cells, bool tty) {
   if (total <= 0)
     return std::string(tty ? "" : "[") + std::string(cells, tty ? ' ' : '?') + (tty ? "" : "]");

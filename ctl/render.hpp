@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/text.hpp"
 #include "protocol/messages.hpp"
 
 namespace pnsync::ctl {
@@ -24,6 +25,6 @@ std::string render_plans(const std::vector<protocol::Plan>& plans, const RenderO
 
 // Pieces, exposed for their own tests.
 std::string progress_bar(std::int64_t done, std::int64_t total, std::size_t cells, bool tty);
-std::string group_digits(std::int64_t value);  // 377110 -> "377,110"
+using pnsync::group_digits;  // common/text.hpp
 
 }  // namespace pnsync::ctl

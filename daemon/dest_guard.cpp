@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <random>
 
-#include "daemon/progress.hpp"
+#include "common/text.hpp"
 #include "daemon/safe_path.hpp"
 
 namespace pnsync {
@@ -22,7 +22,7 @@ std::string how_to_go_on(std::string_view mirror) {
 }
 
 std::string verified_phrase(std::int64_t verified) {
-  return format_count(verified) + (verified == 1 ? " verified file" : " verified files");
+  return group_digits(verified) + (verified == 1 ? " verified file" : " verified files");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <string>
 
+#include "common/text.hpp"
+
 namespace pnsync {
 
 Log::Log(LogLevel level, std::FILE* sink)
@@ -12,6 +14,10 @@ Log::Log(LogLevel level, std::FILE* sink)
 
 void Log::write(LogLevel level, std::string_view message) {
   if (!enabled(level)) return;
+  // One message, one line: names and server text inside it cannot forge another line or drive
+  // the terminal.
+  const std::string line = printable(message);
+  message = line;
   std::lock_guard lock(mutex_);
   if (status_line_) std::fputs("\r\033[K", sink_);
   if (journal_) {

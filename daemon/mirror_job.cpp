@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/text.hpp"
 #include "daemon/dest_guard.hpp"
 #include "daemon/disk_space.hpp"
 #include "daemon/http_policy.hpp"
@@ -26,7 +27,6 @@ constexpr std::int64_t kManifestLimit = std::int64_t{1} << 30;  // MIMIC-CXR-JPG
 // Manifest entries stored per transaction: one transaction for a 1,000,000-entry manifest
 // without a selection would hold its whole journal at once; one per entry would be slow.
 constexpr std::size_t kUpsertBatch = 10'000;
-constexpr std::size_t kListingLimit = std::size_t{64} << 20;
 constexpr int kMaxChecksumMismatches = 3;
 // A connect or TLS handshake that timed out or was refused is the server out of connections
 // (physionet.org lets connects beyond its limit hang), not the file failing: such attempts do
@@ -238,13 +238,16 @@ HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
 
 template <typename Body>
 HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t limit, Body on_done) {
-  auto body = std::make_shared<std::string>();
+  auto body = std::make_shared<TextBody>();
   GetRequest request;
   request.url = url;
   request.compressed = true;
   request.on_body = [body, limit](const ResponseInfo&, std::string_view chunk) {
-    if (body->size() + chunk.size() > limit) return false;
-    body->append(chunk);
+    if (body->text.size() + chunk.size() > limit) {
+      body->over_limit = true;  // decompressed: a small gzip bomb stops here too
+      return false;
+    }
+    body->text.append(chunk);
     return true;
   };
   return send(std::move(request),
@@ -638,7 +641,7 @@ void MirrorJob::plan_known_files() {
     }
   }
   if (missing > kNamedMissing)
-    services_.log.warning(name_ + ": " + format_count(missing) +
+    services_.log.warning(name_ + ": " + group_digits(missing) +
                           " verified files are missing or "
                           "changed under " +
                           mirror_.dest.string() + "; fetching them again");
@@ -694,17 +697,25 @@ void MirrorJob::list_dir(const std::string& dir, Attempt attempt) {
       Lane::Listing, [this, self = shared_from_this(), dir, attempt](Scheduler::Slot slot) {
         if (status_ != JobStatus::Running) return;
         auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-        get_text(url_for(dir), kListingLimit,
-                 [this, held, dir, attempt](const HttpOutcome& outcome, const std::string& body) {
+        get_text(url_for(dir), options_.listing_limit,
+                 [this, held, dir, attempt](const HttpOutcome& outcome, const TextBody& body) {
                    held->release();
                    on_listing(dir, outcome, body, attempt);
                  });
       });
 }
 
-void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
-                           const std::string& body, Attempt attempt) {
+void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
+                           Attempt attempt) {
   if (status_ != JobStatus::Running) return;
+  if (body.over_limit) {
+    // Not retried: the same listing would be as large again. Its files stay as last listed.
+    services_.log.error(outcome.url + ": listing larger than " +
+                        format_bytes(static_cast<std::int64_t>(options_.listing_limit)) +
+                        " (decompressed); refused, this directory is not listed");
+    listing_finished(false);
+    return;
+  }
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   const std::string reason = describe_failure(outcome);
@@ -727,7 +738,7 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome,
     listing_finished(false);
     return;
   }
-  const Listing listing = parse_listing(body);
+  const Listing listing = parse_listing(body.text);
   for (std::size_t i = 0; i < listing.rejected.size() && i < kRejectedNamesLogged; ++i)
     services_.log.warning(outcome.url + ": refused unsafe entry " + listing.rejected[i]);
   std::vector<store::DiscoveredFile> files;

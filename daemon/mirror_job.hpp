@@ -85,6 +85,8 @@ struct JobOptions {
   bool refetch = false;
   // When a single stream is slow enough to split (tests make it judge sooner).
   SlowStreamSplit slow_stream = {};
+  // The largest listing read (decompressed); a larger one is refused. Tests lower it.
+  std::size_t listing_limit = std::size_t{64} << 20;
 };
 
 struct JobServices {
@@ -190,7 +192,12 @@ private:
   void listing_finished(bool ok);
   // Files of `dir` that its new listing no longer shows are gone upstream: their rows go.
   void forget_unlisted(const std::string& dir, const std::vector<store::DiscoveredFile>& listed);
-  void on_listing(const std::string& dir, const HttpOutcome& outcome, const std::string& body,
+  // A text answer (a listing) kept in memory up to `limit` bytes after decompression.
+  struct TextBody {
+    std::string text;
+    bool over_limit = false;  // the answer was cut off at the limit
+  };
+  void on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
                   Attempt attempt);
   void enqueue(const store::FileRecord& file);
   void submit(const std::string& path);

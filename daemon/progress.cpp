@@ -8,15 +8,6 @@
 
 namespace pnsync {
 
-std::string format_count(std::int64_t count) {
-  const auto magnitude =
-      count < 0 ? 0 - static_cast<std::uint64_t>(count) : static_cast<std::uint64_t>(count);
-  std::string digits = std::to_string(magnitude);
-  for (auto at = static_cast<std::ptrdiff_t>(digits.size()) - 3; at > 0; at -= 3)
-    digits.insert(static_cast<std::size_t>(at), 1, ',');
-  return count < 0 ? "-" + digits : digits;
-}
-
 std::string format_bytes(std::int64_t bytes) {
   static constexpr std::array<const char*, 6> kUnits = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   auto value = static_cast<double>(bytes);

@@ -14,7 +14,6 @@ namespace pnsync {
 std::string format_bytes(std::int64_t bytes);            // "1.5 GiB", IEC units
 std::string format_rate(double bytes_per_second);        // "12.3 MiB/s"
 std::string format_duration(std::chrono::seconds span);  // "3h12m", "45s"
-std::string format_count(std::int64_t count);            // "377,110"
 
 // Throughput over a sliding window, so the rate and ETA follow the present, not the whole run.
 class RateMeter {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/text.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/progress.hpp"
 #include "protocol/codec.hpp"
@@ -69,7 +70,8 @@ public:
     engine_.set_job_options(JobOptions{.plan_only = options_.plan_only,
                                        .verify_at_rest = options_.verify_at_rest,
                                        .refetch = options_.refetch,
-                                       .slow_stream = options_.slow_stream});
+                                       .slow_stream = options_.slow_stream,
+                                       .listing_limit = options_.listing_limit});
     engine_.start();
     io_.run();
     if (options_.live_progress) std::fputs("\r\033[K", stderr);
@@ -160,7 +162,7 @@ private:
       std::fprintf(out, "  listing    %s\n",
                    plan->listing_complete ? "complete"
                                           : "incomplete: more files may be selected than shown");
-      for (const auto& path : plan->sample) std::fprintf(out, "    %s\n", path.c_str());
+      for (const auto& path : plan->sample) std::fprintf(out, "    %s\n", printable(path).c_str());
       if (plan->files_to_fetch > static_cast<std::int64_t>(plan->sample.size()))
         std::fprintf(out, "    ...\n");
     }
@@ -195,7 +197,8 @@ private:
               format_bytes(progress.bytes_verified).c_str(),
               format_bytes(progress.bytes_total).c_str(),
               format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
-      if (!job->last_message().empty()) appendf(out, "    %s\n", job->last_message().c_str());
+      if (!job->last_message().empty())
+        appendf(out, "    %s\n", printable(job->last_message()).c_str());
       if (progress.modes_closed > 0)
         appendf(out,
                 "    closed %lld world-readable entries under %s (%lld adopted entries set to "
@@ -226,7 +229,8 @@ private:
         worse(ExitCode::FilesFailed);
         appendf(out, "    %zu failed:\n", failed.size());
         for (std::size_t i = 0; i < failed.size() && i < kFailuresShown; ++i)
-          appendf(out, "      %s: %s\n", failed[i].path.c_str(), failed[i].last_error.c_str());
+          appendf(out, "      %s: %s\n", printable(failed[i].path).c_str(),
+                  printable(failed[i].last_error).c_str());
         if (failed.size() > kFailuresShown)
           appendf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
       } else if (job->last_status() == JobStatus::Done && !options_.plan_only &&

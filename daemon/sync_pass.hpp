@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/log.hpp"
+#include "daemon/mirror_job.hpp"
 #include "daemon/segment_plan.hpp"
 #include "store/store.hpp"
 
@@ -26,7 +27,8 @@ struct PassOptions {
   bool verify_at_rest = false;
   // --refetch: start even into a dest that lost the mirror's marker and files (JobOptions).
   bool refetch = false;
-  SlowStreamSplit slow_stream = {};  // defaults; tests judge sooner
+  SlowStreamSplit slow_stream = {};                        // defaults; tests judge sooner
+  std::size_t listing_limit = JobOptions{}.listing_limit;  // tests lower it
 };
 
 ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,

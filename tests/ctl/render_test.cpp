@@ -2,6 +2,7 @@
 // pnsyncctl's text output against golden files in tests/ctl/golden/. After an intended change,
 // regenerate them with PNSYNC_TEST_ACCEPT=1 and review the diff.
 #include "ctl/render.hpp"
+#include "ctl/output.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "tests/protocol/samples.hpp"
 
 using namespace pnsync::ctl;
+using namespace pnsync;
 
 namespace {
 
@@ -114,4 +116,22 @@ TEST_CASE("progress bars, digit groups and column widths", "[render]") {
   CHECK(elide_middle("files/p10/abcdef.dcm", 11) == "files…f.dcm");
   CHECK(display_width(elide_middle("αβγδεζηθικλμ", 5)) == 5);
   CHECK(elide_middle("short", 10) == "short");
+}
+
+TEST_CASE("names and messages from the daemon reach the terminal escaped", "[render]") {
+  protocol::Response response;
+  response.failures.emplace();
+  response.failures->push_back(
+      {"mimic-cxr/2.0.0", "files/\x1b]0;owned\x07.dcm", "HTTP 500\r\nfrom server", 3});
+  const std::string text = answer_text(response, {}, OutputOptions{});
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text.find("files/\\x1b]0;owned\\x07.dcm") != std::string::npos);
+  CHECK(text.find("HTTP 500\\r\\nfrom server") != std::string::npos);
+  // --json keeps the bytes; the JSON encoder escapes them.
+  OutputOptions json;
+  json.json = true;
+  const std::string encoded = answer_text(response, {}, json);
+  CHECK(encoded.find('\x1b') == std::string::npos);
+  CHECK(encoded.find("\\u001b]0;owned\\u0007") != std::string::npos);
 }

@@ -276,3 +276,18 @@ TEST_CASE("connects that hang are retried without using up max_attempts, then th
   // The server saw each request once: the hung connects carried none.
   CHECK(requests_for(fixture, "SHA256SUMS.txt").size() == 1);
 }
+
+TEST_CASE("a listing over the size limit is refused once, with a clear message",
+          "[mirror][faults]") {
+  MirrorFixture fixture;
+  fixture.listing_limit = 64;  // bytes: every listing of the fixture is larger
+  CHECK(fixture.run() != ExitCode::Ok);
+  INFO(fixture.log);
+  CHECK_THAT(fixture.log, Catch::Contains(fixture.server->url() +
+                                          ": listing larger than 64 B "
+                                          "(decompressed); refused, this directory is not listed"));
+  // Not retried: the same listing would be as large again.
+  CHECK(fixture.server->count_requests(fixture.url_path("")) == 1);
+  // What the manifest lists is still mirrored.
+  CHECK(fixture.record("LICENSE.txt")->state == store::FileState::Verified);
+}

@@ -160,6 +160,7 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, Pas
   std::FILE* out = std::tmpfile();
   options.summary_out = out;
   options.slow_stream = slow_stream;
+  options.listing_limit = listing_limit;
   const ExitCode code = run_sync_pass(config, password, store, log_sink, options);
   std::rewind(out);
   summary.clear();

@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "daemon/exit_codes.hpp"
+#include "daemon/mirror_job.hpp"
 #include "daemon/sync_pass.hpp"
 #include "store/store.hpp"
 #include "tests/support/http_server.hpp"
@@ -52,6 +53,7 @@ struct MirrorFixture {
   std::unique_ptr<HttpServer> server;
   config::Config config;
   SlowStreamSplit slow_stream;  // when run() splits a slow single stream
+  std::size_t listing_limit = JobOptions{}.listing_limit;
 
   std::string url_path(const std::string& relative) const { return kPrefix + relative; }
   // Runs one pass in-process, as `pnsyncd --once` would; the summary goes to a temp file.
