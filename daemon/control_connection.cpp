@@ -5,23 +5,53 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include "daemon/asio_cancel.hpp"
 #include "daemon/control_dispatcher.hpp"
 #include "protocol/codec.hpp"
 
 namespace pnsync {
 
 ControlConnection::ControlConnection(Socket socket, PeerCredentials peer,
-                                     ControlDispatcher& dispatcher, Log& log)
-    : socket_(std::move(socket)), peer_(std::move(peer)), dispatcher_(dispatcher), log_(log) {}
+                                     ControlDispatcher& dispatcher, Log& log,
+                                     std::chrono::milliseconds idle_timeout)
+    : socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      dispatcher_(dispatcher),
+      log_(log),
+      idle_timeout_(idle_timeout),
+      idle_(socket_.get_executor()) {}
 
 void ControlConnection::start() {
   log_.debug("control: " + describe() + " connected");
+  active_at_ = std::chrono::steady_clock::now();
+  wait_idle(idle_timeout_);
   read_more();
+}
+
+void ControlConnection::wait_idle(std::chrono::steady_clock::duration wait) {
+  idle_.expires_after(wait);
+  idle_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    self->on_idle_wait(error);
+  });
+}
+
+void ControlConnection::on_idle_wait(const boost::system::error_code& error) {
+  if (error || closed_) return;
+  // One timer, re-armed for what is left rather than reset on every line: a busy client costs
+  // no timer operations.
+  const auto quiet = std::chrono::steady_clock::now() - active_at_;
+  if (quiet < idle_timeout_) return wait_idle(idle_timeout_ - quiet);
+  const auto ms = idle_timeout_.count();
+  log_.info("control: " + describe() + " sent no complete request and took no answer for " +
+            (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms") +
+            "; closing its connection");
+  close();
 }
 
 void ControlConnection::close() {
   if (closed_) return;
   closed_ = true;
+  cancel_quietly(idle_);
   boost::system::error_code ignored;
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);  // pending operations complete with operation_aborted
@@ -60,6 +90,7 @@ void ControlConnection::on_read(const boost::system::error_code& error, std::siz
 }
 
 void ControlConnection::answer_line(std::string_view line) {
+  active_at_ = std::chrono::steady_clock::now();
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank: typed by hand
   const protocol::Decoded<protocol::Request> request = protocol::decode_request(line);
   protocol::Response response;
@@ -114,6 +145,7 @@ void ControlConnection::on_written(const boost::system::error_code& error, std::
     close();
     return;
   }
+  active_at_ = std::chrono::steady_clock::now();
   queued_bytes_ -= length;
   output_.pop_front();
   if (!output_.empty())

@@ -9,6 +9,8 @@
 
 #include <array>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -31,10 +33,14 @@ public:
 
   // `dispatcher` and `log` are used only until close(), so they need to outlive the
   // connection's open life, not its last pending handler.
-  ControlConnection(Socket socket, PeerCredentials peer, ControlDispatcher& dispatcher, Log& log);
+  // `idle_timeout`: the connection is closed once, for this long, the client has neither
+  // completed a request line nor taken any of its answers (ControlServerSettings).
+  ControlConnection(Socket socket, PeerCredentials peer, ControlDispatcher& dispatcher, Log& log,
+                    std::chrono::milliseconds idle_timeout);
   void start();
   void close();  // idempotent; pending handlers then return without touching anything
   bool is_open() const { return !closed_; }
+  uid_t peer_uid() const { return peer_.uid; }
 
 private:
   void read_more();
@@ -44,6 +50,8 @@ private:
   void send(std::string line);
   void write_next();
   void on_written(const boost::system::error_code& error, std::size_t length);
+  void wait_idle(std::chrono::steady_clock::duration wait);
+  void on_idle_wait(const boost::system::error_code& error);
   std::string describe() const;  // "uid 1000 (pid 4242)" for log lines
 
   Socket socket_;
@@ -54,6 +62,11 @@ private:
   std::string input_;               // bytes read that do not yet end a line
   std::deque<std::string> output_;  // answers not yet written; front() is being written
   std::size_t queued_bytes_ = 0;
+  std::chrono::milliseconds idle_timeout_;
+  boost::asio::steady_timer idle_;
+  // The last complete request line, or the last answer bytes the client took. Not any byte
+  // read: a client trickling one byte a minute into an endless line is idle all the same.
+  std::chrono::steady_clock::time_point active_at_;
   bool reading_done_ = false;  // end of input, or an oversized line: answer what is queued, close
   bool closed_ = false;
 };

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -29,13 +30,20 @@ namespace pnsync {
 struct ControlServerSettings {
   std::filesystem::path socket;              // config `socket:`
   std::optional<std::string> control_group;  // config `control_group:`
+  // The defaults are the daemon's; tests set shorter and smaller ones.
+  // A client that in this long neither completes a request line nor takes any of its answers is
+  // closed: connecting and sending nothing (or half a line) must not hold a slot for good.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // Connections at once. Each costs a descriptor and buffers, so there are bounds; and so that
+  // no other user's clients can lock out the people who may change things, root and the
+  // daemon's own user draw on a pool of their own.
+  std::size_t max_per_uid = 16;      // any one uid other than root and the daemon's
+  std::size_t max_connections = 64;  // all uids other than root and the daemon's, together
+  std::size_t max_privileged = 64;   // root and the daemon's own uid, together
 };
 
 class ControlServer {
 public:
-  // Connections beyond this are closed at once: each costs a descriptor and buffers.
-  static constexpr std::size_t kMaxConnections = 64;
-
   // `target` and `log` must outlive the server. Nothing happens until open().
   ControlServer(boost::asio::io_context& io, ControlTarget& target, Log& log,
                 ControlServerSettings settings);

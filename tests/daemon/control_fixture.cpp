@@ -55,6 +55,16 @@ void RecordingTarget::set_status(protocol::DaemonStatus status) {
 ControlFixture::ControlFixture(std::optional<std::string> control_group)
     : server(io, target, log, {socket, std::move(control_group)}) {}
 
+namespace {
+ControlServerSettings at(ControlServerSettings settings, const std::filesystem::path& socket) {
+  settings.socket = socket;
+  return settings;
+}
+}  // namespace
+
+ControlFixture::ControlFixture(ControlServerSettings settings)
+    : server(io, target, log, at(std::move(settings), socket)) {}
+
 ControlFixture::~ControlFixture() {
   stop();
 }

@@ -36,6 +36,9 @@ private:
 class ControlFixture {
 public:
   explicit ControlFixture(std::optional<std::string> control_group = std::nullopt);
+  // Other limits (idle time-out, connection caps); the socket is the fixture's whatever
+  // `settings.socket` says.
+  explicit ControlFixture(ControlServerSettings settings);
   ~ControlFixture();
   ControlFixture(const ControlFixture&) = delete;
   ControlFixture& operator=(const ControlFixture&) = delete;

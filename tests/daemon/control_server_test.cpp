@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "daemon/control_dispatcher.hpp"
 #include "protocol/codec.hpp"
@@ -85,6 +88,113 @@ std::vector<std::string> answers_as(const std::filesystem::path& socket, std::ve
        start = end + 1)
     lines.push_back(output.substr(start, end - start));
   return lines;
+}
+
+// A child process as `uid` (group nogroup, supplementary group root so the 0660 root:root
+// socket lets it in) that opens `count` connections one after the other, sends hello on each and
+// reads one answer line; it keeps them all open until the holder is destroyed. Only system calls
+// after fork(): the parent has threads.
+class ConnectionsHeldAs {
+public:
+  ConnectionsHeldAs(const std::filesystem::path& socket, uid_t uid, int count) {
+    int report[2];
+    int hold[2];
+    REQUIRE(::pipe(report) == 0);
+    REQUIRE(::pipe(hold) == 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+    child_ = ::fork();
+    REQUIRE(child_ >= 0);
+    if (child_ == 0) {
+      ::close(report[0]);
+      ::close(hold[1]);
+      const gid_t root_group = 0;
+      if (::setgroups(1, &root_group) != 0 || ::setgid(kNogroup) != 0 || ::setuid(uid) != 0)
+        ::_exit(10);
+      static constexpr char kHello[] = "{\"id\":1,\"method\":\"hello\",\"version\":1}\n";
+      for (int i = 0; i < count; ++i) {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        const timeval timeout{10, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+          ::_exit(11);
+        if (::send(fd, kHello, sizeof kHello - 1, MSG_NOSIGNAL) < 0) {
+          // Refused before the hello was sent: the answer line may still be there to read.
+        }
+        char line[4096];
+        std::size_t length = 0;
+        while (length < sizeof line) {
+          const ssize_t n = ::read(fd, line + length, 1);
+          if (n <= 0 || line[length] == '\n') break;
+          ++length;
+        }
+        line[length++] = '\n';
+        if (::write(report[1], line, length) != static_cast<ssize_t>(length)) ::_exit(13);
+      }
+      char ignored;
+      while (::read(hold[0], &ignored, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(report[1]);
+    ::close(hold[0]);
+    hold_ = hold[1];
+    std::string output;
+    char buffer[4096];
+    while (std::count(output.begin(), output.end(), '\n') < count) {
+      const ssize_t n = ::read(report[0], buffer, sizeof buffer);
+      if (n <= 0) break;
+      output.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(report[0]);
+    for (std::size_t start = 0, end; (end = output.find('\n', start)) != std::string::npos;
+         start = end + 1)
+      lines.push_back(output.substr(start, end - start));
+  }
+  ~ConnectionsHeldAs() { release(); }
+  ConnectionsHeldAs(const ConnectionsHeldAs&) = delete;
+  ConnectionsHeldAs& operator=(const ConnectionsHeldAs&) = delete;
+  // Closes the child's connections (it exits) and checks that it ran as it should.
+  void release() {
+    if (child_ <= 0) return;
+    ::close(hold_);
+    int status = 0;
+    ::waitpid(child_, &status, 0);
+    child_ = -1;
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+
+  std::vector<std::string> lines;  // one per connection, the answer to its hello ("" if none)
+
+private:
+  pid_t child_ = -1;
+  int hold_ = -1;
+};
+
+// A raw client for misbehaving on purpose (bytes that never end a line); sends never fail the
+// test, since the server may already have closed the connection.
+UniqueFd raw_client(const std::filesystem::path& socket) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  const timeval timeout{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+// True when the server ends the connection (end of stream or reset) within 10 s.
+bool closed_within_10s(const UniqueFd& fd) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    if (n < 0) return false;
+  }
 }
 
 protocol::Response decode(const std::string& line) {
@@ -384,4 +494,85 @@ TEST_CASE("the dispatcher checks permission before the target sees a request", "
   CHECK(allowed.ok());
   CHECK(allowed.id == 12);
   CHECK(target.calls() == std::vector<Method>{Method::Verify});
+}
+
+TEST_CASE("a client that sends nothing, or stops mid-line, is closed after the idle time-out",
+          "[control][idle]") {
+  ControlServerSettings settings;
+  settings.idle_timeout = std::chrono::milliseconds(500);
+  ControlFixture fixture(settings);
+  fixture.start();
+  const auto started = std::chrono::steady_clock::now();
+  const UniqueFd silent = raw_client(fixture.socket);
+  const UniqueFd half_line = raw_client(fixture.socket);
+  ::send(half_line.get(), R"({"id":1,"method":"sta)", 21, MSG_NOSIGNAL);
+  const UniqueFd trickle = raw_client(fixture.socket);
+  LineClient busy(fixture.socket);
+  // Bytes that never end a line do not count as activity; complete requests do.
+  for (int i = 0; i < 15; ++i) {
+    ::send(trickle.get(), "x", 1, MSG_NOSIGNAL);
+    CHECK(busy.call(R"({"id":1,"method":"status"})").ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(closed_within_10s(silent));
+  CHECK(closed_within_10s(half_line));
+  CHECK(closed_within_10s(trickle));
+  // Without a time-out each of those reads would have waited its full 10 s.
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8));
+  CHECK(busy.call(R"({"id":2,"method":"status"})").ok());
+  // And a client that went quiet after a request is closed too: it holds a slot all the same.
+  CHECK(busy.closed_by_server());
+}
+
+TEST_CASE("connections are capped per uid, and others' clients cannot lock out root",
+          "[control][limits]") {
+  if (!can_switch_users()) return;
+  ControlServerSettings settings;
+  settings.max_per_uid = 3;
+  settings.max_connections = 5;
+  settings.max_privileged = 4;
+  ControlFixture fixture(settings);
+  open_sandbox_to_others(fixture);
+  fixture.start();
+
+  // One user: three connections, the fourth refused with a line saying why.
+  ConnectionsHeldAs nobody(fixture.socket, kNobody, 4);
+  REQUIRE(nobody.lines.size() == 4);
+  for (int i = 0; i < 3; ++i) CHECK(decode(nobody.lines[i]).ok());
+  const protocol::Response refused = decode(nobody.lines[3]);
+  CHECK(refused.error == ErrorCode::Failed);
+  CHECK_THAT(refused.message, Catch::Contains("uid 65534 has 3 connections"));
+
+  // A second user fills what is left for everyone but root and the daemon's user.
+  ConnectionsHeldAs other(fixture.socket, kNobody - 1, 3);
+  REQUIRE(other.lines.size() == 3);
+  CHECK(decode(other.lines[0]).ok());
+  CHECK(decode(other.lines[1]).ok());
+  CHECK_THAT(decode(other.lines[2]).message,
+             Catch::Contains("5 connections of other users are open already"));
+
+  // Root still gets in, up to its own pool.
+  std::vector<std::unique_ptr<LineClient>> root;
+  for (int i = 0; i < 4; ++i) {
+    root.push_back(std::make_unique<LineClient>(fixture.socket));
+    CHECK(root.back()->call(R"({"id":1,"method":"status"})").ok());
+  }
+  LineClient fifth(fixture.socket);
+  const std::optional<std::string> answer = fifth.read_line();
+  REQUIRE(answer);
+  CHECK_THAT(decode(*answer).message, Catch::Contains("4 connections of root"));
+
+  // Closed connections give their slots back (once the server has read their end: a few tries).
+  // Newest first: a child inherits the ones before it, with the write end of their hold pipes.
+  other.release();
+  nobody.release();
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    const std::vector<std::string> again =
+        answers_as(fixture.socket, {0}, "{\"id\":1,\"method\":\"status\"}\n", 1);
+    REQUIRE(again.size() == 1);
+    served = decode(again[0]).ok();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(served);
 }
