@@ -39,6 +39,8 @@ constexpr std::size_t kRejectedNamesLogged = 5;
 // Verified files that may wait for the disk (fsync, rename) without holding a transfer slot. Past
 // this many, a file keeps its slot until it is published, so a slow disk holds the network back.
 constexpr std::size_t kPublishAhead = 64;
+// Paths a plan shows as examples of what a pass would fetch.
+constexpr std::size_t kPlanSample = 10;
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
@@ -1146,11 +1148,12 @@ protocol::Plan MirrorJob::plan() {
   plan.files_unknown_size = counts.files_unknown_size;
   plan.files_verified = counts.files_verified;
   plan.files_kept_unselected = counts.files_kept_unselected;
-  for (const auto& file : services_.store.unfinished_files(mirror_id_)) {
-    ++plan.files_to_fetch;
-    if (file.size) plan.bytes_to_fetch += *file.size - std::min(file.bytes_done, *file.size);
-    if (plan.sample.size() < 10) plan.sample.push_back(file.path);
-  }
+  // Summed by the store: reading every unfinished row here held the event loop and one record
+  // per file in memory (377,110 for MIMIC-CXR) each time someone asked for a plan.
+  store::Store::ToFetch to_fetch = services_.store.to_fetch(mirror_id_, kPlanSample);
+  plan.files_to_fetch = to_fetch.files;
+  plan.bytes_to_fetch = to_fetch.bytes;
+  plan.sample = std::move(to_fetch.sample);
   if (const auto& exact = selection_.exact_paths()) {
     // Named by files_from or select but not (yet) seen upstream.
     for (const auto& path : *exact) {
@@ -1158,7 +1161,7 @@ protocol::Plan MirrorJob::plan() {
       ++plan.files_selected;
       ++plan.files_unknown_size;
       ++plan.files_to_fetch;
-      if (plan.sample.size() < 10) plan.sample.push_back(path);
+      if (plan.sample.size() < kPlanSample) plan.sample.push_back(path);
     }
   }
   plan.listing_complete = crawl_done() && listing_failures_ == 0;

@@ -238,6 +238,13 @@ struct Statements {
                  count(*) FILTER (WHERE NOT selected AND state = 'verified'),
                  coalesce(sum(bytes_done) FILTER (WHERE selected AND state <> 'verified'), 0)
           FROM file WHERE mirror_id = ?1)sql"),
+        to_fetch(db, R"sql(
+          -- A file of unknown size adds NULL, which sum() leaves out.
+          SELECT count(*), coalesce(sum(size - min(bytes_done, size)), 0)
+          FROM file WHERE mirror_id = ?1 AND state <> 'verified' AND selected)sql"),
+        to_fetch_sample(db,
+                        "SELECT path FROM file WHERE mirror_id = ?1 AND state <> 'verified' AND "
+                        "selected ORDER BY path LIMIT ?2"),
         integrity_check(db, "PRAGMA integrity_check") {}
 
   sqlite::Statement ensure_mirror;
@@ -272,6 +279,8 @@ struct Statements {
   sqlite::Statement forget_file;
   sqlite::Statement mark_verified;
   sqlite::Statement counts;
+  sqlite::Statement to_fetch;
+  sqlite::Statement to_fetch_sample;
   sqlite::Statement integrity_check;
 };
 
@@ -569,6 +578,22 @@ MirrorCounts Store::counts(MirrorId mirror) {
                       .bytes_verified = use.int64(5),
                       .files_kept_unselected = use.int64(6),
                       .bytes_partial = use.int64(7)};
+}
+
+Store::ToFetch Store::to_fetch(MirrorId mirror, std::size_t sample) {
+  ToFetch out;
+  {
+    auto use = impl_->stmt.to_fetch.use();
+    use.bind(mirror);
+    use.step();  // an aggregate without GROUP BY always returns one row
+    out.files = use.int64(0);
+    out.bytes = use.int64(1);
+  }
+  if (sample == 0) return out;
+  auto use = impl_->stmt.to_fetch_sample.use();
+  use.bind(mirror).bind(static_cast<std::int64_t>(sample));
+  while (use.step()) out.sample.push_back(use.text(0));
+  return out;
 }
 
 bool Store::integrity_ok() {

@@ -167,6 +167,15 @@ public:
 
   MirrorCounts counts(MirrorId mirror);
 
+  // What unfinished_files would add up to, summed inside SQLite: the plan of a mirror of any size
+  // without its rows in memory.
+  struct ToFetch {
+    std::int64_t files = 0;
+    std::int64_t bytes = 0;           // of known sizes, less what partial files hold already
+    std::vector<std::string> sample;  // the first `sample` of them, by path
+  };
+  ToFetch to_fetch(MirrorId mirror, std::size_t sample);
+
   // PRAGMA integrity_check == "ok".
   bool integrity_ok();
 

@@ -5,7 +5,11 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "tests/daemon/mirror_fixture.hpp"
 
@@ -434,4 +438,61 @@ TEST_CASE("verify at rest finds a changed file of the same size and fetches it a
   const auto record = fixture.record(image);
   REQUIRE(record);
   CHECK(record->state == store::FileState::Verified);
+}
+
+namespace {
+
+// The peak resident set size since the last reset_peak_resident() (Linux: VmHWM).
+std::size_t peak_resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
+
+bool reset_peak_resident() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";  // proc(5): resets the peak RSS to the current RSS
+  clear_refs.close();
+  return clear_refs.good();
+}
+
+}  // namespace
+
+TEST_CASE("the plan of a large mirror is counted in the store, not read into memory",
+          "[mirror][plan]") {
+  MirrorFixture fixture;
+  // 200,000 files still to fetch, in a part of the tree the listing does not reach (so the
+  // pass leaves them alone): as FileRecords, about 80 MB.
+  constexpr int kPending = 200'000;
+  {
+    std::filesystem::create_directories(fixture.config.state_dir);
+    store::Store store(fixture.config.state_dir / "state.db");
+    const auto mirror = store.ensure_mirror("mimic-cxr/2.0.0", fixture.dest.string());
+    std::vector<store::DiscoveredFile> batch;
+    for (int i = 0; i < kPending; ++i) {
+      char name[64];
+      std::snprintf(name, sizeof name, "files/p99/p%08d/", i);
+      batch.push_back({std::string(name) + std::string(100, 'a' + i % 26) + ".dcm", 1000, {}, {}});
+      if (batch.size() == 10'000) {
+        store.upsert_files(mirror, batch);
+        batch.clear();
+      }
+    }
+  }
+  REQUIRE(fixture.dry_run(/*json=*/true) == ExitCode::Ok);  // warms SQLite and the allocator
+  if (!reset_peak_resident()) {
+    WARN("cannot reset the peak RSS (/proc/self/clear_refs); not measuring memory");
+    return;
+  }
+  const std::size_t before = peak_resident_bytes();
+  REQUIRE(fixture.dry_run(/*json=*/true) == ExitCode::Ok);
+  const std::size_t grown = peak_resident_bytes() - before;
+  const auto plans = nlohmann::json::parse(fixture.summary);
+  REQUIRE(plans.size() == 1);
+  CHECK(plans.at(0).at("files_to_fetch").get<std::int64_t>() > kPending);
+  CHECK(plans.at(0).at("bytes_to_fetch").get<std::int64_t>() > std::int64_t{kPending} * 1000);
+  CHECK(plans.at(0).at("sample").size() == 10);
+  INFO("peak RSS grew by " << grown / 1024 << " KiB during the dry run");
+  CHECK(grown < (24u << 20));
 }

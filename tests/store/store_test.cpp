@@ -440,3 +440,20 @@ TEST_CASE("files outside the selection leave the work lists and the counts", "[s
   store.set_selection_fingerprint(m, "include=files/p10/**");
   CHECK(store.selection_fingerprint(m) == "include=files/p10/**");
 }
+
+TEST_CASE("to_fetch sums what is left of the unfinished files and names the first few", "[store]") {
+  DbSandbox tmp;
+  Store store{tmp.db()};
+  const MirrorId mirror = store.ensure_mirror("mitdb/1.0.0", "/srv/mitdb");
+  store.upsert_files(mirror, Files{discovered("c", 100), discovered("a", 1000), discovered("b"),
+                                   discovered("d", 50), discovered("e", 10)});
+  store.mark_partial(store.find_file(mirror, "a")->id, 400);
+  store.mark_verified(Verified{{store.find_file(mirror, "d")->id, 50, sha('d'), VerifyKind::Size}});
+  store.mark_unselected(mirror, Dirs{"e"});
+
+  const Store::ToFetch left = store.to_fetch(mirror, 2);
+  CHECK(left.files == 3);          // a, b, c: d is verified, e not selected
+  CHECK(left.bytes == 600 + 100);  // a less its partial bytes, c; b's size is unknown
+  CHECK_THAT(left.sample, Equals(Dirs{"a", "b"}));
+  CHECK(store.to_fetch(mirror, 0).sample.empty());
+}
