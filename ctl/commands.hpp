@@ -25,6 +25,8 @@ struct CommandSpec {
   // Set for a command that does its work here instead of sending a request (doctor); `parse`
   // is then null. Returns the exit status.
   int (*run_here)(const Invocation& invocation) = nullptr;
+  // failures: the answer comes a page at a time (ctl/failures.hpp); takes --limit N.
+  bool pages = false;
 };
 
 std::span<const CommandSpec> commands();

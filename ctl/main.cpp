@@ -12,6 +12,7 @@
 #include "ctl/client.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/exit_status.hpp"
+#include "ctl/failures.hpp"
 #include "ctl/options.hpp"
 #include "ctl/output.hpp"
 #include "ctl/watch.hpp"
@@ -27,6 +28,7 @@ Options (before or after the command):
       --socket PATH    pnsyncd's control socket
       --config FILE    read `socket:` from pnsyncd's configuration file; for doctor, the
                        configuration to check (default /etc/pnsync/pnsync.yaml)
+      --limit N        failures: show the first N only (default: all, a page at a time)
   -h, --help           this text
       --version        print the version
 
@@ -67,6 +69,8 @@ int run(const Invocation& invocation) {
   if (command->run_here != nullptr) return command->run_here(invocation);
   const ParsedRequest request = command->parse(command->name, invocation.args);
   if (!request.value) return usage_error(request.error);
+  if (invocation.limit && !command->pages)
+    return usage_error(invocation.command + ": --limit is an option of failures only");
 
   SocketChoice socket;
   try {
@@ -84,6 +88,8 @@ int run(const Invocation& invocation) {
 
   OutputOptions output{invocation.json, 2, probe_terminal(stdout)};
   if (command->redraws) return code(watch(*client, *request.value, output));
+  if (command->pages)
+    return code(print_failures(*client, *request.value, invocation.limit, output, stdout, stderr));
   pnsync::Result<pnsync::protocol::Response> answer = client->call(*request.value);
   if (!answer) {
     std::fprintf(stderr, "pnsyncctl: %s\n", answer.error().message.c_str());

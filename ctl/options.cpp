@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "ctl/options.hpp"
 
+#include <limits>
+
 #include "config/config.hpp"
 
 namespace pnsync::ctl {
@@ -40,6 +42,18 @@ Parsed<Invocation> parse_command_line(std::span<const std::string_view> args) {
         return Parsed<Invocation>::fail(std::string(name) + " needs a path");
       if (value.empty()) return Parsed<Invocation>::fail(std::string(name) + " needs a path");
       (name == "--socket" ? invocation.socket : invocation.config) = std::filesystem::path(value);
+    } else if (arg == "--limit" || arg.starts_with("--limit=")) {
+      std::string_view value;
+      if (arg.size() > 7)
+        value = arg.substr(8);
+      else if (i + 1 < args.size())
+        value = args[++i];
+      else
+        return Parsed<Invocation>::fail("--limit needs a number");
+      const Parsed<std::int64_t> count =
+          config::detail::parse_int(value, 1, std::numeric_limits<std::int32_t>::max());
+      if (!count.value) return Parsed<Invocation>::fail("--limit N: N " + count.error);
+      invocation.limit = *count.value;
     } else {
       return Parsed<Invocation>::fail("unknown option " + std::string(arg));
     }

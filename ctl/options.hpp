@@ -21,6 +21,7 @@ struct Invocation {
   bool version = false;
   std::optional<std::filesystem::path> socket;  // --socket
   std::optional<std::filesystem::path> config;  // --config
+  std::optional<std::int64_t> limit;            // --limit N: failures shows the first N only
   std::string command;                          // empty with --help or --version
   std::vector<std::string> args;                // the command's own arguments
 };

@@ -208,12 +208,29 @@ std::string render_status(const protocol::DaemonStatus& status, const RenderOpti
 
 std::string render_failures(const std::vector<protocol::FailedFile>& failures,
                             const RenderOptions& options) {
-  if (failures.empty()) return "no failed files\n";
-  Table table({{"MIRROR"}, {"PATH"}, {"ATTEMPTS", Table::Align::Right}, {"LAST ERROR"}});
+  return render_failure_rows(failures, options, true) +
+         render_failures_end(static_cast<std::int64_t>(failures.size()), false);
+}
+
+std::string render_failure_rows(const std::vector<protocol::FailedFile>& failures,
+                                const RenderOptions& options, bool header) {
+  if (failures.empty()) return {};
+  Table table(header ? std::vector<Table::Column>{{"MIRROR"},
+                                                  {"PATH"},
+                                                  {"ATTEMPTS", Table::Align::Right},
+                                                  {"LAST ERROR"}}
+                     : std::vector<Table::Column>{{}, {}, {"", Table::Align::Right}, {}});
   for (const protocol::FailedFile& failed : failures)
     table.add_row({failed.mirror, failed.path, std::to_string(failed.attempts), failed.last_error});
-  return table.render(options.width) + group_digits(static_cast<std::int64_t>(failures.size())) +
-         " failed files; `pnsyncctl retry` tries them again\n";
+  return table.render(options.width);
+}
+
+std::string render_failures_end(std::int64_t shown, bool more) {
+  if (shown == 0) return more ? "" : "no failed files\n";
+  if (more)
+    return "the first " + group_digits(shown) +
+           " failed files; more follow (pnsyncctl failures without --limit lists them all)\n";
+  return group_digits(shown) + " failed files; `pnsyncctl retry` tries them again\n";
 }
 
 std::string render_plans(const std::vector<protocol::Plan>& plans, const RenderOptions& options) {

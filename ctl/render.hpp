@@ -21,6 +21,11 @@ struct RenderOptions {
 std::string render_status(const protocol::DaemonStatus& status, const RenderOptions& options);
 std::string render_failures(const std::vector<protocol::FailedFile>& failures,
                             const RenderOptions& options);
+// The same in pieces, for failures that arrive a page at a time: each page's rows (the column
+// names above the first), then one closing line for them all (`more`: --limit left some out).
+std::string render_failure_rows(const std::vector<protocol::FailedFile>& failures,
+                                const RenderOptions& options, bool header);
+std::string render_failures_end(std::int64_t shown, bool more);
 std::string render_plans(const std::vector<protocol::Plan>& plans, const RenderOptions& options);
 
 // Pieces, exposed for their own tests.

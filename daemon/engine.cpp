@@ -498,12 +498,7 @@ protocol::Response Engine::handle(const protocol::Request& request) {
     }
     case Method::Failures: {
       if (auto error = select(request, targets)) return *error;
-      protocol::Response response = ok_response(request, "");
-      response.failures.emplace();
-      for (auto* runner : targets)
-        for (const auto& file : runner->failures())
-          response.failures->push_back({runner->name(), file.path, file.last_error, file.attempts});
-      return response;
+      return failures_page(request, std::move(targets));
     }
     case Method::Pause:
     case Method::Resume:
@@ -616,6 +611,48 @@ protocol::Response Engine::handle(const protocol::Request& request) {
     }
   }
   return error_response(request, protocol::ErrorCode::UnknownMethod, "unknown method");
+}
+
+protocol::Response Engine::failures_page(const protocol::Request& request,
+                                         std::vector<MirrorRunner*> targets) {
+  // A page also ends at this many bytes of names and errors, whatever the limit: even escaped
+  // six-fold (\u00XX), the answer stays far below what a connection may queue (8 MiB).
+  constexpr std::size_t kPageBytes = std::size_t{1} << 20;
+  constexpr std::size_t kRowOverhead = 64;  // the field names and punctuation of one entry
+  // By mirror name, then by path: the order the cursor counts in, whatever order the
+  // configuration lists the mirrors in (and after a reload that adds one).
+  std::sort(targets.begin(), targets.end(),
+            [](const MirrorRunner* a, const MirrorRunner* b) { return a->name() < b->name(); });
+  auto wanted = static_cast<std::size_t>(request.limit.value_or(protocol::kDefaultFailuresPage));
+  std::size_t bytes = 0;
+  bool more = false;
+  protocol::Response response = ok_response(request, "");
+  response.failures.emplace();
+  for (auto* runner : targets) {
+    std::string_view after;
+    if (request.cursor) {
+      if (runner->name() < request.cursor->mirror) continue;
+      if (runner->name() == request.cursor->mirror) after = request.cursor->path;
+    }
+    // One more than fits: whether another page follows is then known without a further query.
+    for (const auto& file : runner->failures_page(after, wanted + 1)) {
+      const std::size_t size =
+          runner->name().size() + file.path.size() + file.last_error.size() + kRowOverhead;
+      if (wanted == 0 || (!response.failures->empty() && bytes + size > kPageBytes)) {
+        more = true;
+        break;
+      }
+      bytes += size;
+      --wanted;
+      response.failures->push_back({runner->name(), file.path, file.last_error, file.attempts});
+    }
+    if (more) break;
+  }
+  if (more) {
+    const protocol::FailedFile& last = response.failures->back();
+    response.next_cursor = protocol::FailuresCursor{last.mirror, last.path};
+  }
+  return response;
 }
 
 protocol::DaemonStatus Engine::status() {

@@ -84,6 +84,9 @@ private:
   // The runners a request addresses (all when `name` is empty), or an error response.
   std::optional<protocol::Response> select(const protocol::Request& request,
                                            std::vector<MirrorRunner*>& out);
+  // One page of a failures request: at most its limit, from its cursor on.
+  protocol::Response failures_page(const protocol::Request& request,
+                                   std::vector<MirrorRunner*> targets);
 
   boost::asio::io_context& io_;
   config::Config config_;

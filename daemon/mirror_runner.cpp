@@ -217,6 +217,11 @@ std::vector<store::FileRecord> MirrorRunner::failures() {
   return services_.store.failed_files(mirror_id_);
 }
 
+std::vector<store::FileRecord> MirrorRunner::failures_page(std::string_view after,
+                                                           std::size_t limit) {
+  return services_.store.failed_files_page(mirror_id_, after, limit);
+}
+
 std::int64_t MirrorRunner::bytes_fetched() const {
   return bytes_fetched_before_ + (job_ ? job_->progress().bytes_fetched : 0);
 }

@@ -67,6 +67,8 @@ public:
   JobProgress progress() const;
   std::optional<std::int64_t> last_success_unix() const { return last_sync_unix_; }
   std::vector<store::FileRecord> failures();
+  // Failed files after `after` by path, at most `limit` (Store::failed_files_page).
+  std::vector<store::FileRecord> failures_page(std::string_view after, std::size_t limit);
   std::int64_t bytes_fetched() const;
   // Called about once a second: feeds this mirror's rate meter.
   void sample_rate(std::chrono::steady_clock::time_point now);
@@ -75,7 +77,8 @@ public:
   int ranges_wanted() const;
   double rate() const { return meter_.bytes_per_second(); }
   protocol::MirrorStatus status();
-  // What the selection means: from the pass in flight, else as the last pass left it.
+  // What the selection means: from the pass in flight (counted in the store), else as the last
+  // pass left it (counts kept in memory).
   std::optional<protocol::Plan> plan();
 
 private:

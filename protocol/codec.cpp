@@ -129,6 +129,44 @@ std::string dump_line(const OrderedJson& json, int indent = -1) {
   return json.dump(indent, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
+// The cursor's wire form: mirror, NUL, path, in hex. Opaque, and safe for a path in any bytes
+// (a JSON string would have to replace invalid UTF-8, and the next page would start elsewhere).
+std::string cursor_text(const FailuresCursor& cursor) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string plain = cursor.mirror;
+  plain.push_back('\0');
+  plain += cursor.path;
+  std::string text;
+  text.reserve(plain.size() * 2);
+  for (const char c : plain) {
+    const auto byte = static_cast<unsigned char>(c);
+    text.push_back(kDigits[byte >> 4]);
+    text.push_back(kDigits[byte & 0xf]);
+  }
+  return text;
+}
+
+std::optional<FailuresCursor> cursor_from_text(std::string_view text) {
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string plain;
+  plain.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int high = digit(text[i]);
+    const int low = digit(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    plain.push_back(static_cast<char>(high << 4 | low));
+  }
+  const std::size_t nul = plain.find('\0');
+  if (nul == std::string::npos || nul == 0 || plain.find('\0', nul + 1) != std::string::npos)
+    return std::nullopt;
+  return FailuresCursor{plain.substr(0, nul), plain.substr(nul + 1)};
+}
+
 // ---- decoding ----
 
 // Reads the fields of one JSON object. The first problem is kept (with the field's path, e.g.
@@ -380,6 +418,10 @@ std::string encode(const Request& request) {
   if (request.method == Method::Hello) json["version"] = request.version;
   if (!request.mirror.empty()) json["mirror"] = request.mirror;
   if (method.takes_value) json["value"] = request.value;
+  if (request.method == Method::Failures) {
+    if (request.limit) json["limit"] = *request.limit;
+    if (request.cursor) json["cursor"] = cursor_text(*request.cursor);
+  }
   return dump_line(json) + "\n";
 }
 
@@ -389,7 +431,11 @@ std::string encode(const Response& response) {
   json["message"] = response.message;
   if (response.hello_version) json["hello"] = {{"version", *response.hello_version}};
   if (response.status) json["status"] = to_json(*response.status);
-  if (response.failures) json["failures"] = array_json(*response.failures);
+  if (response.failures) {
+    json["failures"] = array_json(*response.failures);
+    json["more"] = response.next_cursor.has_value();
+    if (response.next_cursor) json["next_cursor"] = cursor_text(*response.next_cursor);
+  }
   if (response.plans) json["plans"] = array_json(*response.plans);
   return dump_line(json) + "\n";
 }
@@ -423,6 +469,16 @@ Decoded<Request> decode_request(std::string_view line) {
       break;
     case Method::Transfers:  // 0 = auto
       request.value = in.integer("value", 0, true, 0, kMaxTransfers);
+      break;
+    case Method::Failures:
+      if (in.has("limit"))
+        request.limit = in.integer("limit", kDefaultFailuresPage, true, 1, kMaxFailuresPage);
+      if (in.has("cursor")) {
+        const std::string text = in.string("cursor");
+        if (!text.empty()) request.cursor = cursor_from_text(text);  // "": from the first
+        if (!in.failed() && !text.empty() && !request.cursor)
+          in.fail("\"cursor\" is not one this daemon gave: pass next_cursor back unchanged");
+      }
       break;
     case Method::Plan:
       if (!in.failed() && request.mirror.empty())
@@ -467,6 +523,13 @@ Decoded<Response> decode_response(std::string_view line) {
   if (in.has("failures")) {
     response.failures.emplace();
     in.objects("failures", [&](Reader& item) { response.failures->push_back(read_failed(item)); });
+    // Absent from a daemon older than paging: it sent every failure at once.
+    if (in.boolean("more")) {
+      const std::string text = in.string("next_cursor", true);
+      response.next_cursor = cursor_from_text(text);
+      if (!in.failed() && !response.next_cursor)
+        in.fail("\"next_cursor\" is not a cursor: expected hex digits");
+    }
   }
   if (in.has("plans")) {
     response.plans.emplace();
@@ -491,6 +554,10 @@ std::string result_json(const Response& response, int indent) {
   else
     json = {{"message", response.message}};
   return dump_line(json, indent) + "\n";
+}
+
+std::string failure_json(const FailedFile& failed, int indent) {
+  return dump_line(to_json(failed), indent);
 }
 
 }  // namespace pnsync::protocol

@@ -53,5 +53,8 @@ Decoded<Response> decode_response(std::string_view line);
 // successful response: the status object, the failures array, the plans array, or
 // {"message": "..."}; for an error: {"error": "not_permitted", "message": "..."}.
 std::string result_json(const Response& response, int indent = 2);
+// One element of the failures array as result_json writes it (without a newline), for a client
+// that prints the array a page at a time.
+std::string failure_json(const FailedFile& failed, int indent = 2);
 
 }  // namespace pnsync::protocol

@@ -95,6 +95,19 @@ struct DaemonStatus {
   bool operator==(const DaemonStatus&) const = default;
 };
 
+// `failures` answers a page at a time: one line with every failed file of a large mirror would
+// pass what a connection may queue (ControlConnection::kMaxQueuedBytes, 8 MiB) and never arrive.
+inline constexpr int kDefaultFailuresPage = 1000;  // a request without "limit" (older clients)
+inline constexpr int kMaxFailuresPage = 10000;
+
+// Where the next page of failures starts: after this file. Pages run by mirror name, then by
+// path. On the wire it is an opaque string; a client only hands back what it was given.
+struct FailuresCursor {
+  std::string mirror;
+  std::string path;
+  bool operator==(const FailuresCursor&) const = default;
+};
+
 struct FailedFile {
   std::string mirror;
   std::string path;
@@ -140,6 +153,10 @@ struct Request {
   std::string mirror;
   std::int64_t value = 0;          // Limit, Transfers
   int version = kProtocolVersion;  // Hello: the protocol version the client speaks
+  // Failures: at most this many (1..kMaxFailuresPage; none: kDefaultFailuresPage), after
+  // `cursor` (the previous answer's next_cursor; none: from the first).
+  std::optional<std::int64_t> limit;
+  std::optional<FailuresCursor> cursor;
   bool operator==(const Request&) const = default;
 };
 
@@ -165,6 +182,8 @@ struct Response {
   std::optional<DaemonStatus> status;
   std::optional<std::vector<FailedFile>> failures;
   std::optional<std::vector<Plan>> plans;
+  // Failures: set when more failures follow this page; ask again with it as the cursor.
+  std::optional<FailuresCursor> next_cursor;
   bool ok() const { return error == ErrorCode::None; }
   bool operator==(const Response&) const = default;
 };

@@ -111,8 +111,11 @@ public:
     Use& bind(std::int64_t v) { return check(sqlite3_bind_int64(stmt(), next_++, v)); }
     Use& bind(std::string_view v) {
       // TRANSIENT: SQLite copies the text, so a Use may outlive the caller's temporaries.
+      // A default std::string_view has no data pointer, which SQLite would bind as NULL (and
+      // `path > NULL` matches nothing): it is the empty text.
+      const char* text = v.data() != nullptr ? v.data() : "";
       return check(
-          sqlite3_bind_text64(stmt(), next_++, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+          sqlite3_bind_text64(stmt(), next_++, text, v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
     }
     Use& bind_null() { return check(sqlite3_bind_null(stmt(), next_++)); }
     template <class T>

@@ -164,6 +164,9 @@ struct Statements {
                              "mirror_id = ?1 AND state <> 'verified' AND selected ORDER BY path")),
         failed_files(db, select_files_where(
                              "mirror_id = ?1 AND state = 'failed' AND selected ORDER BY path")),
+        failed_files_page(
+            db, select_files_where("mirror_id = ?1 AND state = 'failed' AND selected AND path > ?2 "
+                                   "ORDER BY path LIMIT ?3")),
         verified_files(db, select_files_where(
                                "mirror_id = ?1 AND state = 'verified' AND selected ORDER BY path")),
         unselected_verified_files(
@@ -260,6 +263,7 @@ struct Statements {
   sqlite::Statement find_file;
   sqlite::Statement unfinished_files;
   sqlite::Statement failed_files;
+  sqlite::Statement failed_files_page;
   sqlite::Statement verified_files;
   sqlite::Statement unselected_verified_files;
   sqlite::Statement unfinished_listed_in;
@@ -514,6 +518,16 @@ std::vector<FileRecord> Store::unfinished_files(MirrorId mirror) {
 
 std::vector<FileRecord> Store::failed_files(MirrorId mirror) {
   return impl_->read_files(impl_->stmt.failed_files, mirror);
+}
+
+std::vector<FileRecord> Store::failed_files_page(MirrorId mirror, std::string_view after,
+                                                 std::size_t limit) {
+  std::vector<FileRecord> out;
+  if (limit == 0) return out;
+  auto use = impl_->stmt.failed_files_page.use();
+  use.bind(mirror).bind(after).bind(static_cast<std::int64_t>(limit));
+  while (use.step()) out.push_back(impl_->read_file(use));
+  return out;
 }
 
 std::vector<FileRecord> Store::verified_files(MirrorId mirror) {

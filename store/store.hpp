@@ -140,6 +140,12 @@ public:
   // Every file of the mirror that is not yet Verified (Pending, Partial and Failed), by path.
   std::vector<FileRecord> unfinished_files(MirrorId mirror);
   std::vector<FileRecord> failed_files(MirrorId mirror);
+  // One page of failed_files: at most `limit` of them whose path sorts after `after` ("" for the
+  // first page), by path. A keyset query on an index, so the last page of a long list costs what
+  // the first does, and a file that fails or recovers between two pages neither repeats nor hides
+  // another (pnsyncctl failures).
+  std::vector<FileRecord> failed_files_page(MirrorId mirror, std::string_view after,
+                                            std::size_t limit);
   std::vector<FileRecord> verified_files(MirrorId mirror);
   // Calls `visit` with the path of every verified file, selected or kept, in path order, until it
   // returns false. Streams: nothing proportional to the mirror is held.

@@ -40,6 +40,17 @@ TEST_CASE("global options go before or after the command", "[options]") {
   CHECK(separate.value->args == std::vector<std::string>{"-odd"});
 }
 
+TEST_CASE("failures takes --limit N, before or after the command", "[options]") {
+  const auto parsed = parse({"--limit", "25", "failures", "mimic-cxr/2.0.0"});
+  REQUIRE(parsed.value);
+  CHECK(parsed.value->limit == 25);
+  CHECK(parsed.value->args == std::vector<std::string>{"mimic-cxr/2.0.0"});
+  CHECK(parse({"failures", "--limit=7"}).value->limit == 7);
+  CHECK_FALSE(parse({"failures"}).value->limit);
+  CHECK(find_command("failures")->pages);
+  CHECK_FALSE(find_command("status")->pages);
+}
+
 TEST_CASE("command line errors say what is wrong", "[options]") {
   auto [args, message] = GENERATE(table<std::vector<std::string_view>, std::string>({
       {std::vector<std::string_view>{}, "no command given"},
@@ -47,6 +58,9 @@ TEST_CASE("command line errors say what is wrong", "[options]") {
       {{"status", "--socket"}, "--socket needs a path"},
       {{"--config=", "status"}, "--config needs a path"},
       {{"--frobnicate", "status"}, "unknown option --frobnicate"},
+      {{"failures", "--limit"}, "--limit needs a number"},
+      {{"failures", "--limit=0"}, "--limit N: N must be 1..2147483647, got \"0\""},
+      {{"failures", "--limit", "ten"}, "--limit N: N must be 1..2147483647, got \"ten\""},
   }));
   const auto parsed = parse(args);
   CHECK_FALSE(parsed.value);

@@ -2,6 +2,7 @@
 // pnsyncd as a user runs it: a real process, a YAML config, signals and kill -9.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
@@ -513,4 +514,117 @@ TEST_CASE("daemon: a multi-GB copy on disk is hashed off the event loop",
   ::kill(daemon.pid(), SIGTERM);
   CHECK(daemon.wait() == 0);
   ::close(notify_fd);
+}
+
+namespace {
+
+// One line from the daemon's socket as an older client would ask: no hello, no limit.
+std::string raw_answer(const std::filesystem::path& socket, const std::string& request) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  const timeval timeout{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string line;
+  char buffer[65536];
+  while (line.find('\n') == std::string::npos) {
+    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    line.append(buffer, static_cast<std::size_t>(n));
+  }
+  return line.substr(0, line.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("pnsyncctl failures gets every failure, more than one answer could carry",
+          "[process][daemon][pnsyncctl][failures]") {
+  MirrorFixture fixture;
+  // 20,000 failed files with long paths and errors: as one answer line about 11 MB, over the
+  // 8 MiB a control connection may queue, so before paging the daemon dropped the connection.
+  constexpr int kFailed = 20'000;
+  const std::string error =
+      "HTTP 503 Service Unavailable after 8 attempts: " + std::string(250, 'e');
+  std::vector<std::string> expected;
+  {
+    std::filesystem::create_directories(fixture.config.state_dir);
+    store::Store store(fixture.config.state_dir / "state.db");
+    const auto mirror = store.ensure_mirror("mimic-cxr/2.0.0", fixture.dest.string());
+    std::vector<store::DiscoveredFile> files;
+    for (int i = 0; i < kFailed; ++i) {
+      char name[64];
+      std::snprintf(name, sizeof name, "files/p%02d/p%08d/s%08d/", i % 100, i, i * 7);
+      files.push_back({std::string(name) + std::string(150, 'a' + i % 26) + ".dcm", 1, {}, {}});
+      expected.push_back(files.back().path);
+    }
+    store.upsert_files(mirror, files);
+    for (const auto& file : files)
+      store.record_attempt_error(store.find_file(mirror, file.path)->id, error, true);
+  }
+  std::sort(expected.begin(), expected.end());
+  // A wrong password: the pass stops at the manifest (401) and leaves the failures as they are.
+  const auto config = write_config(fixture);
+  write_file(fixture.sandbox / "password", "not-the-password\n");
+  ::chmod((fixture.sandbox / "password").c_str(), 0600);
+  Pnsyncd daemon(config, fixture.sandbox / "pnsyncd.log", Pnsyncd::Mode::Daemon);
+  const auto socket = fixture.sandbox / "pnsyncd.sock";
+  REQUIRE(wait_for([&] { return std::filesystem::exists(socket); }, std::chrono::seconds(10)));
+  REQUIRE(wait_for([&] { return mirror_status(fixture).at("state") == "failed"; },
+                   std::chrono::seconds(10)));
+
+  // --json: one JSON document, every failure once, in path order.
+  const ProcessRun json = pnsyncctl(fixture, {"failures", "--json"});
+  INFO(json.err);
+  REQUIRE(json.status == 0);
+  CHECK(json.out.size() > (8u << 20));
+  const auto all = nlohmann::json::parse(json.out);
+  REQUIRE(all.is_array());
+  std::vector<std::string> listed;
+  for (const auto& failed : all) listed.push_back(failed.at("path").get<std::string>());
+  CHECK(listed == expected);
+  CHECK(all.at(0).at("last_error") == error);
+  CHECK(all.at(0).at("mirror") == "mimic-cxr/2.0.0");
+
+  // Text: one header, every row, the total at the end.
+  const ProcessRun text = pnsyncctl(fixture, {"failures", "mimic-cxr/2.0.0"});
+  REQUIRE(text.status == 0);
+  std::size_t rows = 0;
+  std::size_t headers = 0;
+  for (std::size_t start = 0, end; (end = text.out.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    const std::string_view line(text.out.data() + start, end - start);
+    rows += line.starts_with("mimic-cxr/2.0.0");
+    headers += line.starts_with("MIRROR");
+  }
+  CHECK(rows == kFailed);
+  CHECK(headers == 1);
+  CHECK_THAT(text.out,
+             Catch::EndsWith("20,000 failed files; `pnsyncctl retry` tries them again\n"));
+
+  // --limit: the first N, in order, and the text says more follow.
+  const ProcessRun first = pnsyncctl(fixture, {"failures", "--limit", "2500", "--json"});
+  REQUIRE(first.status == 0);
+  const auto some = nlohmann::json::parse(first.out);
+  REQUIRE(some.size() == 2500);
+  CHECK(some.at(2499).at("path") == expected[2499]);
+  const ProcessRun few = pnsyncctl(fixture, {"failures", "--limit=3"});
+  CHECK_THAT(few.out, Catch::EndsWith("the first 3 failed files; more follow (pnsyncctl failures "
+                                      "without --limit lists them all)\n"));
+  CHECK(pnsyncctl(fixture, {"status", "--limit", "3"}).status == 2);
+
+  // An older client, which sends no limit, gets the first page and is told more follow.
+  const auto answer =
+      nlohmann::json::parse(raw_answer(socket, "{\"id\":3,\"method\":\"failures\"}\n"));
+  CHECK(answer.at("ok") == true);
+  CHECK(answer.at("failures").size() == 1000);
+  CHECK(answer.at("more") == true);
+  CHECK(answer.at("next_cursor").is_string());
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
 }

@@ -237,3 +237,69 @@ TEST_CASE("the method table covers every method with a unique name", "[codec]") 
                     ErrorCode::Unsupported})
     CHECK(error_code_from_string(to_string(code)) == code);
 }
+
+TEST_CASE("a failures request carries its limit and cursor, a page its next cursor", "[codec]") {
+  Request request;
+  request.id = 4;
+  request.method = Method::Failures;
+  request.limit = 250;
+  // Any bytes: a file name need not be UTF-8, and the cursor must bring back exactly this path.
+  request.cursor = FailuresCursor{"mimic-cxr/2.0.0", "files/p10/caf\xe9\xff.dcm"};
+  const std::string line = encode(request);
+  INFO(line);
+  const Decoded<Request> decoded = decode_request(line.substr(0, line.size() - 1));
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value() == request);
+
+  Response page;
+  page.id = 4;
+  page.failures = pnsync::test::sample_failures();
+  page.next_cursor = FailuresCursor{"mimic-cxr/2.0.0", "files/p11/b.dcm"};
+  const std::string answer = encode(page);
+  CHECK_THAT(answer, Catch::Contains(R"("more":true,"next_cursor":")"));
+  const Decoded<Response> read = decode_response(answer);
+  REQUIRE(read.ok());
+  CHECK(read.value() == page);
+
+  page.next_cursor.reset();
+  CHECK_THAT(encode(page), Catch::Contains(R"("more":false)"));
+  CHECK(decode_response(encode(page)).value() == page);
+}
+
+TEST_CASE("failures requests of older clients, and answers of older daemons, still read",
+          "[codec]") {
+  const Decoded<Request> old_request = decode_request(R"({"id":1,"method":"failures"})");
+  REQUIRE(old_request.ok());
+  CHECK_FALSE(old_request.value().limit);
+  CHECK_FALSE(old_request.value().cursor);
+  CHECK_FALSE(decode_request(R"({"id":1,"method":"failures","cursor":""})").value().cursor);
+
+  const Decoded<Response> old_answer = decode_response(
+      R"({"id":1,"ok":true,"message":"","failures":[{"mirror":"m/1","path":"a","attempts":2}]})");
+  REQUIRE(old_answer.ok());
+  CHECK(old_answer.value().failures->size() == 1);
+  CHECK_FALSE(old_answer.value().next_cursor);
+}
+
+TEST_CASE("a bad failures limit or cursor is refused naming it", "[codec]") {
+  auto [line, message] = GENERATE(table<std::string, std::string>({
+      {R"({"id":1,"method":"failures","limit":0})", "\"limit\" is out of range (1..10000)"},
+      {R"({"id":1,"method":"failures","limit":10001})", "\"limit\" is out of range"},
+      {R"({"id":1,"method":"failures","limit":"5"})", "\"limit\" must be an integer"},
+      {R"({"id":1,"method":"failures","cursor":7})", "\"cursor\" must be a string"},
+      {R"({"id":1,"method":"failures","cursor":"zz"})", "\"cursor\" is not one this daemon gave"},
+      {R"({"id":1,"method":"failures","cursor":"616263"})", "\"cursor\" is not one"},  // no NUL
+      {R"({"id":1,"method":"failures","cursor":"6"})", "\"cursor\" is not one"},
+  }));
+  INFO(line);
+  const Decoded<Request> decoded = decode_request(line);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == ErrorCode::BadRequest);
+  CHECK(decoded.error().id == 1);
+  CHECK_THAT(decoded.error().message, Catch::Contains(message));
+
+  const Decoded<Response> answer =
+      decode_response(R"({"id":1,"ok":true,"failures":[],"more":true})");
+  REQUIRE_FALSE(answer.ok());
+  CHECK_THAT(answer.error().message, Catch::Contains("missing field \"next_cursor\""));
+}

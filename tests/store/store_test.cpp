@@ -441,6 +441,34 @@ TEST_CASE("files outside the selection leave the work lists and the counts", "[s
   CHECK(store.selection_fingerprint(m) == "include=files/p10/**");
 }
 
+TEST_CASE("failed files come a page at a time, by path, after a cursor", "[store]") {
+  DbSandbox tmp;
+  Store store{tmp.db()};
+  const MirrorId mirror = store.ensure_mirror("mitdb/1.0.0", "/srv/mitdb");
+  const MirrorId other = store.ensure_mirror("ptbdb/1.0.0", "/srv/ptbdb");
+  Files files;
+  for (const char* path : {"e", "a", "d", "b", "c", "f"}) files.push_back(discovered(path, 1));
+  store.upsert_files(mirror, files);
+  store.upsert_files(other, files);
+  for (const char* path : {"e", "a", "d", "b"}) {
+    store.record_attempt_error(store.find_file(mirror, path)->id, "HTTP 404", true);
+  }
+  store.record_attempt_error(store.find_file(other, "c")->id, "HTTP 404", true);
+  store.record_attempt_error(store.find_file(mirror, "f")->id, "reset", false);  // not given up
+
+  CHECK_THAT(paths(store.failed_files_page(mirror, "", 3)), Equals(Dirs{"a", "b", "d"}));
+  // A default string_view (no data pointer) is the first page too, not a NULL that matches none.
+  CHECK_THAT(paths(store.failed_files_page(mirror, std::string_view(), 3)),
+             Equals(Dirs{"a", "b", "d"}));
+  CHECK_THAT(paths(store.failed_files_page(mirror, "b", 3)), Equals(Dirs{"d", "e"}));
+  CHECK(store.failed_files_page(mirror, "e", 3).empty());
+  CHECK(store.failed_files_page(mirror, "", 0).empty());
+  // A cursor between two paths, as after the file it named recovered.
+  CHECK_THAT(paths(store.failed_files_page(mirror, "c", 10)), Equals(Dirs{"d", "e"}));
+  CHECK_THAT(paths(store.failed_files_page(other, "", 10)), Equals(Dirs{"c"}));
+  CHECK(store.failed_files_page(mirror, "", 10).front().last_error == "HTTP 404");
+}
+
 TEST_CASE("to_fetch sums what is left of the unfinished files and names the first few", "[store]") {
   DbSandbox tmp;
   Store store{tmp.db()};
