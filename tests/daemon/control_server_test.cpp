@@ -576,3 +576,39 @@ TEST_CASE("connections are capped per uid, and others' clients cannot lock out r
   }
   CHECK(served);
 }
+
+// docs/operations.md, "Controlling the daemon": control_group decides what a client may do,
+// the socket's mode (0660, the daemon's group) whether it may connect at all.
+TEST_CASE("a control_group member outside the daemon's group cannot reach the socket",
+          "[control]") {
+  if (!can_switch_users()) return;
+  const group* users = ::getgrnam("users");
+  REQUIRE(users != nullptr);
+  const gid_t users_gid = users->gr_gid;
+  ControlFixture fixture("users");
+  open_sandbox_to_others(fixture);
+  fixture.start();
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, fixture.socket.c_str(), sizeof address.sun_path - 1);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // In control_group (users), not in the socket's group (root, the daemon's here).
+    if (::setgroups(1, &users_gid) != 0 || ::setgid(kNogroup) != 0 || ::setuid(kNobody) != 0)
+      ::_exit(10);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    const int status = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    ::_exit(status == 0 ? 0 : errno == EACCES ? 13 : 14);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 13);  // EACCES: the method is never even read
+  // With the daemon's group as well, the same user may change things ("members of
+  // control_group may change things" above).
+  const std::vector<std::string> lines =
+      answers_as(fixture.socket, {0, users_gid}, "{\"id\":1,\"method\":\"pause\"}\n", 1);
+  REQUIRE(lines.size() == 1);
+  CHECK(decode(lines[0]).ok());
+}
