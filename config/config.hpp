@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "config/secret.hpp"
+
 namespace pnsync::config {
 
 // Every message starts with "FILE:LINE: key: " (or "FILE: " when no line applies), e.g.
@@ -150,15 +152,21 @@ Config parse_config(const std::string& yaml_text, const std::filesystem::path& s
 // $CREDENTIALS_DIRECTORY/pnsync-password. A configured password_file or netrc is the only source
 // tried. Returns "" when `credentials` is absent (anonymous). Throws ConfigError naming the source
 // at fault; the message never contains the password.
-std::string resolve_password(const Config& config);
+Secret resolve_password(const Config& config);
 
 // The same, with where it came from: "password_file /etc/pnsync/password", "netrc /root/.netrc",
 // "$PNSYNC_PASSWORD", "credential /run/credentials/pnsyncd.service/pnsync-password", or "" when
 // `credentials` is absent. For messages (pnsyncd --doctor); `source` never holds the secret.
 struct FoundPassword {
-  std::string password;
+  Secret password;
   std::string source;
 };
 FoundPassword find_password(const Config& config);
+
+// Removes $PNSYNC_PASSWORD from the environment, so that no child process inherits it, and
+// overwrites it where it lay, so that /proc/PID/environ (which shows the block the process was
+// started with, whatever unsetenv() did) no longer holds it. pnsyncd calls it once the password
+// is read; nothing reads the variable again (a reload keeps the password it started with).
+void scrub_password_from_environment();
 
 }  // namespace pnsync::config

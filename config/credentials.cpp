@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <openssl/crypto.h>
+
 namespace pnsync::config {
 
 namespace {
@@ -43,9 +45,11 @@ private:
 };
 
 // Reads a file holding a secret. `what` names it in messages ("password_file /etc/x"). With
-// `private_only`, any group or other permission bit is refused, as ssh and ftp do.
-std::string read_secret_file(const std::string& prefix, const std::string& what,
-                             const std::filesystem::path& path, bool private_only) {
+// `private_only`, any group or other permission bit is refused, as ssh and ftp do. The bytes are
+// read straight into one buffer sized for the largest file accepted, so that no reallocation
+// leaves a copy behind in freed memory.
+Secret read_secret_file(const std::string& prefix, const std::string& what,
+                        const std::filesystem::path& path, bool private_only) {
   // O_NONBLOCK: a FIFO in the way must fail the regular-file check, not hang the daemon.
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) throw ConfigError(prefix + what + ": cannot read: " + std::strerror(errno));
@@ -59,35 +63,39 @@ std::string read_secret_file(const std::string& prefix, const std::string& what,
     throw ConfigError(prefix + what + " is " + how + " (mode " + octal_mode(st.st_mode) +
                       "); run chmod 600");
   }
-  if (static_cast<std::size_t>(st.st_size) > kMaxSecretFile)
-    throw ConfigError(prefix + what + " is too large (over 64 KiB) to be a credential file");
-  std::string content;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+  const std::string too_large =
+      prefix + what + " is too large (over 64 KiB) to be a credential file";
+  if (static_cast<std::size_t>(st.st_size) > kMaxSecretFile) throw ConfigError(too_large);
+  Secret content;
+  std::string& buffer = content.edit();
+  buffer.resize(kMaxSecretFile + 1);  // one byte more tells a file that grew past the limit
+  std::size_t size = 0;
+  while (size < buffer.size()) {
+    const ssize_t n = ::read(fd.get(), buffer.data() + size, buffer.size() - size);
     if (n == 0) break;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw ConfigError(prefix + what + ": cannot read: " + std::strerror(errno));
-    content.append(buffer, static_cast<std::size_t>(n));
-    if (content.size() > kMaxSecretFile)
-      throw ConfigError(prefix + what + " is too large (over 64 KiB) to be a credential file");
+    size += static_cast<std::size_t>(n);
   }
+  if (size > kMaxSecretFile) throw ConfigError(too_large);
+  buffer.resize(size);  // shrinking keeps the buffer
   return content;
 }
 
 // A password file holds one line: one trailing "\n" or "\r\n" is dropped, nothing else.
-std::string password_line(const std::string& prefix, const std::string& what, std::string content) {
-  if (content.ends_with("\r\n"))
-    content.resize(content.size() - 2);
-  else if (content.ends_with('\n'))
-    content.pop_back();
-  if (content.empty()) throw ConfigError(prefix + what + " is empty");
-  if (content.find_first_of("\r\n") != std::string::npos)
+Secret password_line(const std::string& prefix, const std::string& what, Secret content) {
+  std::string& text = content.edit();
+  if (text.ends_with("\r\n"))
+    text.resize(text.size() - 2);
+  else if (text.ends_with('\n'))
+    text.pop_back();
+  if (text.empty()) throw ConfigError(prefix + what + " is empty");
+  if (text.find_first_of("\r\n") != std::string::npos)
     throw ConfigError(prefix + what + " holds more than one line; it must hold only the password");
   return content;
 }
 
-std::string from_password_file(const std::string& prefix, const std::filesystem::path& path) {
+Secret from_password_file(const std::string& prefix, const std::filesystem::path& path) {
   const std::string what = "password_file " + path.string();
   return password_line(prefix, what, read_secret_file(prefix, what, path, true));
 }
@@ -107,13 +115,13 @@ std::string server_host(const std::string& prefix, const Config& config) {
   return origin.value->host;
 }
 
-std::string from_netrc(const std::string& prefix, const Config& config, const std::string& user) {
+Secret from_netrc(const std::string& prefix, const Config& config, const std::string& user) {
   const std::filesystem::path path = netrc_path();
   const std::string what = "netrc " + path.string();
-  const std::string text = read_secret_file(prefix, what, path, true);
+  const Secret text = read_secret_file(prefix, what, path, true);
   std::vector<detail::NetrcEntry> entries;
   try {
-    entries = detail::parse_netrc(text, path.string());
+    entries = detail::parse_netrc(text.view(), path.string());
   } catch (const ConfigError& e) {
     throw ConfigError(prefix + "netrc: " + e.what());
   }
@@ -149,7 +157,7 @@ FoundPassword find_password(const Config& config) {
 
   if (const char* env = std::getenv("PNSYNC_PASSWORD")) {
     if (*env == '\0') throw ConfigError(prefix + "$PNSYNC_PASSWORD is set but empty");
-    return {env, "$PNSYNC_PASSWORD"};
+    return {Secret(std::string(env)), "$PNSYNC_PASSWORD"};
   }
   std::string systemd = "$CREDENTIALS_DIRECTORY not set";
   if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
@@ -169,8 +177,25 @@ FoundPassword find_password(const Config& config) {
       systemd + ")");
 }
 
-std::string resolve_password(const Config& config) {
-  return find_password(config).password;
+Secret resolve_password(const Config& config) {
+  return std::move(find_password(config).password);
+}
+
+void scrub_password_from_environment() {
+  static constexpr std::string_view kName = "PNSYNC_PASSWORD=";
+  // Every copy: putenv() or a hand-built environment may hold the name twice.
+  for (;;) {
+    char* string = nullptr;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+      if (std::string_view(*entry).starts_with(kName)) string = *entry;
+    if (string == nullptr) return;
+    // unsetenv() only drops the pointer from `environ`: the string stays where it is, and for a
+    // variable inherited at exec that is the block /proc/PID/environ shows. So the string is
+    // overwritten where it lies, name and value, once `environ` no longer points at it.
+    const std::size_t length = std::strlen(string);
+    ::unsetenv("PNSYNC_PASSWORD");
+    OPENSSL_cleanse(string, length);
+  }
 }
 
 }  // namespace pnsync::config

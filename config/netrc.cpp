@@ -92,12 +92,14 @@ std::vector<NetrcEntry> parse_netrc(std::string_view text, const std::string& na
       tokens.value_after(*token);
       tokens.skip_macro();
     } else if (word == "login" || word == "password" || word == "account") {
-      std::string value = tokens.value_after(*token);
+      // Held as a Secret whatever the keyword, so that no path (the throw below included)
+      // leaves a password's bytes in freed memory.
+      Secret value(tokens.value_after(*token));
       if (entries.empty())
         tokens.fail(token->line,
                     "\"" + std::string(word) + "\" comes before any machine or default entry");
       if (word == "login")
-        entries.back().login = std::move(value);
+        entries.back().login = std::string(value.view());
       else if (word == "password")
         entries.back().password = std::move(value);
     } else {

@@ -10,14 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "config/secret.hpp"
+
 namespace pnsync::config::detail {
 
 struct NetrcEntry {
   std::string machine;  // empty for the `default` entry
   bool is_default = false;
   std::optional<std::string> login;
-  std::optional<std::string> password;
-  int line = 0;  // 1-based line of `machine` / `default`
+  std::optional<Secret> password;  // wiped when the entries go
+  int line = 0;                    // 1-based line of `machine` / `default`
 };
 
 // Throws ConfigError "NAME:LINE: reason" on a malformed file; `name` is used for messages only.

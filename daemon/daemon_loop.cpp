@@ -38,7 +38,7 @@ constexpr auto kStatusEvery = std::chrono::seconds(5);
 class Daemon {
 public:
   Daemon(std::filesystem::path config_file, config::Config config,
-         const std::optional<std::string>& password, store::Store& store, Log& log)
+         const std::optional<config::Secret>& password, store::Store& store, Log& log)
       : config_file_(std::move(config_file)),
         log_(log),
         engine_(io_, std::move(config), password, store, log, RunnerMode::Continuous,
@@ -179,7 +179,7 @@ private:
 }  // namespace
 
 ExitCode run_daemon(const std::filesystem::path& config_file, config::Config config,
-                    const std::optional<std::string>& password, store::Store& store, Log& log) {
+                    const std::optional<config::Secret>& password, store::Store& store, Log& log) {
   Daemon daemon(config_file, std::move(config), password, store, log);
   return daemon.run();
 }

@@ -19,6 +19,6 @@ namespace pnsync {
 LogLevel log_level_of(config::LogLevel level);
 
 ExitCode run_daemon(const std::filesystem::path& config_file, config::Config config,
-                    const std::optional<std::string>& password, store::Store& store, Log& log);
+                    const std::optional<config::Secret>& password, store::Store& store, Log& log);
 
 }  // namespace pnsync

@@ -62,7 +62,7 @@ std::string count_of(std::size_t n, const char* what) {
 }  // namespace
 
 Engine::Engine(boost::asio::io_context& io, config::Config config,
-               const std::optional<std::string>& password, store::Store& store, Log& log,
+               const std::optional<config::Secret>& password, store::Store& store, Log& log,
                RunnerMode mode, std::function<void()> on_all_idle)
     : io_(io),
       config_(std::move(config)),

@@ -33,8 +33,8 @@ public:
   // `on_all_idle` runs whenever no mirror has a pass in flight after one ended (in Once mode:
   // every mirror has done its pass).
   Engine(boost::asio::io_context& io, config::Config config,
-         const std::optional<std::string>& password, store::Store& store, Log& log, RunnerMode mode,
-         std::function<void()> on_all_idle);
+         const std::optional<config::Secret>& password, store::Store& store, Log& log,
+         RunnerMode mode, std::function<void()> on_all_idle);
   ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -128,7 +128,7 @@ bool tls_failure(CURLcode code) {
 }  // namespace
 
 HttpSettings make_http_settings(const config::Config& config,
-                                const std::optional<std::string>& password) {
+                                const std::optional<config::Secret>& password) {
   const auto origin = config::detail::parse_origin(config.server);
   HttpSettings settings;
   settings.user_agent = config.user_agent;

@@ -20,7 +20,9 @@ namespace pnsync {
 struct HttpSettings {
   std::string user_agent;
   std::optional<std::string> username;
-  std::optional<std::string> password;  // kept in memory only; never logged
+  // Kept in memory only, never logged; wiped with the settings. Each easy handle gets a copy
+  // made by libcurl (CURLOPT_PASSWORD), so these must live as long as new requests are made.
+  std::optional<config::Secret> password;
   std::optional<std::filesystem::path> ca_file;
   bool allow_plain_http = false;  // only for loopback servers (checked by config)
   std::chrono::seconds connect_timeout{30};
@@ -33,7 +35,7 @@ struct HttpSettings {
 // The settings for `config.server`: its user agent, username, ca_file and time-outs, with
 // `password`; plain http:// only for a loopback server (config refuses it for any other host).
 HttpSettings make_http_settings(const config::Config& config,
-                                const std::optional<std::string>& password);
+                                const std::optional<config::Secret>& password);
 
 // What the response said, as far as the engine cares.
 struct ResponseInfo {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // pnsyncd: arguments, configuration and start-up checks only; the engine lives in pnsync_core.
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -149,6 +151,11 @@ pnsync::doctor::Style doctor_style() {
 
 int main(int argc, char** argv) {
   using pnsync::ExitCode;
+  // First, before any mode reads the password: a process that is not dumpable leaves no core
+  // file, and no other process of the same user may ptrace it or read its /proc/PID/mem or
+  // environ (only root, with CAP_SYS_PTRACE). Together with the unit's LimitCORE=0.
+  if (::prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
+    std::fprintf(stderr, "pnsyncd: warning: prctl(PR_SET_DUMPABLE, 0): %s\n", std::strerror(errno));
   int exit_now = 0;
   auto args = parse_arguments(argc, argv, exit_now);
   if (!args) return exit_now;
@@ -159,14 +166,17 @@ int main(int argc, char** argv) {
 
   pnsync::Log log(args->level.value_or(pnsync::LogLevel::Info));
   pnsync::config::Config config;
-  std::optional<std::string> password;
+  std::optional<pnsync::config::Secret> password;
   try {
     config = pnsync::config::load_config(args->config_file);
     if (config.credentials) password = pnsync::config::resolve_password(config);
   } catch (const pnsync::config::ConfigError& error) {
+    pnsync::config::scrub_password_from_environment();
     std::fprintf(stderr, "pnsyncd: %s\n", error.what());
     return static_cast<int>(ExitCode::BadUsage);
   }
+  // Read once, at start; a reload keeps this password (docs/operations.md, Credentials).
+  pnsync::config::scrub_password_from_environment();
   if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
   if (args->json && !args->dry_run) {
     std::fputs("pnsyncd: --json goes with --dry-run (a running daemon: pnsyncctl --json)\n",

@@ -49,7 +49,7 @@ std::string progress_text(const JobProgress& progress, double rate) {
 
 class Pass {
 public:
-  Pass(const config::Config& config, const std::optional<std::string>& password,
+  Pass(const config::Config& config, const std::optional<config::Secret>& password,
        store::Store& store, Log& log, const PassOptions& options)
       : log_(log),
         options_(options),
@@ -256,7 +256,7 @@ private:
 
 }  // namespace
 
-ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,
+ExitCode run_sync_pass(const config::Config& config, const std::optional<config::Secret>& password,
                        store::Store& store, Log& log, const PassOptions& options) {
   Pass pass(config, password, store, log, options);
   return pass.run();

@@ -31,7 +31,7 @@ struct PassOptions {
   std::size_t listing_limit = JobOptions{}.listing_limit;  // tests lower it
 };
 
-ExitCode run_sync_pass(const config::Config& config, const std::optional<std::string>& password,
+ExitCode run_sync_pass(const config::Config& config, const std::optional<config::Secret>& password,
                        store::Store& store, Log& log, const PassOptions& options);
 
 }  // namespace pnsync

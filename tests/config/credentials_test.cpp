@@ -6,6 +6,9 @@
 #include "tests/config/test_env.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
 
 using namespace pnsync::config;
 using Catch::Matchers::Contains;
@@ -56,7 +59,8 @@ TEST_CASE("password_file: one line, one trailing newline dropped", "[config][cre
       {"pass with spaces  \n", "pass with spaces  "},
       {" lead\n", " lead"},
   }));
-  CHECK(resolve_password(with_password_file(dir.write("password", content, 0600))) == expected);
+  CHECK(resolve_password(with_password_file(dir.write("password", content, 0600))).view() ==
+        expected);
 }
 
 TEST_CASE("password_file: refused when group or others have any permission",
@@ -81,7 +85,8 @@ TEST_CASE("password_file: owner-only modes are accepted", "[config][credentials]
   CleanEnv env;
   TempDir dir;
   const mode_t mode = static_cast<mode_t>(GENERATE(0600, 0400, 0700));
-  CHECK(resolve_password(with_password_file(dir.write("password", kSecret, mode))) == kSecret);
+  CHECK(resolve_password(with_password_file(dir.write("password", kSecret, mode))).view() ==
+        kSecret);
 }
 
 TEST_CASE("password_file: other refusals never show the content", "[config][credentials]") {
@@ -127,7 +132,8 @@ TEST_CASE("a configured password_file is the only source tried", "[config][crede
   CleanEnv env;
   EnvGuard password("PNSYNC_PASSWORD", "from-env");
   TempDir dir;
-  CHECK(resolve_password(with_password_file(dir.write("password", "from-file\n"))) == "from-file");
+  CHECK(resolve_password(with_password_file(dir.write("password", "from-file\n"))).view() ==
+        "from-file");
   CHECK_THAT(error_of(with_password_file(dir.path() / "absent")), Contains("cannot read"));
 }
 
@@ -153,7 +159,7 @@ TEST_CASE("netrc: the grammar", "[config][credentials][netrc]") {
     CHECK(entries[1].machine == "PhysioNet.org");
     CHECK(entries[1].line == 6);
     CHECK(entries[1].login == "jdoe");
-    CHECK(entries[1].password == "hunter2");
+    CHECK(entries[1].password->view() == "hunter2");
     CHECK(entries[2].is_default);
     CHECK(find_netrc_entry(entries, "physionet.org", "jdoe") == &entries[1]);
     CHECK(find_netrc_entry(entries, "example.org", "other") == &entries[0]);
@@ -209,34 +215,35 @@ TEST_CASE("netrc: resolve from $NETRC and $HOME/.netrc", "[config][credentials][
                                     std::string(kSecret) + "\n",
                                 0600);
     EnvGuard netrc("NETRC", file.string());
-    CHECK(resolve_password(with_credentials(netrc_creds)) == kSecret);
+    CHECK(resolve_password(with_credentials(netrc_creds)).view() == kSecret);
   }
   SECTION("the port of the server is not part of the machine name") {
     const auto file = dir.write("netrc", "machine 127.0.0.1 login jdoe password local\n", 0600);
     EnvGuard netrc("NETRC", file.string());
-    CHECK(resolve_password(with_credentials(netrc_creds, "http://127.0.0.1:8080")) == "local");
+    CHECK(resolve_password(with_credentials(netrc_creds, "http://127.0.0.1:8080")).view() ==
+          "local");
   }
   SECTION("IPv6 server: the machine is the address without brackets") {
     const auto file = dir.write("netrc", "machine ::1 password six\n", 0600);
     EnvGuard netrc("NETRC", file.string());
-    CHECK(resolve_password(with_credentials(netrc_creds, "http://[::1]:8080")) == "six");
+    CHECK(resolve_password(with_credentials(netrc_creds, "http://[::1]:8080")).view() == "six");
   }
   SECTION("the default entry") {
     const auto file = dir.write(
         "netrc", "machine other.org password x\ndefault login jdoe password dflt\n", 0600);
     EnvGuard netrc("NETRC", file.string());
-    CHECK(resolve_password(with_credentials(netrc_creds)) == "dflt");
+    CHECK(resolve_password(with_credentials(netrc_creds)).view() == "dflt");
   }
   SECTION("$HOME/.netrc when $NETRC is unset") {
     dir.write(".netrc", "machine physionet.org\n login jdoe\n password home-pw\n", 0600);
     EnvGuard home("HOME", dir.path().string());
-    CHECK(resolve_password(with_credentials(netrc_creds)) == "home-pw");
+    CHECK(resolve_password(with_credentials(netrc_creds)).view() == "home-pw");
   }
   SECTION("$NETRC set but empty falls back to $HOME/.netrc") {
     dir.write(".netrc", "machine physionet.org password home-pw\n", 0600);
     EnvGuard home("HOME", dir.path().string());
     EnvGuard netrc("NETRC", "");
-    CHECK(resolve_password(with_credentials(netrc_creds)) == "home-pw");
+    CHECK(resolve_password(with_credentials(netrc_creds)).view() == "home-pw");
   }
 }
 
@@ -300,7 +307,7 @@ TEST_CASE("$PNSYNC_PASSWORD when no source is configured", "[config][credentials
   const Config config = with_credentials("  username: jdoe\n");
   SECTION("set") {
     EnvGuard password("PNSYNC_PASSWORD", kSecret);
-    CHECK(resolve_password(config) == kSecret);
+    CHECK(resolve_password(config).view() == kSecret);
   }
   SECTION("set but empty") {
     EnvGuard password("PNSYNC_PASSWORD", "");
@@ -311,11 +318,12 @@ TEST_CASE("$PNSYNC_PASSWORD when no source is configured", "[config][credentials
     dir.write("pnsync-password", "from-systemd\n", 0400);
     EnvGuard credentials_directory("CREDENTIALS_DIRECTORY", dir.path().string());
     EnvGuard password("PNSYNC_PASSWORD", "from-env");
-    CHECK(resolve_password(config) == "from-env");
+    CHECK(resolve_password(config).view() == "from-env");
   }
   SECTION("netrc: false is the same as no netrc") {
     EnvGuard password("PNSYNC_PASSWORD", "from-env");
-    CHECK(resolve_password(with_credentials("  username: jdoe\n  netrc: false\n")) == "from-env");
+    CHECK(resolve_password(with_credentials("  username: jdoe\n  netrc: false\n")).view() ==
+          "from-env");
   }
 }
 
@@ -327,7 +335,7 @@ TEST_CASE("$CREDENTIALS_DIRECTORY/pnsync-password (systemd LoadCredential)",
   EnvGuard credentials_directory("CREDENTIALS_DIRECTORY", dir.path().string());
   SECTION("read, one trailing newline dropped") {
     dir.write("pnsync-password", std::string(kSecret) + "\n", 0400);
-    CHECK(resolve_password(config) == kSecret);
+    CHECK(resolve_password(config).view() == kSecret);
   }
   SECTION("empty") {
     dir.write("pnsync-password", "\n", 0400);
@@ -356,4 +364,23 @@ TEST_CASE("no credentials section: anonymous, no password", "[config][credential
   CleanEnv env;
   EnvGuard password("PNSYNC_PASSWORD", "unused");
   CHECK(resolve_password(parse_config(kMirror, "t.yaml")).empty());
+}
+
+TEST_CASE("scrub_password_from_environment: unset, and overwritten where it lay",
+          "[config][credentials][secrets]") {
+  CleanEnv env;
+  EnvGuard password("PNSYNC_PASSWORD", kSecret);
+  char* value = std::getenv("PNSYNC_PASSWORD");
+  REQUIRE(value != nullptr);
+  // The "NAME=value" string environ pointed at: unsetenv() alone leaves it intact.
+  const char* string = value - std::strlen("PNSYNC_PASSWORD=");
+  const std::size_t length = std::strlen(string);
+  pnsync::config::scrub_password_from_environment();
+  CHECK(std::getenv("PNSYNC_PASSWORD") == nullptr);
+  const std::string_view memory(string, length);
+  CHECK(memory.find(kSecret) == std::string_view::npos);
+  CHECK(memory.find("PNSYNC_PASSWORD") == std::string_view::npos);
+  // Nothing else is touched, and a second call finds nothing to do.
+  CHECK(std::getenv("PATH") != nullptr);
+  pnsync::config::scrub_password_from_environment();
 }

@@ -237,6 +237,38 @@ TEST_CASE("a subfolder the daemon may not write stops the pass with exit 5, nami
   CHECK_MIRRORED(fixture);
 }
 
+TEST_CASE("pnsyncd is not dumpable: a process of its own user cannot read its memory or environ",
+          "[process][local][secrets]") {
+  UnprivilegedFixture fixture;
+  if (!environment_allows(fixture.can_switch_user(), "run pnsyncd as nobody with setpriv")) return;
+  // Slow enough that the pass is still running while /proc is looked at.
+  fixture.server->set_fault(fixture.url_path(kBigImage), {Fault::Kind::Slow, 32 << 10, 0, {}, -1});
+  const std::vector<std::string> as_nobody = {"setpriv", "--reuid=" + std::to_string(fixture.uid),
+                                              "--regid=" + std::to_string(fixture.gid),
+                                              "--clear-groups", "--"};
+  Pnsyncd daemon(fixture.config_file, fixture.log, as_nobody);
+  const std::string proc = "/proc/" + std::to_string(daemon.pid());
+  // Once setpriv has become pnsyncd and pnsyncd has a request in flight.
+  REQUIRE(wait_for([&] { return !fixture.server->requests().empty(); }, std::chrono::seconds(10)));
+  REQUIRE(read_file(proc + "/comm") == "pnsyncd\n");
+  const std::string status = read_file(proc + "/status");
+  INFO(status);
+  REQUIRE(status.find("\nUid:\t" + std::to_string(fixture.uid) + "\t") != std::string::npos);
+  // The kernel gives a non-dumpable process's /proc entries to root, not to the user it runs as.
+  struct stat st {};
+  REQUIRE(::stat((proc + "/environ").c_str(), &st) == 0);
+  CHECK(st.st_uid == 0);
+  // And refuses the same user what ptrace access would allow: opening environ or mem (the
+  // kernel checks at open; reading mem at offset 0 would fail anyway, unmapped).
+  for (const char* file : {"/environ", "/mem"}) {
+    INFO(file);
+    CHECK(shell("setpriv --reuid=" + std::to_string(fixture.uid) +
+                " --regid=" + std::to_string(fixture.gid) + " --clear-groups -- sh -c ': < " +
+                proc + file + "'") != 0);
+  }
+  CHECK(daemon.kill9() == -SIGKILL);
+}
+
 TEST_CASE("a state_dir that cannot be written stops pnsyncd with exit 5 before any transfer",
           "[mirror][local][process]") {
   UnprivilegedFixture fixture;

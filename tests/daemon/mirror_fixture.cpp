@@ -161,7 +161,9 @@ ExitCode MirrorFixture::run_with(const std::optional<std::string>& password, Pas
   options.summary_out = out;
   options.slow_stream = slow_stream;
   options.listing_limit = listing_limit;
-  const ExitCode code = run_sync_pass(config, password, store, log_sink, options);
+  std::optional<config::Secret> secret;
+  if (password) secret.emplace(std::string(*password));
+  const ExitCode code = run_sync_pass(config, secret, store, log_sink, options);
   std::rewind(out);
   summary.clear();
   char buffer[4096];

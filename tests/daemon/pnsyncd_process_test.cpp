@@ -28,15 +28,17 @@ namespace {
 const std::string kBigImage =
     "files/p11/p11000011/s51234567/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.dcm";
 
-std::filesystem::path write_config(const MirrorFixture& fixture) {
-  const auto password_file = fixture.sandbox / "password";
-  write_file(password_file, std::string(kPassword) + "\n");
-  ::chmod(password_file.c_str(), 0600);
+// With `password_file` false the configuration names no password source, so pnsyncd falls back
+// to $PNSYNC_PASSWORD.
+std::filesystem::path write_config(const MirrorFixture& fixture, bool password_file = true) {
+  const auto password_path = fixture.sandbox / "password";
+  write_file(password_path, std::string(kPassword) + "\n");
+  ::chmod(password_path.c_str(), 0600);
   auto config_file = fixture.sandbox / "pnsync.yaml";
   write_file(config_file,
              "server: " + fixture.config.server + "\n" + "state_dir: " +
                  fixture.config.state_dir.string() + "\n" + "credentials:\n  username: " + kUser +
-                 "\n  password_file: " + password_file.string() + "\n" +
+                 "\n" + (password_file ? "  password_file: " + password_path.string() + "\n" : "") +
                  "transfers: 4\nstall_timeout: 5s\nretry_base: 100ms\nretry_max: 1s\n" +
                  "socket: " + (fixture.sandbox / "pnsyncd.sock").string() + "\n" +
                  "mirrors:\n  - project: mimic-cxr\n    version: 2.0.0\n    dest: " +
@@ -174,6 +176,32 @@ TEST_CASE("the password appears in no log, database or command line", "[process]
     const std::string content = read_file(entry.path());
     CHECK(content.find(kPassword) == std::string::npos);
   }
+}
+
+TEST_CASE("$PNSYNC_PASSWORD is gone from a running pnsyncd's environment, /proc included",
+          "[process][daemon][secrets]") {
+  MirrorFixture fixture;
+  const auto config = write_config(fixture, false);
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  Pnsyncd daemon(config, log, Pnsyncd::Mode::Daemon, {std::string("PNSYNC_PASSWORD=") + kPassword});
+  // The pass completes: the password was read and used before it left the environment.
+  REQUIRE(wait_for([&] { return read_file(log).find("pass complete") != std::string::npos; },
+                   std::chrono::seconds(20)));
+  CHECK_MIRRORED(fixture);
+  if (::geteuid() != 0) {
+    // Not dumpable (main.cpp): only root may read another process's environ.
+    WARN("not root: /proc/PID/environ of pnsyncd is unreadable, which is the point");
+  } else {
+    // /proc/PID/environ is the block the process was started with: unsetenv() alone would leave
+    // "PNSYNC_PASSWORD=..." there; pnsyncd overwrites it in place.
+    const std::string environ_block =
+        read_file("/proc/" + std::to_string(daemon.pid()) + "/environ");
+    CHECK(environ_block.find("PATH=") != std::string::npos);  // the file was really read
+    CHECK(environ_block.find(kPassword) == std::string::npos);
+    CHECK(environ_block.find("PNSYNC_PASSWORD") == std::string::npos);
+  }
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
 }
 
 TEST_CASE("a second pnsyncd on the same state_dir refuses to start", "[process]") {
