@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 
+#include "config/exposure.hpp"
 #include "config/values.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
@@ -26,6 +27,11 @@ LogLevel log_level_of(config::LogLevel level) {
       return LogLevel::Debug;
   }
   return LogLevel::Info;
+}
+
+void warn_about_exposures(const config::Config& config, Log& log) {
+  for (const config::Exposure& exposure : config::exposures(config))
+    log.warning("DATA EXPOSED: " + exposure.problem + ". Fix: " + exposure.fix);
 }
 
 namespace {
@@ -131,6 +137,7 @@ private:
     }
     log_.set_level(log_level_of(next.log_level));
     log_.info("reloaded " + config_file_.string() + ": " + engine_.reload(std::move(next)));
+    warn_about_exposures(engine_.config(), log_);  // what runs now (metrics_listen stays)
     notify(notifier_.ready());
   }
 

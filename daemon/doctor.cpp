@@ -14,6 +14,7 @@
 #include <cstring>
 #include <utility>
 
+#include "config/exposure.hpp"
 #include "config/values.hpp"
 #include "daemon/http_policy.hpp"
 #include "daemon/local_tree.hpp"
@@ -214,19 +215,6 @@ std::string joined_fixes(const std::vector<Finding>& findings) {
   std::string text;
   for (const Finding& f : findings) text += (text.empty() ? "" : "; ") + f.fix;
   return text;
-}
-
-// file_mode or dir_mode giving others any permission on what pnsyncd creates.
-std::optional<Finding> open_mode_settings(const config::Config& config) {
-  std::string settings;
-  if ((config.file_mode & 07) != 0) settings = "file_mode " + octal(config.file_mode);
-  if ((config.dir_mode & 07) != 0)
-    settings +=
-        (settings.empty() ? "" : " and ") + std::string("dir_mode ") + octal(config.dir_mode);
-  if (settings.empty()) return std::nullopt;
-  return Finding{settings + " " + in_file(config) + " open what pnsyncd creates to others",
-                 "set file_mode 0640 and dir_mode 2750 (the defaults); share the data with a "
-                 "group of people who signed the agreement (group:)"};
 }
 
 // dest itself open to others (o+r or o+x), with a sample of the files below it they may read.
@@ -437,6 +425,21 @@ Checked<config::Config> check_config(const std::filesystem::path& file) {
   return checked;
 }
 
+CheckResult check_sharing(const config::Config& config) {
+  const std::vector<config::Exposure> found = config::exposures(config);
+  if (found.empty())
+    return ok("sharing", "file_mode " + octal(config.file_mode) + ", dir_mode " +
+                             octal(config.dir_mode) + " and metrics_listen " +
+                             config.metrics_listen.value_or("(off)") + " give others nothing");
+  std::string problems;
+  std::string fixes;
+  for (const config::Exposure& exposure : found) {
+    problems += (problems.empty() ? "" : "; ") + exposure.problem;
+    fixes += (fixes.empty() ? "" : "; ") + exposure.fix;
+  }
+  return fail("sharing", problems, fixes);
+}
+
 Checked<config::FoundPassword> check_credentials(const config::Config& config) {
   Checked<config::FoundPassword> checked;
   if (!config.credentials) {
@@ -617,7 +620,6 @@ CheckResult check_dest_private(const config::Config& config, const config::Mirro
   const std::string name = "privacy " + mirror.name();
   const std::filesystem::path& dest = mirror.dest;
   std::vector<Finding> findings;
-  if (auto finding = open_mode_settings(config)) findings.push_back(std::move(*finding));
   const auto closed = closed_parent(dest);
   if (!closed)
     if (auto finding = open_dest(dest)) findings.push_back(std::move(*finding));
@@ -722,6 +724,7 @@ int run_doctor(const std::filesystem::path& file, std::FILE* out, const Style& s
   const Checked<config::Config> config = check_config(file);
   report.add(config.result);
   if (!config.value) return report.finish();
+  report.add(check_sharing(*config.value));
   const Checked<config::FoundPassword> password = check_credentials(*config.value);
   report.add(password.result);
   check_remote(*config.value, password.value, report);

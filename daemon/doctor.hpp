@@ -41,6 +41,11 @@ struct Checked {
 // 1. The configuration loads and validates; on failure the loader's "file:line: key: ..." text.
 Checked<config::Config> check_config(const std::filesystem::path& file);
 
+// 1b. Nothing the configuration sets opens the data or its names to others (config/exposure.hpp:
+// file_mode, dir_mode, metrics_listen). Fails, with the fix: the data use agreement forbids
+// sharing the data with anyone who has not signed it.
+CheckResult check_sharing(const config::Config& config);
+
 // 2. The password source is readable and private (resolve_password's rules). The value is the
 // password and where it came from (both empty without credentials: anonymous). Never puts the
 // password in the text.
@@ -71,8 +76,8 @@ CheckResult check_dest_writable(const config::Mirror& mirror,
                                 std::optional<std::int64_t> bytes_to_fetch);
 // 6. dest is closed to others: the data use agreement forbids sharing the data with anyone who
 // has not signed it. Warns when others can reach dest (every existing parent lets them through)
-// and dest itself or a sampled file or directory below it is open to them, or when file_mode or
-// dir_mode would create them so.
+// and dest itself or a sampled file or directory below it is open to them (the settings that
+// would create them so are check_sharing's).
 CheckResult check_dest_private(const config::Config& config, const config::Mirror& mirror);
 // What is left to fetch for `mirror` by the state database in `state_dir` (verified bytes taken
 // off the total), when it has completed a crawl of the mirror; nullopt otherwise. Never creates

@@ -104,10 +104,10 @@ TEST_CASE("doctor: every check passes against a good server, with one request pe
   for (const char* line :
        {"ok   configuration: ", "ok   credentials: password for jdoe read from password_file ",
         "ok   server: ", "ok   TLS: certificate of ", "ok   login: jdoe accepted",
-        "ok   access mimic-cxr/2.0.0: HEAD ",
-        "ok   dest mimic-cxr/2.0.0: ", "ok   privacy mimic-cxr/2.0.0: ", "ok   state_dir: "})
+        "ok   access mimic-cxr/2.0.0: HEAD ", "ok   dest mimic-cxr/2.0.0: ",
+        "ok   privacy mimic-cxr/2.0.0: ", "ok   state_dir: ", "ok   sharing: "})
     CHECK(has_line(run.out, line));
-  CHECK(run.out.find("all 9 checks passed") != std::string::npos);
+  CHECK(run.out.find("all 10 checks passed") != std::string::npos);
   CHECK(run.out.find("FAIL") == std::string::npos);
   CHECK(run.out.find("WARN") == std::string::npos);
   CHECK(run.out.find(kPassword) == std::string::npos);
@@ -399,15 +399,54 @@ TEST_CASE("doctor: a dest others can read is a warning; a closed parent keeps th
   CHECK(result.status == Status::Ok);
 }
 
-TEST_CASE("doctor: file_mode or dir_mode open to others is a warning", "[doctor]") {
-  Sandbox sandbox;
+TEST_CASE(
+    "doctor: file_mode, dir_mode or metrics_listen open to others fails sharing, with the fix",
+    "[doctor]") {
   config::Config config = physionet_config();
-  config.file_mode = 0644;
-  const config::Mirror mirror{"mimic-cxr", "2.0.0", sandbox / "dest"};
-  const doctor::CheckResult result = doctor::check_dest_private(config, mirror);
+  doctor::CheckResult result = doctor::check_sharing(config);
   INFO(result.detail);
-  CHECK(result.status == Status::Warn);
-  CHECK(result.detail.find("file_mode 0644") != std::string::npos);
+  CHECK(result.status == Status::Ok);
+  CHECK(result.detail ==
+        "file_mode 0640, dir_mode 2750 and metrics_listen (off) give others nothing");
+
+  config.metrics_listen = "127.0.0.1:9464";
+  CHECK(doctor::check_sharing(config).status == Status::Ok);
+  config.metrics_listen = "[::1]:9464";
+  CHECK(doctor::check_sharing(config).status == Status::Ok);
+
+  const auto [setting, value, says, fix] =
+      GENERATE(table<std::string, std::string, std::string, std::string>({
+          {"file_mode", "0644", "file_mode 0644 in /etc/pnsync/pnsync.yaml gives others read (o+r)",
+           "set file_mode 0640"},
+          {"dir_mode", "2755",
+           "dir_mode 2755 in /etc/pnsync/pnsync.yaml gives others read and "
+           "execute (o+rx)",
+           "set dir_mode 2750"},
+          {"metrics_listen", "0.0.0.0:9464",
+           "metrics_listen 0.0.0.0:9464 in /etc/pnsync/pnsync.yaml is not a loopback address",
+           "set metrics_listen to 127.0.0.1:PORT"},
+          {"metrics_listen", "192.0.2.7:9464", "metrics_listen 192.0.2.7:9464", "127.0.0.1:PORT"},
+      }));
+  config = physionet_config();
+  if (setting == "file_mode") config.file_mode = 0644;
+  if (setting == "dir_mode") config.dir_mode = 02755;
+  if (setting == "metrics_listen") config.metrics_listen = value;
+  result = doctor::check_sharing(config);
+  INFO(result.detail);
+  CHECK(result.status == Status::Fail);
+  CHECK_THAT(result.detail, Catch::Contains(says));
+  CHECK_THAT(result.detail, Catch::Contains("data use agreement forbids sharing the data"));
+  CHECK_THAT(result.fix, Catch::Contains(fix));
+}
+
+TEST_CASE("doctor: an open file_mode fails the whole run (exit 1), not only warns", "[doctor]") {
+  MirrorFixture fixture({.tls = Tls::Trusted});
+  const auto config_file = write_config(fixture, {.extra_keys = "file_mode: 0644\n"});
+  const DoctorRun run = run_doctor(config_file);
+  INFO(run.out);
+  CHECK(run.status == 1);
+  CHECK(has_line(run.out, "FAIL sharing: file_mode 0644 in " + config_file.string()));
+  CHECK(has_line(run.out, "     fix: set file_mode 0640 (the default)"));
 }
 
 // --- state_dir -----------------------------------------------------------------------------------
@@ -513,7 +552,7 @@ TEST_CASE("pnsyncctl doctor passes against a good server and exits 0", "[doctor]
       run_process(fixture.sandbox, {PNSYNCCTL_PATH, "doctor", "--config", file.string()});
   INFO(run.out << run.err);
   CHECK(run.status == 0);
-  CHECK(run.out.find("all 9 checks passed") != std::string::npos);
+  CHECK(run.out.find("all 10 checks passed") != std::string::npos);
   CHECK(fixture.server->requests().size() == 1);
 }
 

@@ -204,6 +204,27 @@ TEST_CASE("$PNSYNC_PASSWORD is gone from a running pnsyncd's environment, /proc 
   CHECK(daemon.wait() == 0);
 }
 
+TEST_CASE("settings that open the data to others are warned about loudly at start",
+          "[process][secrets]") {
+  MirrorFixture fixture;
+  const auto config = write_config(fixture);
+  write_file(config,
+             read_file(config) + "file_mode: 0644\ndir_mode: 2755\nmetrics_listen: 0.0.0.0:9464\n");
+  const auto log = fixture.sandbox / "pnsyncd.log";
+  Pnsyncd once(config, log);
+  CHECK(once.wait() == 0);  // a warning, not a refusal
+  const std::string text = read_file(log);
+  INFO(text);
+  const std::string in = " in " + config.string() + " ";
+  for (const std::string& line :
+       {"warning: DATA EXPOSED: file_mode 0644" + in + "gives others read (o+r)",
+        "warning: DATA EXPOSED: dir_mode 2755" + in + "gives others read and execute (o+rx)",
+        "warning: DATA EXPOSED: metrics_listen 0.0.0.0:9464" + in + "is not a loopback address"})
+    CHECK(text.find(line) != std::string::npos);
+  CHECK(text.find("the PhysioNet data use agreement forbids sharing the data with anyone who has "
+                  "not signed it") != std::string::npos);
+}
+
 TEST_CASE("a second pnsyncd on the same state_dir refuses to start", "[process]") {
   MirrorFixture fixture;
   const auto target = fixture.url_path(kBigImage);
