@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -453,6 +454,13 @@ Checked<config::FoundPassword> check_credentials(const config::Config& config) {
     checked.result = ok("credentials", "password for " + config.credentials->username +
                                            " read from " + checked.value->source);
   } catch (const config::ConfigError& error) {
+    const config::Credentials& credentials = *config.credentials;
+    if (!credentials.password_file && !credentials.netrc &&
+        std::getenv("PNSYNC_PASSWORD") == nullptr) {
+      checked.result = explain_missing_credential(
+          config, error.what(), std::getenv("CREDENTIALS_DIRECTORY"), kPackagedCredentialSource);
+      return checked;
+    }
     checked.result =
         fail("credentials", error.what(),
              "give the password in a file only pnsyncd's user can read (chmod 600), holding the "
@@ -460,6 +468,44 @@ Checked<config::FoundPassword> check_credentials(const config::Config& config) {
              "systemd's LoadCredential=pnsync-password (docs/operations.md, Credentials)");
   }
   return checked;
+}
+
+CheckResult explain_missing_credential(const config::Config& config, const std::string& error,
+                                       const char* credentials_directory,
+                                       const std::filesystem::path& credential_source) {
+  namespace fs = std::filesystem;
+  const std::string unit_line = "LoadCredential=pnsync-password:" + credential_source.string();
+  if (credentials_directory != nullptr && *credentials_directory != '\0') {
+    // Inside a unit that passes credentials, but not one named pnsync-password: a drop-in that
+    // renamed or replaced the packaged line.
+    std::string names;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(credentials_directory, ec))
+      names += (names.empty() ? "" : ", ") + entry.path().filename().string();
+    return fail("credentials",
+                error + "; systemd passed credentials in " + credentials_directory + " (" +
+                    (names.empty() ? "none" : names) + "), but none named pnsync-password",
+                "name the credential pnsync-password, as the packaged unit does (" + unit_line +
+                    "); `systemctl cat pnsyncd` shows the drop-in that changed it");
+  }
+  std::error_code ec;
+  const bool source_exists = fs::exists(credential_source, ec);
+  const std::string outside =
+      error + "; this check runs outside systemd, and with no password_file or netrc " +
+      in_file(config) + " pnsyncd gets its password only from systemd (" + unit_line +
+      " in pnsyncd.service)";
+  if (!source_exists)
+    return fail("credentials",
+                outside + ", and " + credential_source.string() +
+                    " does not exist: systemd refuses to start pnsyncd.service without it",
+                "install -m 600 -o root -g root /dev/null " + credential_source.string() +
+                    " and write the password in it, on one line (docs/operations.md, First "
+                    "start)");
+  return fail(
+      "credentials",
+      outside + "; " + credential_source.string() + " exists, but only systemd hands it over",
+      "run the check as the service runs: systemd-run --wait --pipe -p User=pnsync -p " +
+          unit_line + " /usr/sbin/pnsyncd --doctor --config " + config.source_file.string());
 }
 
 // --- 3: server and TLS ---------------------------------------------------------------------------

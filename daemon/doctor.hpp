@@ -51,6 +51,19 @@ CheckResult check_sharing(const config::Config& config);
 // password in the text.
 Checked<config::FoundPassword> check_credentials(const config::Config& config);
 
+// The file the packaged unit hands over as the pnsync-password credential
+// (LoadCredential=pnsync-password:/etc/pnsync/password in systemd/pnsyncd.service; a test keeps
+// the two equal).
+inline constexpr const char* kPackagedCredentialSource = "/etc/pnsync/password";
+
+// When the configuration names no password source and $PNSYNC_PASSWORD is unset, the password
+// can only be systemd's credential: says why it is missing and how to fix it, from
+// `credentials_directory` ($CREDENTIALS_DIRECTORY, or null outside a unit) and the unit's
+// `credential_source`. `error` is find_password()'s message. Always a failure.
+CheckResult explain_missing_credential(const config::Config& config, const std::string& error,
+                                       const char* credentials_directory,
+                                       const std::filesystem::path& credential_source);
+
 // 3. DNS and TCP to `server`, then TLS (with ca_file when set), from one connect_only() probe.
 CheckResult check_reachable(const config::Config& config, const ConnectOutcome& probe);
 CheckResult check_tls(const config::Config& config, const ConnectOutcome& probe);

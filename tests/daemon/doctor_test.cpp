@@ -236,6 +236,62 @@ TEST_CASE("doctor: an unreadable or shared password file fails credentials, with
 
 // --- judging the answers -------------------------------------------------------------------------
 
+TEST_CASE("doctor: a missing LoadCredential password is explained, with the fix", "[doctor]") {
+  Sandbox sandbox;
+  const config::Config config = physionet_config();  // credentials: username only
+  const std::string error = "/etc/pnsync/pnsync.yaml: credentials: no password found";
+  const auto source = sandbox / "etc-pnsync-password";
+  SECTION("outside systemd, and the file the unit hands over does not exist") {
+    const doctor::CheckResult result =
+        doctor::explain_missing_credential(config, error, nullptr, source);
+    INFO(result.detail);
+    CHECK(result.status == Status::Fail);
+    CHECK_THAT(result.detail, Catch::StartsWith(error));
+    CHECK_THAT(result.detail,
+               Catch::Contains("LoadCredential=pnsync-password:" + source.string()) &&
+                   Catch::Contains(source.string() + " does not exist: systemd refuses to start "
+                                                     "pnsyncd.service without it"));
+    CHECK(result.fix == "install -m 600 -o root -g root /dev/null " + source.string() +
+                            " and write the password in it, on one line (docs/operations.md, "
+                            "First start)");
+  }
+  SECTION("outside systemd, and the file exists: run the check the way the unit runs") {
+    write_file(source, "pw\n");
+    const doctor::CheckResult result =
+        doctor::explain_missing_credential(config, error, nullptr, source);
+    INFO(result.detail);
+    CHECK(result.status == Status::Fail);
+    CHECK_THAT(result.detail, Catch::Contains(source.string() + " exists, but only systemd"));
+    CHECK_THAT(result.fix,
+               Catch::StartsWith("run the check as the service runs: systemd-run") &&
+                   Catch::Contains("-p LoadCredential=pnsync-password:" + source.string()));
+  }
+  SECTION("under systemd, with credentials under another name") {
+    const auto dir = sandbox / "credentials";
+    write_file(dir / "password", "pw\n");
+    const doctor::CheckResult result =
+        doctor::explain_missing_credential(config, error, dir.c_str(), source);
+    INFO(result.detail);
+    CHECK(result.status == Status::Fail);
+    CHECK_THAT(result.detail, Catch::Contains("systemd passed credentials in " + dir.string() +
+                                              " (password), but none named pnsync-password"));
+    CHECK_THAT(result.fix, Catch::Contains("systemctl cat pnsyncd"));
+  }
+  SECTION("check_credentials gives this explanation when no other source is configured") {
+    const char* saved = std::getenv("CREDENTIALS_DIRECTORY");
+    const std::optional<std::string> restore =
+        saved ? std::optional<std::string>(saved) : std::nullopt;
+    ::unsetenv("CREDENTIALS_DIRECTORY");
+    REQUIRE(std::getenv("PNSYNC_PASSWORD") == nullptr);
+    const auto checked = doctor::check_credentials(config);
+    if (restore) ::setenv("CREDENTIALS_DIRECTORY", restore->c_str(), 1);
+    INFO(checked.result.detail);
+    CHECK(checked.result.status == Status::Fail);
+    CHECK_THAT(checked.result.detail,
+               Catch::Contains("LoadCredential=pnsync-password:/etc/pnsync/password"));
+  }
+}
+
 TEST_CASE("doctor: the login is judged from the status of its one request", "[doctor]") {
   const auto [status, user_agent, expected,
               says] = GENERATE(table<long, std::string, Status, std::string>({

@@ -9,8 +9,25 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "daemon/doctor.hpp"
 
 namespace {
+
+std::string read_text(const char* path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The value of the first `KEY=` line of the unit.
+std::string unit_setting(const std::string& unit, const std::string& key) {
+  std::smatch match;
+  const std::regex line("^" + key + "=(.*)$", std::regex::multiline);
+  REQUIRE(std::regex_search(unit, match, line));
+  return match[1];
+}
 
 std::string read_example() {
   std::ifstream in(PNSYNC_EXAMPLE_CONFIG);
@@ -45,4 +62,24 @@ TEST_CASE("every setting in the shipped example parses once uncommented", "[exam
   CHECK(config.dir_mode == 02750);
   CHECK(config.socket == "/run/pnsync/pnsyncd.sock");
   CHECK(config.metrics_listen == "127.0.0.1:9464");
+}
+
+TEST_CASE("the example's password_file is one the service user can read, not the unit's credential",
+          "[example_config]") {
+  const std::string unit = read_text(PNSYNC_UNIT_FILE);
+  const std::string user = unit_setting(unit, "User");
+  const std::string credential = unit_setting(unit, "LoadCredential");
+  // The doctor explains a missing credential with the unit's own source.
+  CHECK(credential == std::string("pnsync-password:") + pnsync::doctor::kPackagedCredentialSource);
+
+  const std::string example = read_example();
+  const pnsync::config::Config config =
+      pnsync::config::parse_config(uncomment_settings(example), "pnsync.yaml");
+  REQUIRE(config.credentials->password_file);
+  const std::string path = config.credentials->password_file->string();
+  // systemd reads the credential's source as root; pnsyncd (User=) reads password_file itself.
+  CHECK(path != pnsync::doctor::kPackagedCredentialSource);
+  // The comment above it says how to make it so: owned by the unit's user, mode 0600.
+  CHECK(example.find("install -m 600 -o " + user + " -g " + user + " /dev/null " + path) !=
+        std::string::npos);
 }
