@@ -589,6 +589,8 @@ const std::vector<Key<Document>>& top_level_keys() {
   static const std::vector<Key<Document>> keys = {
       {"server", on_config(parse_server)},
       {"ca_file", on_config(parse_ca_file)},
+      {"ca_replace_system",
+       on_config([](const Item& item, Config& out) { out.ca_replace_system = boolean(item); })},
       {"state_dir",
        on_config([](const Item& item, Config& out) { out.state_dir = absolute_path(item); })},
       {"user_agent", on_config(parse_user_agent)},
@@ -759,6 +761,10 @@ Config parse_config(const std::string& yaml_text, const std::filesystem::path& s
             "required key is missing (list at least one mirror)");
   check_retry(file, seen, doc.config);
   check_state_dir(file, seen, doc);
+  if (doc.config.ca_replace_system && !doc.config.ca_file)
+    fail_at(file, seen.at("ca_replace_system"), "ca_replace_system",
+            "true needs ca_file: it replaces the system's CA certificates with ca_file's, and "
+            "with none no certificate would verify");
   return std::move(doc.config);
 }
 

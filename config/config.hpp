@@ -82,7 +82,10 @@ struct Credentials {
 struct Config {
   std::filesystem::path source_file;             // the file this was read from, for messages
   std::string server = "https://physionet.org";  // scheme://host[:port], no trailing slash
+  // PEM CA certificates trusted for `server`: in addition to the system's (Debian:
+  // /etc/ssl/certs), or instead of them with ca_replace_system (which needs ca_file).
   std::optional<std::filesystem::path> ca_file;
+  bool ca_replace_system = false;
   std::filesystem::path state_dir = "/var/lib/pnsync";
   std::string user_agent = "Wget/1.21.3 (compatible; pnsync/0.1)";
   std::optional<Credentials> credentials;  // absent: anonymous (open projects, tests)

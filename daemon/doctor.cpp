@@ -532,7 +532,10 @@ CheckResult check_tls(const config::Config& config, const ConnectOutcome& probe)
     return skipped("TLS", config.server + " is plain http (allowed for loopback servers only)");
   if (!probe.connected) return skipped("TLS", "the server is unreachable");
   const std::string trust =
-      config.ca_file ? "ca_file " + config.ca_file->string() : "the system's CA certificates";
+      !config.ca_file ? "the system's CA certificates"
+      : config.ca_replace_system
+          ? "ca_file " + config.ca_file->string() + " alone (ca_replace_system: true)"
+          : "the system's CA certificates and ca_file " + config.ca_file->string();
   if (probe.curl_code == 0)
     return ok("TLS", "certificate of " + config.server + " verified against " + trust);
   const std::string detail = config.server + ": " + probe.curl_error;

@@ -378,6 +378,7 @@ std::string Engine::reload(config::Config next) {
   differs(next.state_dir != config_.state_dir, "state_dir");
   differs(next.socket != config_.socket, "socket");
   differs(next.ca_file != config_.ca_file, "ca_file");
+  differs(next.ca_replace_system != config_.ca_replace_system, "ca_replace_system");
   differs(next.user_agent != config_.user_agent, "user_agent");
   differs(next.metrics_listen != config_.metrics_listen, "metrics_listen");
   const auto user = [](const config::Config& c) {
@@ -389,6 +390,7 @@ std::string Engine::reload(config::Config next) {
   next.state_dir = config_.state_dir;
   next.socket = config_.socket;
   next.ca_file = config_.ca_file;
+  next.ca_replace_system = config_.ca_replace_system;
   next.user_agent = config_.user_agent;
   next.credentials = config_.credentials;
   next.metrics_listen = config_.metrics_listen;

@@ -48,7 +48,8 @@ public:
   bool shutting_down() const { return shutting_down_; }
   // Applies a reloaded configuration: new mirrors start, removed ones stop (their files stay),
   // limits change live. Settings that need a restart (server, credentials, state_dir, socket,
-  // ca_file, user_agent) are kept and a warning says so. Returns what changed, for the log.
+  // ca_file, ca_replace_system, user_agent) are kept and a warning says so. Returns what changed,
+  // for the log.
   std::string reload(config::Config next);
 
   protocol::Response handle(const protocol::Request& request) override;

@@ -6,6 +6,9 @@
 
 #include "config/values.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -75,6 +78,40 @@ struct Call {
   }
 };
 
+// Adds the certificates of the PEM file `path` to the store curl verifies with; called for each
+// new connection, after curl has loaded the system's CAs into that store.
+CURLcode add_ca_file(CURL*, void* ssl_ctx, void* path) {
+  X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
+  if (store == nullptr || X509_STORE_load_file(store, static_cast<const char*>(path)) != 1)
+    return CURLE_SSL_CACERT_BADFILE;
+  return CURLE_OK;
+}
+
+// Which CAs verify the server. CURLOPT_CAINFO alone would not say it: it replaces libcurl's
+// default bundle but leaves its default CAPATH (/etc/ssl/certs on Debian), so a ca_file set that
+// way "replaced" the system's CAs with ca_file plus the same CAs again. Hence:
+//  - ca_replace_system: ca_file is the bundle and there is no directory;
+//  - otherwise the system's bundle and directory stay, and ca_file is added to the store curl
+//    built from them (CURLOPT_SSL_CTX_FUNCTION).
+void apply_trust(CURL* handle, const HttpSettings& settings) {
+  if (settings.ca_file && settings.ca_replace_system) {
+    curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file->c_str());
+    curl_easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+    return;
+  }
+  if (settings.system_cas) {
+    const auto& cas = *settings.system_cas;
+    curl_easy_setopt(handle, CURLOPT_CAINFO, cas.file ? cas.file->c_str() : nullptr);
+    curl_easy_setopt(handle, CURLOPT_CAPATH, cas.dir ? cas.dir->c_str() : nullptr);
+  }
+  if (settings.ca_file) {
+    curl_easy_setopt(handle, CURLOPT_SSL_CTX_FUNCTION, &add_ca_file);
+    // The settings outlive every handle made from them (HttpClient, connect_only).
+    curl_easy_setopt(handle, CURLOPT_SSL_CTX_DATA,
+                     static_cast<void*>(const_cast<char*>(settings.ca_file->c_str())));
+  }
+}
+
 // Transport policy shared by every request and connect_only(): which protocols, where TLS trust
 // comes from, how long connecting may take, and who we say we are.
 void apply_connection_policy(CURL* handle, const HttpSettings& settings, const std::string& url) {
@@ -86,7 +123,7 @@ void apply_connection_policy(CURL* handle, const HttpSettings& settings, const s
   // credentials must not travel to another host.
   curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(handle, CURLOPT_USERAGENT, settings.user_agent.c_str());
-  if (settings.ca_file) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file->c_str());
+  apply_trust(handle, settings);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
@@ -135,6 +172,7 @@ HttpSettings make_http_settings(const config::Config& config,
   if (config.credentials) settings.username = config.credentials->username;
   settings.password = password;
   settings.ca_file = config.ca_file;
+  settings.ca_replace_system = config.ca_replace_system;
   settings.allow_plain_http = origin.value && origin.value->scheme == "http" &&
                               config::detail::is_loopback_host(origin.value->host);
   settings.connect_timeout = config.connect_timeout;

@@ -24,6 +24,15 @@ struct HttpSettings {
   // made by libcurl (CURLOPT_PASSWORD), so these must live as long as new requests are made.
   std::optional<config::Secret> password;
   std::optional<std::filesystem::path> ca_file;
+  bool ca_replace_system = false;  // ca_file alone, instead of ca_file and the system's CAs
+  // Where "the system's CAs" are; nullopt: libcurl's built-in default (Debian's libcurl: the
+  // bundle /etc/ssl/certs/ca-certificates.crt and the hashed directory /etc/ssl/certs). Tests
+  // point it at a CA of their own.
+  struct CaLocations {
+    std::optional<std::filesystem::path> file;  // CURLOPT_CAINFO
+    std::optional<std::filesystem::path> dir;   // CURLOPT_CAPATH
+  };
+  std::optional<CaLocations> system_cas;
   bool allow_plain_http = false;  // only for loopback servers (checked by config)
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds stall_timeout{60};

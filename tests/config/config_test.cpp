@@ -47,7 +47,7 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       // Keys.
       {"tranfers: 8\n" + M, "t.yaml:1: tranfers: unknown key (did you mean \"transfers\"?)"},
       {"\nbanana: 1\n" + M,
-       "t.yaml:2: banana: unknown key (expected one of: server, ca_file, state_dir, "},
+       "t.yaml:2: banana: unknown key (expected one of: server, ca_file, ca_replace_system, "},
       {"transfers: 4\ntransfers: 5\n" + M,
        "t.yaml:2: transfers: duplicate key (first set on line 1)"},
       {"[a]: 1\n" + M, "t.yaml:1: keys must be plain names, got a list"},
@@ -95,6 +95,11 @@ TEST_CASE("every rule fails with FILE:LINE: KEY: reason", "[config]") {
       {"user_agent: ''\n" + M, "t.yaml:1: user_agent: must start with \"Wget/\""},
       {"user_agent: \"Wget/1\\r\\nX-Evil: 1\"\n" + M,
        "t.yaml:1: user_agent: must not contain control characters"},
+      {"server: https://physionet.org\nca_replace_system: true\n" + M,
+       "t.yaml:2: ca_replace_system: true needs ca_file: it replaces the system's CA certificates "
+       "with ca_file's"},
+      {"ca_replace_system: maybe\n" + M,
+       "t.yaml:1: ca_replace_system: must be true or false, got \"maybe\""},
       // credentials
       {"credentials: jdoe\n" + M,
        "t.yaml:1: credentials: must be a mapping of keys, got a single value"},
