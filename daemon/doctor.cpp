@@ -255,12 +255,18 @@ constexpr std::array kNetworkFilesystems = {
     FilesystemType{0x6B414653, "AFS (kAFS)"}, FilesystemType{0x01021997, "9p"},
 };
 
-// Opens the state database (as pnsyncd does at start) when it exists; the error names it.
+// Opens the state database (as pnsyncd does at start) when it exists, and runs SQLite's
+// quick_check over it: a page damaged where pnsyncd has yet to read would otherwise surface
+// mid-pass. quick_check reads every page once (seconds for MIMIC-CXR's 400,000 files) but skips
+// comparing indexes with their tables, which integrity_check adds at several times the cost.
+// The error names the file.
 std::optional<std::string> open_problem(const std::filesystem::path& db) {
   std::error_code ec;
   if (!std::filesystem::exists(db, ec)) return std::nullopt;
   try {
     store::Store store(db);
+    if (auto problem = store.integrity_problem(store::Store::Check::Quick))
+      return db.string() + " is damaged (PRAGMA quick_check: " + *problem + ")";
   } catch (const store::StoreError& error) {
     return error.what();
   }
@@ -737,7 +743,10 @@ CheckResult check_state_dir(const config::Config& config) {
                 "move " + (dir / "state.db").string() +
                     " aside (or restore a backup); pnsyncd then starts a new one and adopts the "
                     "files already under each dest by hashing them");
-  return ok("state_dir", place + " is writable, on a local file system");
+  std::error_code ec;
+  const bool has_db = std::filesystem::exists(dir / "state.db", ec);
+  return ok("state_dir", place + " is writable, on a local file system" +
+                             (has_db ? "; state.db passes quick_check" : ""));
 }
 
 // --- output --------------------------------------------------------------------------------------

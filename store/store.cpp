@@ -248,7 +248,8 @@ struct Statements {
         to_fetch_sample(db,
                         "SELECT path FROM file WHERE mirror_id = ?1 AND state <> 'verified' AND "
                         "selected ORDER BY path LIMIT ?2"),
-        integrity_check(db, "PRAGMA integrity_check") {}
+        quick_check(db, "PRAGMA quick_check(1)"),
+        integrity_check(db, "PRAGMA integrity_check(1)") {}
 
   sqlite::Statement ensure_mirror;
   sqlite::Statement find_mirror;
@@ -285,6 +286,7 @@ struct Statements {
   sqlite::Statement counts;
   sqlite::Statement to_fetch;
   sqlite::Statement to_fetch_sample;
+  sqlite::Statement quick_check;
   sqlite::Statement integrity_check;
 };
 
@@ -610,10 +612,15 @@ Store::ToFetch Store::to_fetch(MirrorId mirror, std::size_t sample) {
   return out;
 }
 
-bool Store::integrity_ok() {
-  // One row "ok", or one row per problem found.
-  auto use = impl_->stmt.integrity_check.use();
-  return use.step() && use.text(0) == "ok" && !use.step();
+std::optional<std::string> Store::integrity_problem(Check depth) {
+  // One row "ok", or (limited to 1) the first problem found.
+  auto use = (depth == Check::Quick ? impl_->stmt.quick_check : impl_->stmt.integrity_check).use();
+  if (!use.step())
+    return "no answer from PRAGMA " +
+           std::string(depth == Check::Quick ? "quick_check" : "integrity_check");
+  std::string row(use.text(0));
+  if (row == "ok") return std::nullopt;
+  return row;
 }
 
 }  // namespace pnsync::store

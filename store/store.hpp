@@ -182,8 +182,11 @@ public:
   };
   ToFetch to_fetch(MirrorId mirror, std::size_t sample);
 
-  // PRAGMA integrity_check == "ok".
-  bool integrity_ok();
+  // PRAGMA quick_check (Quick: b-trees and records, O(N); what doctor runs) or integrity_check
+  // (Full: also that every index matches its table). nullopt when sound, else the first problem
+  // SQLite reports. A database too damaged to be read throws StoreError instead.
+  enum class Check { Quick, Full };
+  std::optional<std::string> integrity_problem(Check depth);
 
 private:
   struct Impl;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/store.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
 #include "tests/support/child_process.hpp"
 
@@ -555,6 +557,48 @@ TEST_CASE("doctor: a damaged state database fails state_dir, naming it", "[docto
   INFO(result.detail);
   CHECK(result.status == Status::Fail);
   CHECK(result.detail.find((config.state_dir / "state.db").string()) != std::string::npos);
+}
+
+TEST_CASE("doctor: a state database damaged past what opening reads fails its quick_check",
+          "[doctor]") {
+  Sandbox sandbox;
+  config::Config config = physionet_config();
+  config.state_dir = sandbox / "state";
+  const auto db = config.state_dir / "state.db";
+  std::filesystem::create_directories(config.state_dir);
+  { store::Store store(db); }  // the schema pnsyncd makes
+  {
+    // Pages at the end of the file that opening the store never reads.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw,
+                         "PRAGMA journal_mode=DELETE; CREATE TABLE filler(x); "
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                         "WHERE i < 2000) INSERT INTO filler SELECT randomblob(100) FROM n;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  doctor::CheckResult result = doctor::check_state_dir(config);
+  INFO(result.detail);
+  REQUIRE(result.status == Status::Ok);
+  CHECK_THAT(result.detail, Catch::EndsWith("state.db passes quick_check"));
+
+  // Overwrite one b-tree page of filler, two pages before the end, with garbage.
+  const auto size = std::filesystem::file_size(db);
+  {
+    std::FILE* file = std::fopen(db.c_str(), "r+b");
+    REQUIRE(file != nullptr);
+    std::fseek(file, static_cast<long>(size - 2 * 4096), SEEK_SET);
+    const std::string garbage(4096, '\xA5');
+    std::fwrite(garbage.data(), 1, garbage.size(), file);
+    std::fclose(file);
+  }
+  { store::Store reopened(db); }  // pnsyncd itself would start on it
+  result = doctor::check_state_dir(config);
+  INFO(result.detail);
+  CHECK(result.status == Status::Fail);
+  CHECK_THAT(result.detail, Catch::Contains(db.string()));
+  CHECK_THAT(result.fix, Catch::Contains("move " + db.string() + " aside"));
 }
 
 // --- output --------------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ TEST_CASE("kill -9 during or after a batch leaves all of it or none",
   close(ready[0]);
 
   Store store(tmp.db());
-  CHECK(store.integrity_ok());
+  CHECK(store.integrity_problem(pnsync::store::Store::Check::Full) == std::nullopt);
   const auto total = store.counts(1).files_total;
   INFO("killed " << (after.count() < 0 ? "after commit" : std::to_string(after.count()) + " ms in")
                  << "; child reported commit: " << committed);

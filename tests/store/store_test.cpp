@@ -362,7 +362,7 @@ TEST_CASE("committed data survives closing and reopening", "[store][durability]"
     store.set_crawl_complete(m, 200);
   }
   Store store(tmp.db());
-  CHECK(store.integrity_ok());
+  CHECK(store.integrity_problem(pnsync::store::Store::Check::Full) == std::nullopt);
   CHECK(store.ensure_mirror("mitdb/1.0.0", "/srv/mitdb") == m);
   CHECK(store.pending_dirs(m) == Dirs{"x/"});
   CHECK(store.crawl_completed_at(m) == 200);
@@ -385,11 +385,11 @@ TEST_CASE("a moved Store keeps working", "[store]") {
   CHECK(third.counts(m).files_total == 1);
 }
 
-TEST_CASE("integrity_ok reports a damaged database", "[store]") {
+TEST_CASE("integrity_problem reports a damaged database", "[store]") {
   DbSandbox tmp;
   {
     Store store(tmp.db());
-    CHECK(store.integrity_ok());
+    CHECK(store.integrity_problem(pnsync::store::Store::Check::Full) == std::nullopt);
     const auto m = store.ensure_mirror("mitdb/1.0.0", "/srv/mitdb");
     store.upsert_files(m, Files{discovered("a", 1), discovered("b", 2)});
   }
@@ -402,7 +402,7 @@ TEST_CASE("integrity_ok reports a damaged database", "[store]") {
         "WHERE name = 'file_by_state'");
   }
   Store store(tmp.db());
-  CHECK_FALSE(store.integrity_ok());
+  CHECK_FALSE(store.integrity_problem(pnsync::store::Store::Check::Full) == std::nullopt);
 }
 
 TEST_CASE("files outside the selection leave the work lists and the counts", "[store][selection]") {
