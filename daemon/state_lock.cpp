@@ -32,7 +32,12 @@ Result<StateLock> StateLock::acquire(const std::filesystem::path& state_dir) {
     return local_error("cannot lock", lock_file.string(), errno);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) == 0) (void)::pwrite(fd.get(), pid.data(), pid.size(), 0);
+  // The pid is for a person reading the file; the flock is the lock, so a failed write is
+  // harmless. (A (void) cast does not silence warn_unused_result, which _FORTIFY_SOURCE adds.)
+  if (::ftruncate(fd.get(), 0) == 0) {
+    const ssize_t written = ::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    static_cast<void>(written);
+  }
   return StateLock(std::move(fd));
 }
 

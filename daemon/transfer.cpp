@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstring>
 
 #include "daemon/http_policy.hpp"
 #include "daemon/safe_path.hpp"
@@ -118,7 +119,7 @@ void Transfer::fetch() {
   written_ = info.st_size;
   if (file_.size && written_ > *file_.size) {
     // Longer than the file can be: nothing in it is worth keeping.
-    ::ftruncate(partial_.get(), 0);
+    truncate_partial(0);
     written_ = 0;
   }
   if (plan_ || should_fetch_in_ranges()) {
@@ -135,7 +136,7 @@ void Transfer::fetch() {
     if (auto hashed = hash_file_prefix(partial_.get(), written_, hasher_,
                                        context_.tree.partial_name(file_.path));
         !hashed) {
-      ::ftruncate(partial_.get(), 0);
+      truncate_partial(0);
       written_ = 0;
       reset_hash();
     }
@@ -301,7 +302,7 @@ bool Transfer::accept_body(const ResponseInfo& info, std::string_view chunk) {
     if (info.status == 200) {
       if (resume_from_ > 0) {
         // The server ignored the Range: the body is the whole file.
-        ::ftruncate(partial_.get(), 0);
+        truncate_partial(0);
         ::lseek(partial_.get(), 0, SEEK_SET);
         reset_hash();
         written_ = 0;
@@ -390,7 +391,7 @@ void Transfer::on_response(const HttpOutcome& outcome) {
   }
   if (status == 200 && !body_started_ && resume_from_ > 0) {
     // An empty 200 to a range request: the file is now empty.
-    ::ftruncate(partial_.get(), 0);
+    truncate_partial(0);
     reset_hash();
     written_ = 0;
   }
@@ -577,6 +578,12 @@ void Transfer::finish(AttemptResult result) {
   reset_hash();  // an attempt that ended hashes no more; a late read-back must not end it again
   // Last statement: the owner may destroy this transfer in the callback.
   on_attempt_done_(*this, std::move(result));
+}
+
+void Transfer::truncate_partial(std::int64_t size) {
+  if (::ftruncate(partial_.get(), static_cast<off_t>(size)) != 0)
+    context_.log.warning("cannot truncate " + context_.tree.partial_name(file_.path) + " to " +
+                         std::to_string(size) + " bytes: " + std::strerror(errno));
 }
 
 }  // namespace pnsync

@@ -226,6 +226,10 @@ private:
   void finish_ranges_if_done();
   void cancel_ranges();
   void fail_ranges(AttemptResult result);
+  // Cuts the partial file to `size` bytes; a failure is logged (as a warning naming the partial
+  // file) and otherwise left to the checks that already follow: the size and the hash are
+  // verified before anything is published.
+  void truncate_partial(std::int64_t size);
   std::optional<std::size_t> idle_range() const;
   std::int64_t min_range_left() const;
   // Bytes a second the ranges in flight for at least a second got, on average; nullopt before.

@@ -121,7 +121,7 @@ void Transfer::start_ranges() {
     context_.log.warning(context_.tree.partial_name(file_.path) + " holds " +
                          std::to_string(info.st_size) + " bytes, its ranges claim " +
                          std::to_string(claimed) + "; fetching it again");
-    ::ftruncate(partial_.get(), 0);
+    truncate_partial(0);
     plan_.emplace(*file_.size, 0);
     save_plan(true);
   }
@@ -428,7 +428,7 @@ void Transfer::fail_ranges(AttemptResult result) {
   if (ranges_refused_) {
     // One stream from byte 0 next time: keep only the gap-free prefix of what is on disk.
     const std::int64_t keep = plan_ ? plan_->contiguous() : 0;
-    if (partial_) ::ftruncate(partial_.get(), keep);
+    if (partial_) truncate_partial(keep);
     forget_plan();
     written_ = keep;
   }

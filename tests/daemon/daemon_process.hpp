@@ -143,8 +143,10 @@ inline std::filesystem::path write_daemon_config(const config::Config& config,
   auto config_file = dir / "pnsync.yaml";
   write_file(config_file, yaml);
   if (owner) {
-    ::chown(password_file.c_str(), *owner, static_cast<gid_t>(-1));
-    ::chown(config_file.c_str(), *owner, static_cast<gid_t>(-1));
+    if (::chown(password_file.c_str(), *owner, static_cast<gid_t>(-1)) != 0 ||
+        ::chown(config_file.c_str(), *owner, static_cast<gid_t>(-1)) != 0)
+      throw std::runtime_error("cannot chown the test configuration to uid " +
+                               std::to_string(*owner));
   }
   return config_file;
 }

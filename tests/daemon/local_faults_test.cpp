@@ -194,8 +194,8 @@ struct UnprivilegedFixture : MirrorFixture {
     ::chmod(sandbox.path().c_str(), 0755);
     fs::create_directories(config.state_dir);
     fs::create_directories(dest);
-    ::chown(config.state_dir.c_str(), uid, gid);
-    ::chown(dest.c_str(), uid, gid);
+    REQUIRE(::chown(config.state_dir.c_str(), uid, gid) == 0);
+    REQUIRE(::chown(dest.c_str(), uid, gid) == 0);
     config_file = write_daemon_config(config, kPassword, sandbox.path(), uid);
   }
   bool can_switch_user() const {
@@ -221,7 +221,8 @@ TEST_CASE("a subfolder the daemon may not write stops the pass with exit 5, nami
   if (!environment_allows(fixture.can_switch_user(), "run pnsyncd as nobody with setpriv")) return;
   const fs::path locked = fixture.dest / "files/p10";
   fs::create_directories(locked);
-  ::chown((fixture.dest / "files").c_str(), fixture.uid, fixture.gid);  // only p10 is locked
+  REQUIRE(::chown((fixture.dest / "files").c_str(), fixture.uid, fixture.gid) ==
+          0);                     // p10 stays root's
   ::chmod(locked.c_str(), 0755);  // root's, so not nobody's to write
 
   CHECK(fixture.run_daemon() == 5);
@@ -274,7 +275,7 @@ TEST_CASE("a state_dir that cannot be written stops pnsyncd with exit 5 before a
   UnprivilegedFixture fixture;
   if (!environment_allows(fixture.can_switch_user(), "run pnsyncd as nobody with setpriv")) return;
   SECTION("a fresh state_dir owned by someone else") {
-    ::chown(fixture.config.state_dir.c_str(), 0, 0);
+    REQUIRE(::chown(fixture.config.state_dir.c_str(), 0, 0) == 0);
     ::chmod(fixture.config.state_dir.c_str(), 0755);
     CHECK(fixture.run_daemon() == 5);
   }
