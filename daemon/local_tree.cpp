@@ -292,12 +292,17 @@ Result<UniqueFd> LocalTree::open_final(std::string_view rel) const {
   return fd;
 }
 
+bool LocalTree::is_closed(const struct stat& info, bool directory) const {
+  const mode_t mode = directory ? settings_.dir_mode : settings_.file_mode;
+  return (info.st_mode & 07777) == mode && (!gid_ || info.st_gid == *gid_);
+}
+
 Result<LocalTree::Closed> LocalTree::close_adopted(std::string_view rel, int file_fd) const {
   Closed closed;
   const auto close_one = [&](int fd, mode_t mode, const std::string& name) -> Result<void> {
     struct stat info {};
     if (::fstat(fd, &info) != 0) return local_error("cannot stat", name, errno);
-    if ((info.st_mode & 07777) == mode && (!gid_ || info.st_gid == *gid_)) return {};
+    if (is_closed(info, S_ISDIR(info.st_mode))) return {};
     if (apply_owner_and_mode(fd, gid_, mode) != 0)
       return local_error("cannot set group and mode of", name, errno);
     ++closed.entries;

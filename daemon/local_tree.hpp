@@ -129,6 +129,9 @@ public:
   // `wget -r` (0644 files, 0755 directories) would otherwise stay readable by everyone, which the
   // data use agreement forbids.
   Result<Closed> close_adopted(std::string_view rel, int file_fd) const;
+  // Whether `info` (of a file, or of a directory when `directory`) already has the mode and group
+  // close_adopted gives: what the pass checks on every file it finds in dest.
+  bool is_closed(const struct stat& info, bool directory) const;
 
 private:
   LocalTree(std::filesystem::path root, UniqueFd root_fd, UniqueFd partial_fd,

@@ -629,12 +629,15 @@ void MirrorJob::plan_known_files() {
   // every file of the mirror.
   constexpr std::int64_t kNamedMissing = 20;
   std::int64_t missing = 0;
+  std::string previous_path;
   for (const auto& file : services_.store.verified_files(mirror_id_)) {
-    if (options_.verify_at_rest) break;
     auto on_disk = tree_->stat_final(file.path);
     const bool intact = on_disk && on_disk->has_value() && S_ISREG((*on_disk)->st_mode) &&
                         (!file.size || (*on_disk)->st_size == *file.size);
-    if (!intact) {
+    if (intact) close_found(file.path, **on_disk, previous_path);
+    previous_path = file.path;
+    if (intact || options_.verify_at_rest) continue;  // verify at rest judges the rest itself
+    {
       if (++missing <= kNamedMissing)
         services_.log.warning(
             (mirror_.dest / file.path).string() +
@@ -658,6 +661,39 @@ void MirrorJob::plan_known_files() {
     enqueue(file);
   }
   refresh_counts(true);
+}
+
+void MirrorJob::close_found(const std::string& path, const struct stat& info,
+                            std::string_view previous_path) {
+  // A mirror found in dest is held to file_mode/dir_mode on every pass, not only when adopted: a
+  // file someone opened up later, or a mode setting tightened since, is closed without a fetch.
+  // Paths come in order, so only the directories this file does not share with the one before it
+  // are new here; each directory is looked at once.
+  bool open = !tree_->is_closed(info, false);
+  std::size_t shared = 0;
+  while (shared < path.size() && shared < previous_path.size() &&
+         path[shared] == previous_path[shared])
+    ++shared;
+  shared = path.rfind('/', shared == 0 ? 0 : shared - 1);
+  shared = shared == std::string::npos ? 0 : shared + 1;
+  for (std::size_t slash = path.find('/', shared); !open && slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    auto dir = tree_->stat_final(std::string_view(path).substr(0, slash));
+    open = dir && dir->has_value() && !tree_->is_closed(**dir, true);
+  }
+  if (!open) return;
+  auto fd = tree_->open_final(path);
+  if (!fd) {
+    services_.log.warning(fd.error().message);
+    return;
+  }
+  auto closed = tree_->close_adopted(path, fd->get());
+  if (!closed) {
+    services_.log.warning(closed.error().message);
+    return;
+  }
+  closed_.entries += closed->entries;
+  closed_.world_readable += closed->world_readable;
 }
 
 void MirrorJob::start_crawl() {
@@ -1008,17 +1044,27 @@ void MirrorJob::retry_later(std::function<void()> again, int attempt,
   }
   const auto delay =
       retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
-  auto timer = std::make_unique<boost::asio::steady_timer>(services_.io, delay);
-  auto* raw = timer.get();
-  timers_.push_back(std::move(timer));
+  auto wait =
+      std::make_unique<RetryWait>(RetryWait{boost::asio::steady_timer(services_.io, delay)});
+  auto* raw = wait.get();
+  retry_waits_.push_back(std::move(wait));
   ++waiting_retries_;
-  raw->async_wait([this, self = shared_from_this(), raw,
-                   again = std::move(again)](const boost::system::error_code& ec) {
+  raw->timer.async_wait([this, self = shared_from_this(), raw,
+                         again = std::move(again)](const boost::system::error_code& ec) {
     --waiting_retries_;
-    std::erase_if(timers_, [raw](const auto& owned) { return owned.get() == raw; });
-    if (!ec && status_ == JobStatus::Running) again();
+    const bool due = !ec || raw->now;
+    std::erase_if(retry_waits_, [raw](const auto& owned) { return owned.get() == raw; });
+    if (due && status_ == JobStatus::Running) again();
     check_finished();
   });
+}
+
+void MirrorJob::retry_waiting_now() {
+  if (status_ != JobStatus::Running) return;
+  for (auto& wait : retry_waits_) {
+    wait->now = true;
+    wait->timer.cancel();
+  }
 }
 
 void MirrorJob::flush_verified() {
@@ -1068,8 +1114,8 @@ void MirrorJob::check_finished() {
                   static_cast<unsigned>(config_.dir_mode));
     services_.log.info(name_ + ": closed " + std::to_string(closed_.world_readable) +
                        " world-readable entries under " + mirror_.dest.string() + " (" +
-                       std::to_string(closed_.entries) + " adopted files and directories set to " +
-                       modes + ")");
+                       std::to_string(closed_.entries) + " files and directories set to " + modes +
+                       ")");
   }
   status_ = listing_failures_ > 0 ? JobStatus::Failed : JobStatus::Done;
   if (listing_failures_ > 0)
@@ -1089,7 +1135,7 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   }
   for (auto id : std::set(text_requests_)) services_.http.cancel(id);
   text_requests_.clear();
-  for (auto& timer : timers_) timer->cancel();
+  for (auto& wait : retry_waits_) wait->timer.cancel();
   flush_timer_.cancel();
   if (verifier_) verifier_->stop();
   flush_verified();

@@ -115,6 +115,9 @@ public:
   void start();
   // Stops every request; partial files stay for the next run. on_finished follows.
   void stop(JobStatus why, std::string message);
+  // Every request backing off (a failed attempt, a server's Retry-After) is tried again now: the
+  // operator said go (pnsyncctl resume, sync).
+  void retry_waiting_now();
 
   const std::string& name() const { return name_; }
   JobStatus status() const { return status_; }
@@ -179,6 +182,8 @@ private:
   void keep_or_delete_unselected();
   bool wanted(std::string_view path) const;
   void plan_known_files();
+  void close_found(const std::string& path, const struct stat& info,
+                   std::string_view previous_path);
   void verify_at_rest();
   void on_rest_findings(const std::vector<RestFinding>& findings);
   void start_crawl();
@@ -282,7 +287,12 @@ private:
   std::size_t listing_failures_ = 0;
   std::set<HttpClient::RequestId> text_requests_;
   std::chrono::steady_clock::time_point counts_refreshed_{};
-  std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
+  // Requests backing off until their retry is due; `now` makes a cancelled wait retry at once.
+  struct RetryWait {
+    boost::asio::steady_timer timer;
+    bool now = false;
+  };
+  std::vector<std::unique_ptr<RetryWait>> retry_waits_;
   std::vector<store::VerifiedFile> verified_batch_;
   boost::asio::steady_timer flush_timer_;
   bool flush_armed_ = false;

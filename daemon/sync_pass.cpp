@@ -201,7 +201,7 @@ private:
         appendf(out, "    %s\n", printable(job->last_message()).c_str());
       if (progress.modes_closed > 0)
         appendf(out,
-                "    closed %lld world-readable entries under %s (%lld adopted entries set to "
+                "    closed %lld world-readable entries under %s (%lld entries set to "
                 "file_mode/dir_mode)\n",
                 static_cast<long long>(progress.modes_closed_world_readable),
                 job->mirror().dest.c_str(), static_cast<long long>(progress.modes_closed));

@@ -265,6 +265,40 @@ TEST_CASE("an adopted wget mirror is closed to file_mode and dir_mode, and the p
   CHECK(fixture.summary.find("world-readable") == std::string::npos);
 }
 
+TEST_CASE("a mirror opened up after it was verified, or a tightened file_mode, is closed again",
+          "[mirror][safety]") {
+  MirrorFixture fixture;
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  const auto mode = [](const fs::path& p) {
+    struct stat info {};
+    REQUIRE(::stat(p.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  // Someone with access chmods a file and a directory deep in the tree open to everyone.
+  const fs::path image = fixture.dest / kBigImage;
+  fs::permissions(image, fs::perms(0644));
+  fs::permissions(image.parent_path(), fs::perms(0755));
+  fixture.server->clear_requests();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  INFO(fixture.summary);
+  CHECK(fixture.summary.find("closed 2 world-readable entries under " + fixture.dest.string()) !=
+        std::string::npos);
+  CHECK(mode(image) == 0640);
+  CHECK(mode(image.parent_path()) == 02750);
+  CHECK(fixture.server->count_requests(fixture.url_path(kBigImage)) == 0);  // closed, not fetched
+
+  // The lab tightens file_mode: every file already verified follows, none is fetched again.
+  fixture.config.file_mode = 0600;
+  fixture.server->clear_requests();
+  REQUIRE(fixture.run() == ExitCode::Ok);
+  for (const auto& [path, content] : fixture.files) {
+    INFO(path);
+    CHECK(mode(fixture.dest / path) == 0600);
+  }
+  CHECK(fixture.summary.find("entries set to file_mode/dir_mode") != std::string::npos);
+  CHECK(fixture.server->count_requests(fixture.url_path(kBigImage)) == 0);
+}
+
 TEST_CASE("a corrupt local copy is replaced, not adopted", "[mirror][restart]") {
   MirrorFixture fixture;
   write_file(fixture.dest / "LICENSE.txt", "tampered");
