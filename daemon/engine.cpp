@@ -532,10 +532,13 @@ protocol::Response Engine::handle(const protocol::Request& request) {
       }
       log_.info(std::string(done) + " " +
                 (request.mirror.empty() ? "every mirror" : request.mirror) + " (pnsyncctl)");
-      // The operator says go now: a server's Retry-After hold (the whole host) ends too.
-      if ((request.method == Method::Resume || request.method == Method::Sync) &&
-          scheduler_.release_hold())
-        log_.info("the server's Retry-After hold is released (pnsyncctl)");
+      // The operator says go now: a server's Retry-After hold (the whole host) ends too, and
+      // requests backing off in a running pass are tried again without waiting out their delay.
+      if (request.method == Method::Resume || request.method == Method::Sync) {
+        for (auto* runner : targets) runner->retry_waiting_now();
+        if (scheduler_.release_hold())
+          log_.info("the server's Retry-After hold is released (pnsyncctl)");
+      }
       return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
     }
     case Method::Refetch: {

@@ -166,6 +166,10 @@ void MirrorRunner::resume() {
   sync_now();
 }
 
+void MirrorRunner::retry_waiting_now() {
+  if (job_) job_->retry_waiting_now();
+}
+
 void MirrorRunner::retry_failed() {
   if (retired_) return;
   // A new pass re-queues failed files with fresh attempt counts (MirrorJob::plan_known_files).

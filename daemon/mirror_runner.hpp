@@ -45,6 +45,8 @@ public:
   void pause(std::string why);
   void resume();
   // Failed files get a fresh start in a new pass.
+  // A running pass's requests that are backing off are tried again now (pnsyncctl resume, sync).
+  void retry_waiting_now();
   void retry_failed();
   // Every verified file is hashed again against the manifest or its stored hash in a new pass;
   // a mismatch is fetched again.

@@ -415,6 +415,35 @@ TEST_CASE("pnsyncctl verify re-hashes at rest; an emptied dest waits for refetch
   CHECK(daemon.wait() == 0);
 }
 
+TEST_CASE("pnsyncctl resume ends a server's Retry-After hold and the waits behind it at once",
+          "[process][daemon][pnsyncctl][retry]") {
+  MirrorFixture fixture;
+  // One 429 asking for ten minutes: the host is held, and the file waits as long for its retry.
+  const auto target = fixture.url_path(
+      "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.dcm");
+  fixture.server->set_fault(target, {Fault::Kind::Status, 0, 429, std::string("600"), 1});
+  const auto config = write_config(fixture);
+  Pnsyncd daemon(config, fixture.sandbox / "pnsyncd.log", Pnsyncd::Mode::Daemon);
+  const auto held = [&] {
+    const ProcessRun run = pnsyncctl(fixture, {"status", "--json"});
+    return run.status == 0 && nlohmann::json::parse(run.out).at("held_until_unix").is_number();
+  };
+  REQUIRE(wait_for(held, std::chrono::seconds(20)));
+  CHECK(mirror_status(fixture).at("state") == "syncing");
+
+  const ProcessRun resumed = pnsyncctl(fixture, {"resume"});
+  INFO(resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(wait_for([&] { return fixture.mirrored_exactly(nullptr); }, std::chrono::seconds(10)));
+  CHECK_FALSE(held());
+  CHECK(fixture.server->count_requests(target) == 2);
+  CHECK_THAT(read_file(fixture.sandbox / "pnsyncd.log"),
+             Catch::Contains("Retry-After hold is released"));
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+}
+
 TEST_CASE("daemon: SIGTERM mid-transfer, then a restart resumes from the partial bytes",
           "[process][daemon]") {
   MirrorFixture fixture;
