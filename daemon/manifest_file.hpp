@@ -55,13 +55,11 @@ private:
   std::optional<Error> error_;
 };
 
-// SHA256SUMS.txt as an earlier pass published it in `tree`, opened for reading, if it is still
-// the file the store recorded: `size` bytes whose SHA-256 is `sha256`. Hashes the whole file (a
-// tenth of a second for MIMIC-CXR-JPG's 52 MB): its size and mtime alone would not show bytes
-// edited or damaged since. The error names the file and says what differs (ErrorKind::Integrity) or
-// why it could not be read.
-Result<UniqueFd> open_published_manifest(const LocalTree& tree, std::int64_t size,
-                                         std::string_view sha256);
+// SHA256SUMS.txt as an earlier pass published it in `tree`, opened for reading, if it is still a
+// regular file of the `size` bytes the store recorded. The error names the file and says what
+// differs (ErrorKind::Integrity) or why it could not be opened. Its SHA-256 is for the caller to
+// check, off the event loop (MirrorJob::adopt_unchanged_manifest, on the hash worker).
+Result<UniqueFd> open_published_manifest(const LocalTree& tree, std::int64_t size);
 
 // Feeds the file behind `fd`, from its first byte to its end, to `parser` in pieces of
 // kManifestReadChunk bytes (pread: the file offset is left alone), then finishes the parser.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/mirror_job.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "common/text.hpp"
@@ -357,58 +359,97 @@ void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& downlo
   if (!write_pending_marker()) return;
   if (verdict == Verdict::NotFound) {
     services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
+    manifest_ready();
   } else if (status == 304) {
-    if (!adopt_unchanged_manifest(outcome, asked_about, attempt)) return;
-  } else if (!publish_manifest(outcome, download)) {
-    return;
+    adopt_unchanged_manifest(outcome, asked_about, attempt);
+  } else {
+    publish_manifest(outcome, download);
   }
+}
+
+void MirrorJob::manifest_ready() {
   manifest_done_ = true;
   prepare_selection();
 }
 
-bool MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& download) {
-  // The manifest is itself a file of the tree, complete on disk: publish it now. Its entries are
-  // read back from it once the pass knows which it wants.
+void MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& download) {
+  // The manifest is itself a file of the tree, complete on disk: publish it now, on the
+  // publisher's threads (its fsync may take long on network storage). Its entries are read back
+  // from it once the pass knows which it wants.
   const auto modified = imf_time(outcome.info.last_modified);
   const std::int64_t size = download.size();
-  const std::string sha256 = download.sha256_hex();
+  std::string sha256 = download.sha256_hex();
   UniqueFd file = download.release_file();
-  if (auto published = tree_->publish(kManifestName, file.get(), modified); !published) {
-    stop(storage_status(published.error()), published.error().message);
-    return false;
-  }
-  const store::DiscoveredFile self{std::string(kManifestName), size, std::nullopt, modified};
-  services_.store.upsert_files(mirror_id_, std::span(&self, 1));
-  if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
-    verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
-    flush_verified();
+  UniqueFd published(::fcntl(file.get(), F_DUPFD_CLOEXEC, 0));  // the publisher closes its own
+  if (!published) {
+    stop(JobStatus::LocalStorage,
+         tree_->partial_name(kManifestName) + ": cannot duplicate: " + std::strerror(errno));
+    return;
   }
   manifest_file_ = std::move(file);
-  manifest_in_dest_ = true;
-  return true;
+  manifest_publish_ = transfer_context_->publisher->publish(
+      {std::string(kManifestName), std::move(published), modified},
+      [this, self = weak_from_this(), size, modified,
+       sha256 = std::move(sha256)](const Result<void>& done) {
+        if (self.expired() || status_ != JobStatus::Running) return;
+        if (!done) {
+          stop(storage_status(done.error()), done.error().message);
+          return;
+        }
+        const store::DiscoveredFile manifest{std::string(kManifestName), size, std::nullopt,
+                                             modified};
+        services_.store.upsert_files(mirror_id_, std::span(&manifest, 1));
+        if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
+          verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
+          flush_verified();
+        }
+        manifest_in_dest_ = true;
+        manifest_ready();
+      });
 }
 
-bool MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
+void MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
                                          const std::optional<PublishedManifest>& asked_about,
                                          Attempt attempt) {
   if (!asked_about) {
     stop(JobStatus::Failed, outcome.url + ": 304 Not Modified to a request without a condition");
-    return false;
+    return;
   }
-  auto copy = open_published_manifest(*tree_, asked_about->size, asked_about->sha256);
-  if (!copy) {
-    services_.log.warning(copy.error().message +
+  const std::string name = (mirror_.dest / kManifestName).string();
+  const auto ask_again = [this, attempt](const PublishedManifest& record, const Error& why) {
+    services_.log.warning(why.message +
                           "; fetching SHA256SUMS.txt again without If-Modified-Since");
     // The record no longer vouches for the copy, so published_manifest() finds nothing and the
     // next request is plain: this cannot loop. A 200 records the new copy as verified again.
-    services_.store.requeue(asked_about->id);
+    services_.store.requeue(record.id);
     fetch_manifest(attempt);
-    return false;
+  };
+  auto copy = open_published_manifest(*tree_, asked_about->size);
+  UniqueFd reader;
+  if (copy) reader = UniqueFd(::fcntl(copy->get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy || !reader) {
+    ask_again(*asked_about, copy ? local_error("cannot read", name, errno) : copy.error());
+    return;
   }
+  // Its size and mtime alone would not show bytes edited or damaged since: the copy is hashed
+  // whole, on the hash worker (a manifest of a million files is over 100 MB).
   manifest_file_ = std::move(*copy);
-  manifest_unchanged_ = true;
-  manifest_in_dest_ = true;
-  return true;
+  transfer_context_->hash_worker->hash(
+      {std::move(reader), 0, asked_about->size, Sha256(), name},
+      [this, self = weak_from_this(), record = *asked_about, name, ask_again](
+          Sha256 hasher, const Result<void>& read) {
+        if (self.expired() || status_ != JobStatus::Running) return;
+        if (!read || hasher.finish_hex() != record.sha256) {
+          manifest_file_ = UniqueFd();
+          ask_again(record, read ? Error{ErrorKind::Integrity,
+                                         name + ": SHA-256 differs from the one recorded"}
+                                 : read.error());
+          return;
+        }
+        manifest_unchanged_ = true;
+        manifest_in_dest_ = true;
+        manifest_ready();
+      });
 }
 
 bool MirrorJob::read_manifest(ManifestScope scope) {

@@ -162,14 +162,16 @@ private:
   void fetch_manifest(Attempt attempt);
   void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
                    const std::optional<PublishedManifest>& asked_about);
-  // 200: the body becomes dest's SHA256SUMS.txt, recorded as verified. False when the job stopped.
-  bool publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
-  // 304: the published copy is the manifest, once hashed and found to be the one recorded.
-  // Otherwise it is asked for again without the condition and false is returned (as when the job
-  // stopped).
-  bool adopt_unchanged_manifest(const HttpOutcome& outcome,
+  // 200: the body becomes dest's SHA256SUMS.txt, published off the event loop and recorded as
+  // verified; then manifest_ready().
+  void publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
+  // 304: the published copy is the manifest, once hashed on the hash worker and found to be the
+  // one recorded; then manifest_ready(). Otherwise it is asked for again without the condition.
+  void adopt_unchanged_manifest(const HttpOutcome& outcome,
                                 const std::optional<PublishedManifest>& asked_about,
                                 Attempt attempt);
+  // The manifest step is over (manifest_file_ open on the manifest, or none on the server).
+  void manifest_ready();
   // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
   // exists), or every entry the selection wants.
   enum class ManifestScope { Tables, Selection };
@@ -245,6 +247,7 @@ private:
   // already there) until the last read of this pass (select: reads it twice); closed (-1) when
   // the server has none.
   UniqueFd manifest_file_;
+  PublishTicket manifest_publish_;  // while the publisher has the manifest
   // The server answered 304: the entries come from the copy a previous pass published.
   bool manifest_unchanged_ = false;
   // This pass fetched or confirmed SHA256SUMS.txt: its row belongs to the manifest step, whose
