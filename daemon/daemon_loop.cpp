@@ -136,7 +136,11 @@ private:
       return;
     }
     log_.set_level(log_level_of(next.log_level));
-    log_.info("reloaded " + config_file_.string() + ": " + engine_.reload(std::move(next)));
+    try {
+      log_.info("reloaded " + config_file_.string() + ": " + engine_.reload(std::move(next)));
+    } catch (const store::StoreError& error) {
+      log_.error(std::string("reload stopped by the state database: ") + error.what());
+    }
     warn_about_exposures(engine_.config(), log_);  // what runs now (metrics_listen stays)
     notify(notifier_.ready());
   }

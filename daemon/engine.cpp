@@ -480,6 +480,15 @@ std::optional<protocol::Response> Engine::select(const protocol::Request& reques
 }
 
 protocol::Response Engine::handle(const protocol::Request& request) {
+  // A failing state database costs the client its answer, not the daemon its life.
+  try {
+    return dispatch(request);
+  } catch (const store::StoreError& error) {
+    return error_response(request, protocol::ErrorCode::Failed, error.what());
+  }
+}
+
+protocol::Response Engine::dispatch(const protocol::Request& request) {
   using protocol::Method;
   std::vector<MirrorRunner*> targets;
   switch (request.method) {

@@ -65,6 +65,7 @@ public:
   double rate() const { return meter_.bytes_per_second(); }
 
 private:
+  protocol::Response dispatch(const protocol::Request& request);
   void add_runner(const config::Mirror& mirror);
   void on_pass_end(MirrorRunner& runner);
   void observe(const HttpOutcome& outcome);

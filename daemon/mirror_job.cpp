@@ -152,6 +152,10 @@ std::string MirrorJob::url_for(const std::string& relative) const {
 }
 
 void MirrorJob::start() {
+  guarded([&] { begin(); });
+}
+
+void MirrorJob::begin() {
   mirror_id_ = services_.store.ensure_mirror(name_, mirror_.dest.string());
   if (!open_dest()) return;
   transfer_context_ = std::make_unique<TransferContext>(TransferContext{
@@ -172,7 +176,7 @@ void MirrorJob::start() {
   };
   transfer_context_->save_segments = [this](store::FileId file, std::int64_t on_disk,
                                             const std::optional<std::string>& segments) {
-    services_.store.save_segments(file, on_disk, segments);
+    guarded([&] { services_.store.save_segments(file, on_disk, segments); });
   };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
@@ -234,7 +238,7 @@ HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
   *id = services_.http.get(std::move(request), [this, self = shared_from_this(), id,
                                                 on_done](const HttpOutcome& outcome) {
     text_requests_.erase(*id);
-    on_done(outcome);
+    guarded([&] { on_done(outcome); });
   });
   text_requests_.insert(*id);
   return *id;
@@ -272,33 +276,37 @@ std::optional<MirrorJob::PublishedManifest> MirrorJob::published_manifest() {
 }
 
 void MirrorJob::fetch_manifest(Attempt attempt) {
-  services_.scheduler.submit(
-      Lane::Listing, [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
-        if (status_ != JobStatus::Running) return;
-        auto started = ManifestDownload::start(*tree_, kManifestLimit);
-        if (!started) {
-          stop(storage_status(started.error()), started.error().message);
-          return;
-        }
-        auto download = std::make_shared<ManifestDownload>(std::move(*started));
-        auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-        GetRequest request;
-        request.url = url_for(std::string(kManifestName));
-        request.compressed = true;
-        // The date sent is the server's own Last-Modified, so clocks never disagree; nginx
-        // answers 304 only to that exact date (if_modified_since exact).
-        auto published = published_manifest();
-        if (published) request.if_modified_since = published->mtime;
-        // Straight to the partial file: only a success's body is the manifest.
-        request.on_body = [download](const ResponseInfo& info, std::string_view chunk) {
-          return info.status < 200 || info.status > 299 || download->append(chunk);
-        };
-        send(std::move(request), [this, held, download, attempt,
-                                  published = std::move(published)](const HttpOutcome& outcome) {
-          held->release();
-          on_manifest(outcome, *download, attempt, published);
-        });
-      });
+  services_.scheduler.submit(Lane::Listing,
+                             [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
+                               guarded([&] { send_manifest_request(attempt, std::move(slot)); });
+                             });
+}
+
+void MirrorJob::send_manifest_request(Attempt attempt, Scheduler::Slot slot) {
+  if (status_ != JobStatus::Running) return;
+  auto started = ManifestDownload::start(*tree_, kManifestLimit);
+  if (!started) {
+    stop(storage_status(started.error()), started.error().message);
+    return;
+  }
+  auto download = std::make_shared<ManifestDownload>(std::move(*started));
+  auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+  GetRequest request;
+  request.url = url_for(std::string(kManifestName));
+  request.compressed = true;
+  // The date sent is the server's own Last-Modified, so clocks never disagree; nginx
+  // answers 304 only to that exact date (if_modified_since exact).
+  auto published = published_manifest();
+  if (published) request.if_modified_since = published->mtime;
+  // Straight to the partial file: only a success's body is the manifest.
+  request.on_body = [download](const ResponseInfo& info, std::string_view chunk) {
+    return info.status < 200 || info.status > 299 || download->append(chunk);
+  };
+  send(std::move(request), [this, held, download, attempt,
+                            published = std::move(published)](const HttpOutcome& outcome) {
+    held->release();
+    on_manifest(outcome, *download, attempt, published);
+  });
 }
 
 bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
@@ -396,15 +404,17 @@ void MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& d
           stop(storage_status(done.error()), done.error().message);
           return;
         }
-        const store::DiscoveredFile manifest{std::string(kManifestName), size, std::nullopt,
-                                             modified};
-        services_.store.upsert_files(mirror_id_, std::span(&manifest, 1));
-        if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
-          verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
-          flush_verified();
-        }
-        manifest_in_dest_ = true;
-        manifest_ready();
+        guarded([&] {
+          const store::DiscoveredFile manifest{std::string(kManifestName), size, std::nullopt,
+                                               modified};
+          services_.store.upsert_files(mirror_id_, std::span(&manifest, 1));
+          if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
+            verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
+            flush_verified();
+          }
+          manifest_in_dest_ = true;
+          manifest_ready();
+        });
       });
 }
 
@@ -439,16 +449,18 @@ void MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
       [this, self = weak_from_this(), record = *asked_about, name, ask_again](
           Sha256 hasher, const Result<void>& read) {
         if (self.expired() || status_ != JobStatus::Running) return;
-        if (!read || hasher.finish_hex() != record.sha256) {
-          manifest_file_ = UniqueFd();
-          ask_again(record, read ? Error{ErrorKind::Integrity,
-                                         name + ": SHA-256 differs from the one recorded"}
-                                 : read.error());
-          return;
-        }
-        manifest_unchanged_ = true;
-        manifest_in_dest_ = true;
-        manifest_ready();
+        guarded([&] {
+          if (!read || hasher.finish_hex() != record.sha256) {
+            manifest_file_ = UniqueFd();
+            ask_again(record, read ? Error{ErrorKind::Integrity,
+                                           name + ": SHA-256 differs from the one recorded"}
+                                   : read.error());
+            return;
+          }
+          manifest_unchanged_ = true;
+          manifest_in_dest_ = true;
+          manifest_ready();
+        });
       });
 }
 
@@ -633,13 +645,13 @@ void MirrorJob::verify_at_rest() {
   verifier_ = std::make_unique<RestVerifier>(
       services_.io, *tree_, std::move(checks),
       [this, self = shared_from_this()](const std::vector<RestFinding>& findings) {
-        on_rest_findings(findings);
+        guarded([&] { on_rest_findings(findings); });
       },
       [this, self = shared_from_this()] {
         verifier_running_ = false;
         services_.log.info(name_ + ": verify at rest done, " + std::to_string(verify_mismatches_) +
                            " files differed");
-        check_finished();
+        guarded([&] { check_finished(); });
       });
 }
 
@@ -776,6 +788,7 @@ void MirrorJob::list_dir(const std::string& dir, Attempt attempt) {
       Lane::Listing, [this, self = shared_from_this(), dir, attempt](Scheduler::Slot slot) {
         if (status_ != JobStatus::Running) return;
         auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+        // on_listing runs guarded: get_text's completion comes through send().
         get_text(url_for(dir), options_.listing_limit,
                  [this, held, dir, attempt](const HttpOutcome& outcome, const TextBody& body) {
                    held->release();
@@ -903,14 +916,17 @@ void MirrorJob::enqueue(const store::FileRecord& file) {
 void MirrorJob::submit(const std::string& path) {
   services_.scheduler.submit(Lane::File,
                              [this, self = shared_from_this(), path](Scheduler::Slot slot) {
-                               auto found = transfers_.find(path);
-                               if (status_ != JobStatus::Running || found == transfers_.end())
-                                 return;
-                               Pending& pending = found->second;
-                               if (!pending.transfer && !make_transfer(path, pending)) return;
-                               pending.slot = std::move(slot);
-                               pending.transfer->start();
+                               guarded([&] { start_transfer(path, std::move(slot)); });
                              });
+}
+
+void MirrorJob::start_transfer(const std::string& path, Scheduler::Slot slot) {
+  auto found = transfers_.find(path);
+  if (status_ != JobStatus::Running || found == transfers_.end()) return;
+  Pending& pending = found->second;
+  if (!pending.transfer && !make_transfer(path, pending)) return;
+  pending.slot = std::move(slot);
+  pending.transfer->start();
 }
 
 bool MirrorJob::make_transfer(const std::string& path, Pending& pending) {
@@ -926,7 +942,7 @@ bool MirrorJob::make_transfer(const std::string& path, Pending& pending) {
   pending.transfer =
       std::make_unique<Transfer>(*transfer_context_, std::move(*record),
                                  [this](Transfer& transfer, const AttemptResult& result) {
-                                   on_attempt_done(transfer, result);
+                                   guarded([&] { on_attempt_done(transfer, result); });
                                  });
   return true;
 }
@@ -962,7 +978,7 @@ void MirrorJob::drop_later(const std::string& path) {
   // Erased on the loop: we may be inside the transfer's own callback.
   boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
     transfers_.erase(path);
-    check_finished();
+    guarded([&] { check_finished(); });
   });
 }
 
@@ -985,8 +1001,10 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
         flush_timer_.async_wait(
             [this, self = shared_from_this()](const boost::system::error_code& ec) {
               flush_armed_ = false;
-              if (!ec) flush_verified();
-              check_finished();
+              guarded([&] {
+                if (!ec) flush_verified();
+                check_finished();
+              });
             });
       }
       drop_later(path);
@@ -1095,8 +1113,10 @@ void MirrorJob::retry_later(std::function<void()> again, int attempt,
     --waiting_retries_;
     const bool due = !ec || raw->now;
     std::erase_if(retry_waits_, [raw](const auto& owned) { return owned.get() == raw; });
-    if (due && status_ == JobStatus::Running) again();
-    check_finished();
+    guarded([&] {
+      if (due && status_ == JobStatus::Running) again();
+      check_finished();
+    });
   });
 }
 
@@ -1179,10 +1199,25 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   for (auto& wait : retry_waits_) wait->timer.cancel();
   flush_timer_.cancel();
   if (verifier_) verifier_->stop();
-  flush_verified();
-  refresh_counts(true);
+  // What is verified is recorded, unless the database is what failed (each write would wait out
+  // busy_timeout again); those files are adopted from dest by the next pass.
+  guarded([&] {
+    if (!store_failure_) flush_verified();
+    refresh_counts(true);
+  });
   finished_reported_ = true;
   on_finished_(*this);
+}
+
+void MirrorJob::store_failed(const store::StoreError& error) {
+  if (store_failure_) return;
+  store_failure_ = error.what();
+  // After the stack unwinds: a transfer, or curl, may be the caller.
+  boost::asio::post(services_.io, [this, self = shared_from_this()] {
+    stop(JobStatus::LocalStorage,
+         *store_failure_ +
+             " (the state database failed: this mirror's pass stops; the others go on)");
+  });
 }
 
 JobProgress MirrorJob::progress() const {

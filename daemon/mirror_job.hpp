@@ -115,9 +115,24 @@ public:
   void start();
   // Stops every request; partial files stay for the next run. on_finished follows.
   void stop(JobStatus why, std::string message);
+  // Runs `step`, a piece of this pass that uses the state database. A StoreError in it (SQLite
+  // failed: a locked, damaged or full database) ends this pass as a local-storage failure, once
+  // the call stack has unwound, instead of escaping through io_context::run() and ending the
+  // daemon with every other mirror. Every handler this job gives the loop or a transfer runs
+  // its body this way.
+  template <typename Step>
+  void guarded(Step&& step) noexcept {
+    try {
+      std::forward<Step>(step)();
+    } catch (const store::StoreError& error) {
+      store_failed(error);
+    }
+  }
   // Every request backing off (a failed attempt, a server's Retry-After) is tried again now: the
   // operator said go (pnsyncctl resume, sync).
   void retry_waiting_now();
+  // The state database failed (guarded()): what SQLite said, once.
+  const std::optional<std::string>& store_failure() const { return store_failure_; }
 
   const std::string& name() const { return name_; }
   JobStatus status() const { return status_; }
@@ -184,6 +199,10 @@ private:
   void keep_or_delete_unselected();
   bool wanted(std::string_view path) const;
   void plan_known_files();
+  void store_failed(const store::StoreError& error);
+  void begin();  // start(), guarded
+  void send_manifest_request(Attempt attempt, Scheduler::Slot slot);
+  void start_transfer(const std::string& path, Scheduler::Slot slot);
   void close_found(const std::string& path, const struct stat& info,
                    std::string_view previous_path);
   void verify_at_rest();
@@ -248,6 +267,7 @@ private:
   // the server has none.
   UniqueFd manifest_file_;
   PublishTicket manifest_publish_;  // while the publisher has the manifest
+  std::optional<std::string> store_failure_;
   // The server answered 304: the entries come from the copy a previous pass published.
   bool manifest_unchanged_ = false;
   // This pass fetched or confirmed SHA256SUMS.txt: its row belongs to the manifest step, whose

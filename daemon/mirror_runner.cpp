@@ -117,7 +117,14 @@ void MirrorRunner::wait_for_space() {
   space_poll_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || retired_ || paused_ || job_) return;
     const auto space = filesystem_space(mirror_.dest);
-    const std::int64_t remaining = services_.store.counts(mirror_id_).bytes_remaining();
+    std::int64_t remaining = 0;
+    try {
+      remaining = services_.store.counts(mirror_id_).bytes_remaining();
+    } catch (const store::StoreError& error) {
+      services_.log.error(name_ + ": " + error.what() + "; asking again in a minute");
+      wait_for_space();
+      return;
+    }
     // Fits now, or (sizes unknown, ENOSPC mid-write) somebody freed a worthwhile amount.
     const bool fits = space && !shortage(remaining, *space);
     const bool freed = space && space->available > free_at_shortage_ + (std::int64_t{64} << 20);

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/local_tree.hpp"
+#include "store/sqlite.hpp"
 #include "tests/daemon/daemon_process.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
 #include "tests/support/child_process.hpp"
@@ -439,6 +440,47 @@ TEST_CASE("pnsyncctl resume ends a server's Retry-After hold and the waits behin
   CHECK(fixture.server->count_requests(target) == 2);
   CHECK_THAT(read_file(fixture.sandbox / "pnsyncd.log"),
              Catch::Contains("Retry-After hold is released"));
+
+  ::kill(daemon.pid(), SIGTERM);
+  CHECK(daemon.wait() == 0);
+}
+
+TEST_CASE(
+    "a state database that fails mid-run stops that pass, while the daemon and its socket go on",
+    "[process][daemon][store]") {
+  MirrorFixture fixture;
+  const auto config = write_config(fixture);
+  Pnsyncd daemon(config, fixture.sandbox / "pnsyncd.log", Pnsyncd::Mode::Daemon);
+  const auto idle = [&] { return mirror_status(fixture).at("state") == "idle"; };
+  REQUIRE(wait_for([&] { return fixture.mirrored_exactly(nullptr) && idle(); },
+                   std::chrono::seconds(20)));
+
+  // Someone holds the write lock longer than the daemon's busy_timeout (10 s), as an sqlite3
+  // shell left inside a transaction would: the next pass's first write fails.
+  const auto db_file = fixture.config.state_dir / "state.db";
+  {
+    store::sqlite::Database other(db_file);
+    other.exec("PRAGMA busy_timeout = 10000");  // the daemon may be committing just now
+    other.exec("BEGIN EXCLUSIVE");
+    const ProcessRun sync = pnsyncctl(fixture, {"sync"});
+    INFO(sync.err);
+    CHECK(sync.status == 0);
+    other.exec("ROLLBACK");
+  }
+  REQUIRE(::kill(daemon.pid(), 0) == 0);  // still running
+  CHECK(wait_for([&] { return mirror_status(fixture).at("state") == "failed"; },
+                 std::chrono::seconds(10)));
+  const auto failed = mirror_status(fixture);
+  CHECK_THAT(failed.at("reason").get<std::string>(),
+             Catch::Contains(db_file.string()) && Catch::Contains("locked") &&
+                 Catch::Contains("this mirror's pass stops"));
+
+  // Once the database is free again, the next pass runs as usual.
+  fixture.server->clear_requests();
+  REQUIRE(pnsyncctl(fixture, {"sync"}).status == 0);
+  CHECK(wait_for([&] { return idle(); }, std::chrono::seconds(20)));
+  CHECK(fixture.mirrored_exactly(nullptr));
+  CHECK_FALSE(fixture.server->requests().empty());  // a real pass: the manifest was asked for
 
   ::kill(daemon.pid(), SIGTERM);
   CHECK(daemon.wait() == 0);
