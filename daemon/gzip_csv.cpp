@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A pull parser: next() decodes from a fixed buffer refilled by gzread, so the only memory that
-// grows with the input is the current record, and that is capped by CsvLimits. Runs of ordinary
-// bytes are appended in one go rather than byte by byte.
+// grows with the input is the current record, and that is capped by CsvLimits, as is the number
+// of bytes decompressed. Runs of ordinary bytes are appended in one go rather than byte by byte.
 #include "daemon/gzip_csv.hpp"
 
 #include <zlib.h>
@@ -22,6 +22,10 @@ constexpr std::size_t kReadBuffer = 64 * 1024;  // decompressed bytes handed ove
 constexpr unsigned kZlibBuffer = 128 * 1024;    // zlib's own input buffer (compressed bytes)
 constexpr unsigned char kGzipMagic[2] = {0x1f, 0x8b};
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+// A field's storage is kept for the next record (the caller's row is reused) up to this size;
+// a longer one is given back, or a table whose records each fill a different wide column would
+// keep max_fields long fields allocated at once, whatever max_record_bytes says.
+constexpr std::size_t kKeptFieldCapacity = 4096;
 
 // Bytes that end a run of an unquoted field.
 constexpr std::array<bool, 256> kUnquotedStop = [] {
@@ -30,7 +34,8 @@ constexpr std::array<bool, 256> kUnquotedStop = [] {
   return stop;
 }();
 
-std::string size_text(std::size_t bytes) {
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= (1u << 30) && bytes % (1u << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   return std::to_string(bytes) + " bytes";
 }
@@ -114,7 +119,10 @@ void GzipCsvReader::fail(const std::string& why) const {
 
 bool GzipCsvReader::fill() {
   if (eof_) return false;
-  const int got = gzread(file_.get(), buffer_.data(), static_cast<unsigned>(buffer_.size()));
+  // Never more than one byte past max_table_bytes, so that the cap stops the decompressing too.
+  const std::uint64_t room = limits_.max_table_bytes - table_bytes_;
+  const auto want = static_cast<unsigned>(std::min<std::uint64_t>(buffer_.size() - 1, room) + 1);
+  const int got = gzread(file_.get(), buffer_.data(), want);
   int code = Z_OK;
   std::string_view message = gzerror(file_.get(), &code);
   // zlib prefixes its own name for the file, "<fd:3>: ", which says nothing here.
@@ -135,13 +143,18 @@ bool GzipCsvReader::fill() {
     eof_ = true;
     return false;
   }
+  table_bytes_ += static_cast<std::uint64_t>(got);
+  if (table_bytes_ > limits_.max_table_bytes)
+    fail("the table decompresses to more than " + size_text(limits_.max_table_bytes) +
+         " (a gzip bomb, or not a PhysioNet table)");
   pos_ = 0;
   end_ = static_cast<std::size_t>(got);
   return true;
 }
 
 bool GzipCsvReader::read_record(std::vector<std::string>& row) {
-  std::size_t count = 0;  // fields completed
+  std::size_t count = 0;         // fields completed
+  std::size_t record_bytes = 0;  // the bytes of all its fields so far
   std::string* field = nullptr;
   const auto begin_field = [&] {
     if (count == limits_.max_fields)
@@ -149,6 +162,7 @@ bool GzipCsvReader::read_record(std::vector<std::string>& row) {
     if (row.size() <= count) row.emplace_back();
     field = &row[count];
     field->clear();
+    if (field->capacity() > kKeptFieldCapacity) field->shrink_to_fit();
   };
   const auto column_name = [&] {
     std::string name = "column " + std::to_string(count + 1);
@@ -156,8 +170,15 @@ bool GzipCsvReader::read_record(std::vector<std::string>& row) {
     return name;
   };
   const auto append = [&](const char* data, std::size_t size) {
-    if (field->size() + size > limits_.max_field_bytes)
+    // Over both caps, name the one its first byte too many passes first (the field's on a tie):
+    // the verdict must not depend on where the reads cut the run.
+    const std::size_t field_room = limits_.max_field_bytes - field->size();
+    const std::size_t record_room = limits_.max_record_bytes - record_bytes;
+    if (size > field_room && field_room <= record_room)
       fail(column_name() + " is longer than " + size_text(limits_.max_field_bytes));
+    if (size > record_room)
+      fail("the record's fields add up to more than " + size_text(limits_.max_record_bytes));
+    record_bytes += size;
     field->append(data, size);
   };
   const auto end_record = [&](char c) {

@@ -10,7 +10,8 @@
 // row and the line where its record starts: a file that is not gzip (checked by its magic bytes,
 // since zlib would read a plain file transparently), a corrupt or truncated gzip stream, a quote
 // inside an unquoted field or text after a closing quote, an unclosed quote, a record whose field
-// count differs from the header's, duplicate header names, and a field or record over the limits.
+// count differs from the header's, duplicate header names, and a field, record or table over the
+// limits (CsvLimits: what a damaged or hostile table, such as a gzip bomb, can cost).
 #pragma once
 
 #include <cstddef>
@@ -38,9 +39,24 @@ private:
   int errno_value_;
 };
 
+// Fixed in the code, not configurable: each is far above what any PhysioNet table holds, so a
+// table over one is damaged or hostile, not large. The reader's memory is bounded through
+// max_record_bytes (a few times it at most, with the storage the row keeps, plus a 64 KiB buffer
+// and zlib's 400 KiB) and its time by max_table_bytes.
 struct CsvLimits {
   std::size_t max_field_bytes = std::size_t{1} << 20;  // 1 MiB: no table cell is near this
   std::size_t max_fields = 4096;                       // per record
+  // A record's fields together (without quotes and separators). Without it a record could
+  // hold max_fields * max_field_bytes = 4 GiB. A MIMIC-CXR metadata row is about 200 bytes.
+  std::size_t max_record_bytes = std::size_t{16} << 20;
+  // Decompressed bytes read from the whole table, whatever its members. Memory never grows with
+  // this (the table is streamed), but time does: deflate expands up to 1032:1, so a 4 MB file
+  // could otherwise stand for 4 GB and a 4 GB one for 4 TB, hours of decompressing on every
+  // pass. 4 GiB is over 40 times MIMIC-CXR-JPG's metadata table (377,110 rows, under 100 MB
+  // decompressed), the kind of table `select` reads, and takes about 10 s (500 MB/s). No guard
+  // on the compression ratio besides: sparse real tables (runs of empty cells) compress far
+  // better than the 3-10:1 of typical ones, and the total alone already bounds the work.
+  std::uint64_t max_table_bytes = std::uint64_t{4} << 30;
 };
 
 class GzipCsvReader {
@@ -93,6 +109,7 @@ private:
   std::uint64_t line_ = 1;
   std::uint64_t record_line_ = 1;
   std::uint64_t rows_ = 0;
+  std::uint64_t table_bytes_ = 0;  // decompressed bytes read so far, at most max_table_bytes
   std::vector<std::string> header_;
 };
 

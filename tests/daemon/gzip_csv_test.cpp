@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // daemon/gzip_csv: the RFC 4180 dialect as (csv, rows) rows, special bytes at every position
-// around the read buffer's edge, every refusal with its row and line, and a 200 MB table
-// streamed in bounded memory.
+// around the read buffer's edge, every refusal with its row and line, the caps on a record and
+// on a whole table (gzip bombs), and a 200 MB table streamed in bounded memory.
 #include "daemon/gzip_csv.hpp"
 
 #include "tests/daemon/gzip_file.hpp"
@@ -10,7 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -179,6 +181,119 @@ TEST_CASE("limits bound the memory of one record", "[gzip_csv]") {
   // The default: 1 MiB per field.
   write_gzip(sandbox / "big.csv.gz", "a\n" + std::string((1 << 20) + 1, 'x') + "\n");
   CHECK_THAT(error_of(sandbox / "big.csv.gz"), Contains("column 1 (a) is longer than 1 MiB"));
+}
+
+TEST_CASE("a record's fields together are capped", "[gzip_csv]") {
+  Sandbox sandbox;
+  // Each field under the field cap, the three together over the record's.
+  const std::string x90(90, 'x');
+  write_gzip(sandbox / "t.csv.gz", "a,b,c\n1,2,3\n" + x90 + ",\"" + x90 + "\"," + x90 + "\n");
+  CHECK_THAT(
+      error_of(sandbox / "t.csv.gz", {.max_field_bytes = 100, .max_record_bytes = 269}),
+      Contains("t.csv.gz: row 2 (line 3): the record's fields add up to more than 269 bytes"));
+  CHECK(read_all(sandbox / "t.csv.gz", {.max_field_bytes = 100, .max_record_bytes = 270})
+            .at(2)
+            .at(1) == x90);
+
+  // The default, 16 MiB: 17 fields of 1 MiB each (the most a field may hold).
+  std::string wide = "c0";
+  for (int i = 1; i < 17; ++i) wide += ",c" + std::to_string(i);
+  wide += "\n";
+  for (int i = 0; i < 17; ++i) wide += (i == 0 ? "" : ",") + std::string(1 << 20, 'x');
+  write_gzip(sandbox / "wide.csv.gz", wide + "\n");
+  CHECK_THAT(error_of(sandbox / "wide.csv.gz"),
+             Contains("row 1 (line 2): the record's fields add up to more than 16 MiB"));
+}
+
+TEST_CASE("the row's storage stays bounded from record to record", "[gzip_csv]") {
+  // Record k fills column k alone with 1 MiB: each record is 1 MiB, but had every field kept
+  // its storage for the next record, the row would end up holding 32 MiB.
+  constexpr int kColumns = 32;
+  std::string csv = "c0";
+  for (int i = 1; i < kColumns; ++i) csv += ",c" + std::to_string(i);
+  csv += "\n";
+  for (int k = 0; k < kColumns; ++k) {
+    csv += std::string(static_cast<std::size_t>(k), ',') + std::string(1 << 20, 'x') +
+           std::string(static_cast<std::size_t>(kColumns - 1 - k), ',') + "\n";
+  }
+  Sandbox sandbox;
+  write_gzip(sandbox / "t.csv.gz", csv);
+  GzipCsvReader reader(sandbox / "t.csv.gz");
+  std::vector<std::string> row;
+  std::size_t most = 0;
+  while (reader.next(row)) {
+    REQUIRE(row.at(reader.row_number() - 1).size() == std::size_t{1} << 20);
+    std::size_t held = 0;
+    for (const std::string& field : row) held += field.capacity();
+    most = std::max(most, held);
+  }
+  CHECK(reader.row_number() == kColumns);
+  INFO("the row held at most " << most << " bytes");
+  CHECK(most < 4u << 20);
+}
+
+TEST_CASE("the decompressed size of a table is capped (gzip bombs)", "[gzip_csv]") {
+  Sandbox sandbox;
+  SECTION("exactly at the cap is allowed, one byte over is not") {
+    write_gzip(sandbox / "t.csv.gz", "a,b\n1,2\n");  // 8 bytes
+    CHECK(read_all(sandbox / "t.csv.gz", {.max_table_bytes = 8}).size() == 2);
+    // The first read already passes the cap, before the header is parsed.
+    CHECK_THAT(error_of(sandbox / "t.csv.gz", {.max_table_bytes = 7}),
+               Contains("t.csv.gz: header (line 1): the table decompresses to more than 7 bytes "
+                        "(a gzip bomb, or not a PhysioNet table)"));
+  }
+
+  // The bomb: a header, then 1 GiB of "1,2\n" in 1024 gzip members of 1 MiB each, a few MiB
+  // on disk. The reader must stop at the cap, not decompress the rest: it has returned exactly
+  // the rows that fit in 1 MiB when it refuses (without the cap it would read all 1 GiB and
+  // succeed).
+  SECTION("a bomb stops as soon as the cap is passed") {
+    std::string rows;
+    while (rows.size() < (1u << 20)) rows += "1,2\n";
+    write_gzip(sandbox / "header.gz", "a,b\n");
+    write_gzip(sandbox / "member.gz", rows);
+    const std::string member = pnsync::test::read_file(sandbox / "member.gz");
+    {
+      std::ofstream out(sandbox / "bomb.csv.gz", std::ios::binary);
+      out << pnsync::test::read_file(sandbox / "header.gz");
+      for (int i = 0; i < 1024; ++i) out << member;
+    }
+    REQUIRE(std::filesystem::file_size(sandbox / "bomb.csv.gz") < 8u << 20);  // ratio > 128:1
+
+    constexpr std::size_t kCap = std::size_t{1} << 20;
+    GzipCsvReader reader(sandbox / "bomb.csv.gz", {.max_table_bytes = kCap});
+    std::vector<std::string> row;
+    std::string message = "(no error)";
+    try {
+      while (reader.next(row)) {
+      }
+    } catch (const CsvError& e) {
+      message = e.what();
+    }
+    CHECK_THAT(message, Contains("bomb.csv.gz: row 262143 (line 262144): the table decompresses "
+                                 "to more than 1 MiB (a gzip bomb"));
+    CHECK(reader.row_number() == kCap / 4 - 1);  // the header and then 4 bytes a row
+  }
+
+  SECTION("a single-member bomb, and the default cap is 4 GiB") {
+    {
+      pnsync::test::GzipWriter writer(sandbox / "bomb.csv.gz", 9);
+      writer.write("a,b\n");
+      std::string chunk;
+      while (chunk.size() < (1u << 20)) chunk += "1,2\n";
+      for (int i = 0; i < 64; ++i) writer.write(chunk);
+      writer.close();
+    }
+    REQUIRE(std::filesystem::file_size(sandbox / "bomb.csv.gz") < 1u << 20);  // 64 MiB inside
+    CHECK_THAT(error_of(sandbox / "bomb.csv.gz", {.max_table_bytes = 4u << 20}),
+               Contains("the table decompresses to more than 4 MiB"));
+    CHECK(CsvLimits{}.max_table_bytes == std::uint64_t{4} << 30);
+    GzipCsvReader reader(sandbox / "bomb.csv.gz");
+    std::vector<std::string> row;
+    while (reader.next(row)) {
+    }
+    CHECK(reader.row_number() == 64 * (1u << 20) / 4);
+  }
 }
 
 TEST_CASE("files that are not gzip tables", "[gzip_csv]") {
