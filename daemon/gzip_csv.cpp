@@ -4,6 +4,8 @@
 // of bytes decompressed. Runs of ordinary bytes are appended in one go rather than byte by byte.
 #include "daemon/gzip_csv.hpp"
 
+#include "common/text.hpp"
+
 #include <zlib.h>
 
 #include <fcntl.h>
@@ -89,7 +91,7 @@ GzipCsvReader::GzipCsvReader(const std::filesystem::path& path, CsvLimits limits
   std::vector<std::string_view> names(header_.begin(), header_.end());
   std::sort(names.begin(), names.end());
   if (const auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end())
-    fail("column \"" + std::string(*twice) + "\" appears twice in the header");
+    fail("column \"" + printable(*twice) + "\" appears twice in the header");
 }
 
 GzipCsvReader::~GzipCsvReader() = default;
@@ -104,7 +106,7 @@ std::optional<std::size_t> GzipCsvReader::column(std::string_view name) const {
 
 std::string GzipCsvReader::column_list() const {
   std::string list;
-  for (const std::string& name : header_) list += (list.empty() ? "" : ", ") + name;
+  for (const std::string& name : header_) list += (list.empty() ? "" : ", ") + printable(name);
   return list;
 }
 
@@ -166,7 +168,8 @@ bool GzipCsvReader::read_record(std::vector<std::string>& row) {
   };
   const auto column_name = [&] {
     std::string name = "column " + std::to_string(count + 1);
-    if (count < header_.size()) name += " (" + header_[count] + ")";
+    // While the header itself is read, row is header_: its fields are not names yet.
+    if (&row != &header_ && count < header_.size()) name += " (" + printable(header_[count]) + ")";
     return name;
   };
   const auto append = [&](const char* data, std::size_t size) {

@@ -28,7 +28,9 @@ struct gzFile_s;  // zlib's gzFile is `gzFile_s*`; its header stays out of ours
 
 namespace pnsync {
 
-// "PATH: row 7 (line 9): reason". errno_value is set (non-zero) for system errors only.
+// "PATH: row 7 (line 9): reason". errno_value is set (non-zero) for system errors only. Column
+// names in the reason are escaped (common/text.hpp's printable()): no byte of the table reaches a
+// message raw, and none, a NUL above all, can cut what() short.
 class CsvError : public std::runtime_error {
 public:
   explicit CsvError(const std::string& message, int errno_value = 0)
@@ -72,7 +74,7 @@ public:
   const std::vector<std::string>& header() const { return header_; }
   // The index of the column named `name` (byte-exact), if the header has it.
   std::optional<std::size_t> column(std::string_view name) const;
-  // The header as "a, b, c", for messages.
+  // The header as "a, b, c", for messages: names escaped as common/text.hpp's printable() does.
   std::string column_list() const;
 
   // Reads the next record into `row` (resized to header().size(); its strings' storage is

@@ -19,6 +19,7 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
 using pnsync::CsvError;
 using pnsync::CsvLimits;
@@ -161,6 +162,23 @@ TEST_CASE("refusals name the file, the row and the line", "[gzip_csv]") {
   CHECK_THAT(message, Contains(expected));
 }
 
+TEST_CASE("column names in messages are escaped", "[gzip_csv]") {
+  // Found by fuzz_gzip_csv: a NUL in a name ended what() there, losing the rest of the message.
+  Sandbox sandbox;
+  write_gzip(sandbox / "t.csv.gz", std::string("a\0b,c,a\0b\n1,2,3\n", 16));
+  const std::string twice = error_of(sandbox / "t.csv.gz");
+  CHECK_THAT(twice, Contains("header (line 1): column \"a\\x00b\" appears twice in the header"));
+  CHECK_THAT(twice, EndsWith("appears twice in the header"));
+
+  // Nor do terminal escapes and line breaks reach a message raw.
+  write_gzip(sandbox / "u.csv.gz", "\"x\x1b[31m\",\"y\ny\"\n1\n");
+  CHECK_THAT(error_of(sandbox / "u.csv.gz"),
+             EndsWith("row 1 (line 3): 1 field, but the header has 2 (x\\x1b[31m, y\\ny)"));
+  write_gzip(sandbox / "v.csv.gz", "\"x\ry\"\n\"open\n");
+  CHECK_THAT(error_of(sandbox / "v.csv.gz"),
+             Contains("row 1 (line 2): a quoted field in column 1 (x\\ry) is never closed"));
+}
+
 TEST_CASE("limits bound the memory of one record", "[gzip_csv]") {
   Sandbox sandbox;
   write_gzip(sandbox / "t.csv.gz", "a,b\n1," + std::string(100, 'x') + "\n");
@@ -181,6 +199,12 @@ TEST_CASE("limits bound the memory of one record", "[gzip_csv]") {
   // The default: 1 MiB per field.
   write_gzip(sandbox / "big.csv.gz", "a\n" + std::string((1 << 20) + 1, 'x') + "\n");
   CHECK_THAT(error_of(sandbox / "big.csv.gz"), Contains("column 1 (a) is longer than 1 MiB"));
+
+  // A field of the header is not a column name yet: the message does not quote it.
+  write_gzip(sandbox / "head.csv.gz", "a," + std::string(100, 'x') + "\n1,2\n");
+  const std::string head = error_of(sandbox / "head.csv.gz", {.max_field_bytes = 64});
+  CHECK_THAT(head, Contains("head.csv.gz: header (line 1): column 2 is longer than 64 bytes"));
+  CHECK_THAT(head, !Contains("xxxx"));
 }
 
 TEST_CASE("a record's fields together are capped", "[gzip_csv]") {
