@@ -4,6 +4,8 @@
 // make. Memory follows the selection, never the tables.
 #include "daemon/selection.hpp"
 
+#include "common/text.hpp"
+
 #include "config/path_template.hpp"
 #include "config/values.hpp"
 #include "daemon/gzip_csv.hpp"
@@ -226,7 +228,8 @@ std::unordered_set<std::string> join_keys(const config::JoinSpec& join,
 // applied as the rows stream by so that memory follows the final selection).
 template <class Keep>
 std::vector<std::string> select_paths(const config::SelectSpec& select,
-                                      const std::filesystem::path& tables_dir, Keep&& keep) {
+                                      const std::filesystem::path& tables_dir, Keep&& keep,
+                                      std::size_t max_selected) {
   std::optional<std::unordered_set<std::string>> keys;
   if (select.join) keys = join_keys(*select.join, tables_dir);
 
@@ -240,17 +243,31 @@ std::vector<std::string> select_paths(const config::SelectSpec& select,
     report.emplace(kReportTemplate, "select.with_reports", select.table, reader);
 
   std::vector<std::string> paths;
+  // Rows repeat paths (every image of a study names its report): duplicates are dropped whenever
+  // the list has doubled, so memory follows the distinct paths, which max_selected bounds.
+  std::size_t compact_at = 1024;
+  const auto compact = [&](const std::string& where) {
+    sort_unique(paths);
+    if (paths.size() > max_selected)
+      refuse("select: " + where + "the table selects more than " +
+             group_digits(static_cast<std::int64_t>(max_selected)) +
+             " files (damaged, or not the table its name says)");
+  };
+  const auto add = [&](std::string selected) {
+    paths.push_back(std::move(selected));
+    if (paths.size() < compact_at) return;
+    compact(reader.where());
+    compact_at = std::max(compact_at, 2 * paths.size());
+  };
   std::vector<std::string> row;
   while (reader.next(row)) {
     if (!filter.passes(row)) continue;
     if (keys && !keys->contains(row[*on])) continue;
-    if (std::string image = path.render(row, reader); keep(image))
-      paths.push_back(std::move(image));
+    if (std::string image = path.render(row, reader); keep(image)) add(std::move(image));
     if (!report) continue;
-    if (std::string text = report->render(row, reader); keep(text))
-      paths.push_back(std::move(text));
+    if (std::string text = report->render(row, reader); keep(text)) add(std::move(text));
   }
-  sort_unique(paths);
+  compact(select.table + ": ");
   return paths;
 }
 
@@ -283,7 +300,8 @@ std::vector<std::string> Selection::required_tables(const config::SelectionSpec&
 }
 
 Result<Selection> Selection::build(const config::SelectionSpec& spec,
-                                   const std::filesystem::path& tables_dir) {
+                                   const std::filesystem::path& tables_dir,
+                                   std::size_t max_selected) {
   try {
     Selection selection;
     selection.include_ = compile_all(spec.include, "include");
@@ -299,7 +317,7 @@ Result<Selection> Selection::build(const config::SelectionSpec& spec,
     };
     std::optional<std::vector<std::string>> exact;
     if (spec.select) {
-      exact = select_paths(*spec.select, tables_dir, keep);
+      exact = select_paths(*spec.select, tables_dir, keep, max_selected);
     } else if (listed) {
       exact.emplace();
       std::copy_if(std::make_move_iterator(listed->begin()), std::make_move_iterator(listed->end()),

@@ -44,8 +44,13 @@ public:
   // \"ViewPosition\"?); its columns are dicom_id, subject_id, ...". Kinds: LocalStorage (with
   // errno) when a file cannot be read, Integrity for everything else (bad table contents, a
   // column the table lacks, a bad files_from line), which re-fetching would not change.
+  // At most `max_selected` distinct files come from `select` (a damaged or hostile table, all
+  // within the reader's caps, could otherwise name hundreds of millions); PhysioNet's largest
+  // projects have a few million.
+  static constexpr std::size_t kMaxSelectedFiles = 10'000'000;
   static Result<Selection> build(const config::SelectionSpec& spec,
-                                 const std::filesystem::path& tables_dir);
+                                 const std::filesystem::path& tables_dir,
+                                 std::size_t max_selected = kMaxSelectedFiles);
 
   // The tables (relative to the version root) that build() reads from `tables_dir`: the engine
   // fetches and verifies them first. Sorted, unique; empty without `select`.

@@ -209,6 +209,33 @@ TEST_CASE_METHOD(Tables, "select: where and the path template", "[selection]") {
   }
 }
 
+TEST_CASE_METHOD(Tables, "select: a table naming too many files is refused; repeats count once",
+                 "[selection]") {
+  SelectionSpec spec;
+  spec.select = select();  // 5 images
+  SECTION("distinct files over the limit") {
+    const auto built = Selection::build(spec, path(), 4);
+    REQUIRE_FALSE(built);
+    CHECK(built.error().kind == pnsync::ErrorKind::Integrity);
+    CHECK_THAT(built.error().message, Catch::Contains(kMetadata) &&
+                                          Catch::Contains("the table selects more than 4 files"));
+  }
+  SECTION("at the limit") {
+    CHECK(Selection::build(spec, path(), 5));
+  }
+  SECTION("many rows, few files: every image names its study's report") {
+    // 3,000 rows of one study: 3,000 images and one report, kept under a limit of 3,001 only if
+    // the 2,999 repeated report paths are dropped as the rows come.
+    std::string metadata = "dicom_id,subject_id,study_id,ViewPosition\n";
+    for (int n = 1; n <= 3000; ++n) metadata += dicom(n) + ",10000032,50414267,PA\n";
+    pnsync::test::write_gzip(path() / kMetadata, metadata);
+    spec.select->with_reports = true;
+    auto built = Selection::build(spec, path(), 3001);
+    REQUIRE(built);
+    CHECK(built->exact_paths()->size() == 3001 + 1);  // and the table
+  }
+}
+
 TEST_CASE_METHOD(Tables, "select with a join and reports", "[selection]") {
   SelectionSpec spec;
   spec.select = select();
