@@ -48,7 +48,8 @@ struct SelectSpec {
 
 // Which files of a mirror are wanted. Every part is optional and they combine with AND; with
 // none set, everything is mirrored. Globs and the template are validated when the config is
-// loaded; files_from and the tables are read by the engine on each pass (daemon/selection.hpp).
+// loaded; files_from and the tables are read by the engine on each pass
+// (daemon/plan/selection.hpp).
 struct SelectionSpec {
   std::vector<std::string> include;  // config/glob.hpp patterns; empty: no restriction
   std::vector<std::string> exclude;  // wins over include
@@ -90,7 +91,7 @@ struct Config {
   std::string user_agent = "Wget/1.21.3 (compatible; pnsync/0.1)";
   std::optional<Credentials> credentials;  // absent: anonymous (open projects, tests)
   // Files in flight: a number pins it (1..256); nullopt is `auto`, adaptive between 1 and
-  // max_transfers (daemon/concurrency_controller.hpp).
+  // max_transfers (daemon/schedule/concurrency_controller.hpp).
   std::optional<int> transfers;
   // 1..256: the ceiling of `auto`. Many small files behind a round trip (and the server's
   // per-request permission check) need requests in flight; `auto` keeps only what pays.
@@ -99,7 +100,7 @@ struct Config {
   // server that limits each connection (physionet.org) gives more the more connections carry
   // the transfers, one each up to this bound; above it transfers share connections as HTTP/2
   // streams. 20 stays below the ~24 where physionet.org's connects start to hang; connect
-  // time-outs lower it further (daemon/concurrency_controller.hpp).
+  // time-outs lower it further (daemon/schedule/concurrency_controller.hpp).
   int max_connections = 20;
   // The most HTTP/2 requests one connection carries at once, once every connection allowed is
   // open (below that each request gets a connection of its own): the connections' count times
@@ -107,8 +108,8 @@ struct Config {
   int streams_per_connection = 4;  // 1..1000
   // A file of at least segment_size bytes may be fetched as up to `segments` byte ranges at once
   // (1 = never), each range taking a transfer slot the queue does not need; see
-  // daemon/segment_plan.hpp. No range is split below segment_size / 8, or below a second of
-  // its rate (at least 1 MiB) once ranges have run that long (Transfer::min_range_left).
+  // daemon/transfer/segment_plan.hpp. No range is split below segment_size / 8, or below a second
+  // of its rate (at least 1 MiB) once ranges have run that long (Transfer::min_range_left).
   int segments = 8;                      // 1..32
   std::int64_t segment_size = 64 << 20;  // bytes, at least 1 MiB
   // 1..64 directory listings in flight. MIMIC-CXR 2.0.0 lists none of its ~293,000 directories

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "daemon/result.hpp"
+#include "common/result.hpp"
 #include "protocol/messages.hpp"
 
 namespace pnsync::ctl {

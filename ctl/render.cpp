@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <optional>
 
+#include "common/progress.hpp"
 #include "ctl/table.hpp"
-#include "daemon/progress.hpp"
 
 namespace pnsync::ctl {
 namespace {

@@ -118,8 +118,8 @@ public:
   // unfinished_files, failed_files, verified_files and counts. New rows start selected.
   // A text that identifies the selection the crawl state was recorded under; empty = none yet.
   std::string selection_fingerprint(MirrorId mirror);
-  // The name of the marker file this mirror keeps in dest (daemon/dest_guard.hpp); nullopt before
-  // the first pass that wrote one.
+  // The name of the marker file this mirror keeps in dest (daemon/plan/dest_guard.hpp); nullopt
+  // before the first pass that wrote one.
   std::optional<std::string> dest_marker(MirrorId mirror);
   void set_dest_marker(MirrorId mirror, std::string_view name);
   void set_selection_fingerprint(MirrorId mirror, std::string_view fingerprint);

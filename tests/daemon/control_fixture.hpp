@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_server.hpp"
-#include "daemon/control_target.hpp"
-#include "daemon/local_tree.hpp"
-#include "daemon/log.hpp"
+#include "common/log.hpp"
+#include "daemon/control/control_server.hpp"
+#include "daemon/control/control_target.hpp"
+#include "daemon/disk/local_tree.hpp"
 #include "protocol/messages.hpp"
 #include "tests/support/sandbox.hpp"
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/curl_handles.hpp"
-#include "daemon/local_tree.hpp"
-#include "daemon/log.hpp"
-#include "daemon/sync_pass.hpp"
+#include "common/log.hpp"
+#include "daemon/disk/local_tree.hpp"
+#include "daemon/engine/sync_pass.hpp"
+#include "daemon/net/curl_handles.hpp"
 #include "tests/support/test_ca.hpp"
 
 namespace pnsync::test {

@@ -3,17 +3,17 @@
 // mirrors it into the sandbox.
 #pragma once
 
-#include "daemon/segment_plan.hpp"
+#include "daemon/transfer/segment_plan.hpp"
 
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "common/exit_codes.hpp"
 #include "config/config.hpp"
-#include "daemon/exit_codes.hpp"
-#include "daemon/mirror_job.hpp"
-#include "daemon/sync_pass.hpp"
+#include "daemon/engine/sync_pass.hpp"
+#include "daemon/job/mirror_job.hpp"
 #include "store/store.hpp"
 #include "tests/support/http_server.hpp"
 #include "tests/support/sandbox.hpp"

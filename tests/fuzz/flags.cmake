@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Included from the top-level CMakeLists.txt when PNSYNC_FUZZ is ON, before any library is
-# defined: libFuzzer needs the code under test (pnsync_policy, pnsync_config) instrumented for
+# defined: libFuzzer needs the code under test (the daemon/ libraries, pnsync_config) instrumented for
 # coverage too, so the flags are global. The fuzz targets themselves add -fsanitize=fuzzer,
 # which brings libFuzzer's main(). Use a build directory of its own (scripts/fuzz: build-fuzz).
 if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

@@ -18,7 +18,7 @@
 // the file. It lives in $TMPDIR, else /dev/shm (tmpfs: no disk behind the writes), else /tmp; a
 // run that crashes leaves it there, named pnsync-fuzz-gzip-csv-*.
 #include "common/text.hpp"
-#include "daemon/gzip_csv.hpp"
+#include "daemon/plan/gzip_csv.hpp"
 
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -126,7 +126,7 @@ struct Expected {
   std::string_view reason;  // a phrase of the message
 };
 
-// The dialect of daemon/gzip_csv.hpp, one byte at a time. Not for tables over max_table_bytes,
+// The dialect of daemon/plan/gzip_csv.hpp, one byte at a time. Not for tables over max_table_bytes,
 // where the reader's refusal comes when its reads pass the cap.
 Expected parse_reference(std::string_view text, const CsvLimits& limits) {
   Expected out;

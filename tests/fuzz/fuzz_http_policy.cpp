@@ -2,7 +2,7 @@
 // The header parsers (Content-Range, Retry-After, Last-Modified) on arbitrary bytes, and the
 // decisions that take their results (resume_decision, retry_delay, classify) on numbers drawn
 // from the same bytes: no crash, no undefined behaviour (overflow included), results in range.
-#include "daemon/http_policy.hpp"
+#include "daemon/net/http_policy.hpp"
 
 #include "tests/fuzz/fuzz_check.hpp"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // parse_listing on arbitrary bytes: no crash, no undefined behaviour, and whatever comes out is
 // something the engine may turn into a path under dest.
-#include "daemon/listing.hpp"
-#include "daemon/safe_path.hpp"
+#include "daemon/disk/safe_path.hpp"
+#include "daemon/listing/listing.hpp"
 
 #include "tests/fuzz/fuzz_check.hpp"
 

@@ -3,8 +3,8 @@
 // well formed, and the directory index agrees with the entries. Then the streaming parser the
 // engine uses, fed the same bytes in pieces whose sizes come from the input: the same entries and
 // problems wherever the pieces end, and never more than one line held.
-#include "daemon/manifest.hpp"
-#include "daemon/safe_path.hpp"
+#include "daemon/disk/safe_path.hpp"
+#include "daemon/listing/manifest.hpp"
 
 #include "tests/fuzz/fuzz_check.hpp"
 

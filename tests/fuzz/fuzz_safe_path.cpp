@@ -2,7 +2,7 @@
 // safe_relative_path, is_safe_segment, percent_decode and percent_encode_path on arbitrary bytes:
 // what is accepted can never leave dest, is already normal (checking it again changes nothing),
 // and the four functions agree with each other.
-#include "daemon/safe_path.hpp"
+#include "daemon/disk/safe_path.hpp"
 
 #include "tests/fuzz/fuzz_check.hpp"
 

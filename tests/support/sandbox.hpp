@@ -38,7 +38,7 @@ std::string sha256_file_hex(const std::filesystem::path& file);  // streamed
 bool trees_equal(const std::filesystem::path& a, const std::filesystem::path& b, std::string* why,
                  std::string_view ignore = {});
 // The partial (.part) files in dest's work area: what an interrupted transfer leaves behind. The
-// work area's other entry, the mirror's marker (daemon/dest_guard.hpp), is not one of them.
+// work area's other entry, the mirror's marker (daemon/plan/dest_guard.hpp), is not one of them.
 std::vector<std::string> partial_files(const std::filesystem::path& dest);
 
 }  // namespace pnsync::test

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+// One pass over one mirror: fetch the manifest, crawl what it does not cover, and bring every
+// listed file to the verified state. Data flows one way: listing -> plan -> schedule -> transfer
+// -> verify -> store. The job owns its transfers; the scheduler only says when they may start.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "daemon/disk/local_tree.hpp"
+#include "daemon/listing/manifest_file.hpp"
+#include "daemon/net/http_client.hpp"
+#include "daemon/plan/selection.hpp"
+#include "daemon/schedule/scheduler.hpp"
+#include "daemon/transfer/rest_verifier.hpp"
+#include "daemon/transfer/transfer.hpp"
+#include "protocol/messages.hpp"
+#include "store/store.hpp"
+
+namespace pnsync {
+
+enum class JobStatus {
+  Running,
+  Done,
+  AuthFailed,
+  AccessDenied,
+  LocalStorage,
+  NoSpace,  // the rest will not fit on dest's filesystem, or a write hit ENOSPC
+  Stopped,
+  Failed
+};
+std::string_view to_string(JobStatus status);
+
+struct JobProgress {
+  std::int64_t files_total = 0;
+  std::int64_t files_verified = 0;
+  std::int64_t files_failed = 0;
+  std::int64_t bytes_total = 0;  // known sizes only
+  std::int64_t bytes_verified = 0;
+  std::int64_t bytes_fetched = 0;  // received over the network during this pass
+  std::int64_t unknown_sizes = 0;
+  std::int64_t dirs_pending = 0;
+  bool crawl_done = false;
+  std::size_t in_flight = 0;
+  // Verify at rest, when this pass does it.
+  bool verifying = false;
+  std::int64_t verify_checked = 0;
+  std::int64_t verify_total = 0;
+  std::int64_t verify_mismatches = 0;
+  // Adopted files and their directories whose modes or group this pass closed (a dest an earlier
+  // `wget -r` filled), and how many of those others could read.
+  std::int64_t modes_closed = 0;
+  std::int64_t modes_closed_world_readable = 0;
+};
+
+// A file being fetched right now, for status displays.
+struct InFlightFile {
+  std::string path;
+  std::int64_t bytes_on_disk = 0;
+  std::optional<std::int64_t> size;
+  int ranges = 1;         // byte ranges in flight (large files)
+  bool checking = false;  // hashing a copy on disk; bytes_on_disk is then the bytes hashed
+};
+
+struct JobOptions {
+  // List (pruned by the selection) and fetch the tables `select` reads, but no other file: the
+  // pass ends with plan() filled in (pnsyncd --dry-run).
+  bool plan_only = false;
+  // Hash every verified file again (RestVerifier) instead of only checking that it is there.
+  bool verify_at_rest = false;
+  // Dest is empty on purpose: start even though the state holds verified files that are not
+  // there and dest lacks the mirror's marker (daemon/plan/dest_guard.hpp); what is missing is
+  // fetched.
+  bool refetch = false;
+  // When a single stream is slow enough to split (tests make it judge sooner).
+  SlowStreamSplit slow_stream = {};
+  // The largest listing read (decompressed); a larger one is refused. Tests lower it.
+  std::size_t listing_limit = std::size_t{64} << 20;
+};
+
+struct JobServices {
+  boost::asio::io_context& io;
+  Log& log;
+  HttpClient& http;
+  Scheduler& scheduler;
+  store::Store& store;
+  // The receive-rate cap for one request of the named mirror starting now; 0 = none.
+  std::function<std::int64_t(const std::string& mirror)> recv_speed = {};
+};
+
+// Shared ownership keeps the job alive while any of its handlers is queued on the loop (each
+// captures shared_from_this()), so the owner may drop a finished or stopped job at any time.
+// Transfers post their completions with a plain `this`; they are owned by the job and so never
+// outlive it.
+class MirrorJob : public std::enable_shared_from_this<MirrorJob> {
+public:
+  MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
+            const std::string& server_url, std::function<void(MirrorJob&)> on_finished,
+            JobOptions options = {});
+  ~MirrorJob();
+  MirrorJob(const MirrorJob&) = delete;
+  MirrorJob& operator=(const MirrorJob&) = delete;
+
+  void start();
+  // Stops every request; partial files stay for the next run. on_finished follows.
+  void stop(JobStatus why, std::string message);
+  // Runs `step`, a piece of this pass that uses the state database. A StoreError in it (SQLite
+  // failed: a locked, damaged or full database) ends this pass as a local-storage failure, once
+  // the call stack has unwound, instead of escaping through io_context::run() and ending the
+  // daemon with every other mirror. Every handler this job gives the loop or a transfer runs
+  // its body this way.
+  template <typename Step>
+  void guarded(Step&& step) noexcept {
+    try {
+      std::forward<Step>(step)();
+    } catch (const store::StoreError& error) {
+      store_failed(error);
+    }
+  }
+  // Every request backing off (a failed attempt, a server's Retry-After) is tried again now: the
+  // operator said go (pnsyncctl resume, sync).
+  void retry_waiting_now();
+  // The state database failed (guarded()): what SQLite said, once.
+  const std::optional<std::string>& store_failure() const { return store_failure_; }
+
+  const std::string& name() const { return name_; }
+  JobStatus status() const { return status_; }
+  const std::string& status_message() const { return status_message_; }
+  JobProgress progress() const;
+  std::vector<store::FileRecord> failures();
+  std::vector<InFlightFile> in_flight() const;
+  // What the selection means, from the store (and, after a plan_only pass, the full listing).
+  protocol::Plan plan();
+  // Hands transfer slots the scheduler can spare (nothing queued) to large files fetched in
+  // byte ranges.
+  void offer_spare_slots();
+  // Transfers that would take another slot for a byte range (demand the queue does not show).
+  int ranges_wanted() const;
+
+private:
+  std::string url_for(const std::string& relative) const;
+
+  // SHA256SUMS.txt in dest as the store vouches for it: a verified record with size, SHA-256 and
+  // mtime (the server's Last-Modified), and a regular file of that size and mtime on disk.
+  struct PublishedManifest {
+    store::FileId id = 0;
+    std::int64_t size = 0;
+    std::string sha256;
+    std::int64_t mtime = 0;
+  };
+  std::optional<PublishedManifest> published_manifest();
+
+  // Which try a manifest or listing request is: `counted` toward max_attempts, after
+  // `not_connected` tries that never reached the server (they have a budget of their own).
+  struct Attempt {
+    int counted = 1;
+    int not_connected = 0;
+  };
+  // The try after `failed` ended so, or nullopt when none is left.
+  std::optional<Attempt> next_attempt(Attempt failed, const HttpOutcome& outcome) const;
+  // Retries a manifest or listing request that ended with `outcome`; false when no try is left.
+  bool retry_request(Attempt failed, const HttpOutcome& outcome,
+                     std::function<void(Attempt)> again);
+
+  // Asks for the manifest with If-Modified-Since when published_manifest() has one, else plainly.
+  void fetch_manifest(Attempt attempt);
+  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
+                   const std::optional<PublishedManifest>& asked_about);
+  // 200: the body becomes dest's SHA256SUMS.txt, published off the event loop and recorded as
+  // verified; then manifest_ready().
+  void publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
+  // 304: the published copy is the manifest, once hashed on the hash worker and found to be the
+  // one recorded; then manifest_ready(). Otherwise it is asked for again without the condition.
+  void adopt_unchanged_manifest(const HttpOutcome& outcome,
+                                const std::optional<PublishedManifest>& asked_about,
+                                Attempt attempt);
+  // The manifest step is over (manifest_file_ open on the manifest, or none on the server).
+  void manifest_ready();
+  // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
+  // exists), or every entry the selection wants.
+  enum class ManifestScope { Tables, Selection };
+  // Reads manifest_file_ again from disk, stores the entries `scope` keeps (in batches) and, for
+  // ManifestScope::Selection, fills manifest_dirs_ and logs what the manifest held. False when
+  // the file could not be read (the job is stopped).
+  bool read_manifest(ManifestScope scope);
+  void prepare_selection();
+  void selection_ready();
+  void keep_or_delete_unselected();
+  bool wanted(std::string_view path) const;
+  void plan_known_files();
+  void store_failed(const store::StoreError& error);
+  void begin();  // start(), guarded
+  void send_manifest_request(Attempt attempt, Scheduler::Slot slot);
+  void start_transfer(const std::string& path, Scheduler::Slot slot);
+  void close_found(const std::string& path, const struct stat& info,
+                   std::string_view previous_path);
+  void verify_at_rest();
+  void on_rest_findings(const std::vector<RestFinding>& findings);
+  void start_crawl();
+  // Opens dest unless it looks unmounted (daemon/plan/dest_guard.hpp); false: the job has stopped.
+  bool open_dest();
+  // Writes the marker open_dest() found missing; false: the job has stopped.
+  bool write_pending_marker();
+  bool crawl_due();  // no complete listing younger than relist_after
+  void queue_dir(const std::string& dir);
+  void list_dir(const std::string& dir, Attempt attempt);
+  void listing_finished(bool ok);
+  // Files of `dir` that its new listing no longer shows are gone upstream: their rows go.
+  void forget_unlisted(const std::string& dir, const std::vector<store::DiscoveredFile>& listed);
+  // A text answer (a listing) kept in memory up to `limit` bytes after decompression.
+  struct TextBody {
+    std::string text;
+    bool over_limit = false;  // the answer was cut off at the limit
+  };
+  void on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
+                  Attempt attempt);
+  void enqueue(const store::FileRecord& file);
+  void submit(const std::string& path);
+  void give_up(const std::string& path, const std::string& message);
+  void on_attempt_done(Transfer& transfer, const AttemptResult& result);
+  void retry_later(std::function<void()> again, int attempt,
+                   std::optional<std::chrono::seconds> retry_after);
+  bool handle_fatal_verdict(long status, const std::string& message);
+  void flush_verified();
+  void check_finished();
+  void refresh_counts(bool force);
+  bool check_space();
+  bool crawl_done() const { return crawl_started_ && listings_in_flight_ == 0; }
+  // Sends a request the job cancels when it stops (manifest and listings; transfers cancel
+  // their own).
+  template <typename Done>
+  HttpClient::RequestId send(GetRequest&& request, Done on_done);
+  template <typename Body>
+  HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);
+
+  JobServices services_;
+  const config::Config& config_;
+  config::Mirror mirror_;
+  std::string name_;
+  std::string base_url_;
+  std::function<void(MirrorJob&)> on_finished_;
+
+  store::MirrorId mirror_id_ = 0;
+  // The marker dest lacks, written once the server has answered the first request.
+  struct PendingMarker {
+    std::string name;
+    bool is_new = false;    // not yet recorded in the store
+    bool was_lost = false;  // dest holds the mirror's files without it
+  };
+  std::optional<PendingMarker> pending_marker_;
+  std::optional<LocalTree> tree_;
+  std::unique_ptr<TransferContext> transfer_context_;
+  JobOptions options_;
+  // The manifest as published in dest, open from its download (or, after a 304, from the copy
+  // already there) until the last read of this pass (select: reads it twice); closed (-1) when
+  // the server has none.
+  UniqueFd manifest_file_;
+  PublishTicket manifest_publish_;  // while the publisher has the manifest
+  std::optional<std::string> store_failure_;
+  // The server answered 304: the entries come from the copy a previous pass published.
+  bool manifest_unchanged_ = false;
+  // This pass fetched or confirmed SHA256SUMS.txt: its row belongs to the manifest step, whose
+  // mtime is the exact Last-Modified that If-Modified-Since sends back. The root listing leaves
+  // it alone (its dates have only minutes).
+  bool manifest_in_dest_ = false;
+  Selection selection_;
+  bool fetching_tables_ = false;  // the tables `select` reads come before everything else
+  std::unique_ptr<RestVerifier> verifier_;
+  bool verifier_running_ = false;
+  std::int64_t verify_mismatches_ = 0;
+  // Directories the crawl takes as covered by the manifest, so neither lists nor fetches as a
+  // file: the parents of its entries that the crawl can meet (see CoveredDirs in the .cpp).
+  std::set<std::string> manifest_dirs_;
+  // Files this pass gave up on: a listing that comes later does not start them again.
+  std::set<std::string> given_up_;
+
+  JobStatus status_ = JobStatus::Running;
+  std::string status_message_;
+  bool manifest_done_ = false;
+  bool crawl_started_ = false;
+  std::size_t listings_in_flight_ = 0;
+  std::size_t waiting_retries_ = 0;
+  // A queued file is its path and counters; its Transfer is made when it first gets a slot
+  // (make_transfer), so that a queue of 600,000 files (MIMIC-CXR) does not hold 600,000 of them
+  // (about 2 KB each: 100,000 queued files took 228 MB).
+  struct Pending {
+    std::unique_ptr<Transfer> transfer;
+    Scheduler::Slot slot;  // held while an attempt runs
+    int attempts = 0;
+    int mismatches = 0;
+    int not_connected = 0;  // attempts that never got a connection (not counted in attempts)
+  };
+  // Makes the Transfer of a queued file from the store's record; false (and the file dropped)
+  // when the store no longer has it.
+  bool make_transfer(const std::string& path, Pending& pending);
+  // Drops a file from transfers_ on the next turn of the loop (see give_up).
+  void drop_later(const std::string& path);
+  std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
+  std::size_t listing_failures_ = 0;
+  std::set<HttpClient::RequestId> text_requests_;
+  std::chrono::steady_clock::time_point counts_refreshed_{};
+  // Requests backing off until their retry is due; `now` makes a cancelled wait retry at once.
+  struct RetryWait {
+    boost::asio::steady_timer timer;
+    bool now = false;
+  };
+  std::vector<std::unique_ptr<RetryWait>> retry_waits_;
+  std::vector<store::VerifiedFile> verified_batch_;
+  boost::asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
+  std::mt19937_64 rng_;
+  store::MirrorCounts counts_;
+  LocalTree::Closed closed_{};  // adopted entries brought to file_mode/dir_mode this pass
+  std::int64_t bytes_fetched_ = 0;
+  bool finished_reported_ = false;
+};
+
+}  // namespace pnsync
