@@ -7,9 +7,9 @@
 #include <mutex>
 #include <string_view>
 
-namespace pnsync {
+#include "common/log_level.hpp"
 
-enum class LogLevel { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+namespace pnsync {
 
 class Log {
 public:

@@ -648,8 +648,8 @@ const std::vector<Key<Document>>& top_level_keys() {
 // retry_max >= retry_base; blamed on retry_max when it was written, else on retry_base.
 void check_retry(const std::string& file, const Seen& seen, const Config& config) {
   if (config.retry_max >= config.retry_base) return;
-  const std::string base = detail::format_duration(config.retry_base);
-  const std::string max = detail::format_duration(config.retry_max);
+  const std::string base = detail::duration_setting(config.retry_base);
+  const std::string max = detail::duration_setting(config.retry_max);
   if (seen.contains("retry_max"))
     fail_at(file, seen.at("retry_max"), "retry_max",
             "must not be less than retry_base (" + base + "), got " + max);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log_level.hpp"
 #include "config/secret.hpp"
 
 namespace pnsync::config {
@@ -70,7 +71,7 @@ struct Mirror {
   std::string name() const { return project + "/" + version; }
 };
 
-enum class LogLevel { Error, Warning, Info, Debug };
+using LogLevel = pnsync::LogLevel;  // the log's own levels; `log_level` never says notice
 
 struct Credentials {
   std::string username;

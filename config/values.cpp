@@ -151,14 +151,14 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const Du
   const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), count);
   const std::int64_t limit = rule.max.count() / unit.count();
   if (ec != std::errc{} || ptr != number.data() + number.size() || count > limit)
-    return Result::fail("must be at most " + format_duration(rule.max) + ", got " + quote(text));
+    return Result::fail("must be at most " + duration_setting(rule.max) + ", got " + quote(text));
   const std::chrono::milliseconds value = unit * count;
   if (value < rule.min)
-    return Result::fail("must be at least " + format_duration(rule.min) + ", got " + quote(text));
+    return Result::fail("must be at least " + duration_setting(rule.min) + ", got " + quote(text));
   return {value, {}};
 }
 
-std::string format_duration(std::chrono::milliseconds d) {
+std::string duration_setting(std::chrono::milliseconds d) {
   for (auto it = kUnits.rbegin(); it != kUnits.rend(); ++it) {
     if (d.count() != 0 && d.count() % it->size.count() == 0)
       return std::to_string(d.count() / it->size.count()) + std::string(it->suffix);
@@ -196,7 +196,7 @@ Parsed<std::int64_t> parse_rate(std::string_view text) {
   return {count * unit, {}};
 }
 
-std::string format_rate(std::int64_t bytes_per_second) {
+std::string rate_setting(std::int64_t bytes_per_second) {
   static constexpr std::pair<std::int64_t, const char*> kUnitsDown[] = {
       {std::int64_t{1} << 30, "G"}, {std::int64_t{1} << 20, "M"}, {std::int64_t{1} << 10, "K"}};
   for (const auto& [size, suffix] : kUnitsDown)

@@ -40,15 +40,17 @@ struct DurationRule {
 };
 // "<digits><unit>" with unit s, m, h, d (and ms when allowed); bare digits are seconds.
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text, const DurationRule& rule);
-// The largest unit that expresses `d` exactly: 300000ms -> "5m", 1500ms -> "1500ms".
-std::string format_duration(std::chrono::milliseconds d);
+// `d` as a setting is written: the largest unit that expresses it exactly, 300000ms -> "5m",
+// 1500ms -> "1500ms" (common/progress.hpp formats durations for people).
+std::string duration_setting(std::chrono::milliseconds d);
 
 // A transfer rate in bytes per second: digits with an optional binary unit K, M, G (KiB/s,
 // MiB/s, GiB/s, as curl --limit-rate and rclone --bwlimit read them): "50M", "512K", "0" (no
 // limit). Case-insensitive unit; a trailing "B" or "iB" is accepted ("50MiB", "50MB").
 Parsed<std::int64_t> parse_rate(std::string_view text);
-// "52428800" -> "50M": the shortest exact form parse_rate() reads back.
-std::string format_rate(std::int64_t bytes_per_second);
+// A rate as a setting is written: "52428800" -> "50M", the shortest exact form parse_rate()
+// reads back (common/progress.hpp formats rates for people).
+std::string rate_setting(std::int64_t bytes_per_second);
 
 // A permission mode in octal, "0640" or "2750" (0..07777); `what` names it in messages.
 Parsed<unsigned> parse_mode(std::string_view text);

@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   }
   // Read once, at start; a reload keeps this password (docs/operations.md, Credentials).
   pnsync::config::scrub_password_from_environment();
-  if (!args->level) log.set_level(pnsync::log_level_of(config.log_level));
+  if (!args->level) log.set_level(config.log_level);
   pnsync::warn_about_exposures(config, log);
   if (args->json && !args->dry_run) {
     std::fputs("pnsyncd: --json goes with --dry-run (a running daemon: pnsyncctl --json)\n",

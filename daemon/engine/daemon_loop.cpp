@@ -15,20 +15,6 @@
 
 namespace pnsync {
 
-LogLevel log_level_of(config::LogLevel level) {
-  switch (level) {
-    case config::LogLevel::Error:
-      return LogLevel::Error;
-    case config::LogLevel::Warning:
-      return LogLevel::Warning;
-    case config::LogLevel::Info:
-      return LogLevel::Info;
-    case config::LogLevel::Debug:
-      return LogLevel::Debug;
-  }
-  return LogLevel::Info;
-}
-
 void warn_about_exposures(const config::Config& config, Log& log) {
   for (const config::Exposure& exposure : config::exposures(config))
     log.warning("DATA EXPOSED: " + exposure.problem + ". Fix: " + exposure.fix);
@@ -135,7 +121,7 @@ private:
       notify(notifier_.ready());
       return;
     }
-    log_.set_level(log_level_of(next.log_level));
+    log_.set_level(next.log_level);
     try {
       log_.info("reloaded " + config_file_.string() + ": " + engine_.reload(std::move(next)));
     } catch (const store::StoreError& error) {

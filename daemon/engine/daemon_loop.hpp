@@ -16,8 +16,6 @@
 
 namespace pnsync {
 
-LogLevel log_level_of(config::LogLevel level);
-
 // One warning line per setting that opens the mirror to others (config/exposure.hpp), naming
 // the setting, its value and the file; at start and after each reload, whatever log_level says
 // below warning. The daemon still runs: refusing would stop a mirror over a monitoring choice.

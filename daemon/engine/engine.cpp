@@ -417,7 +417,7 @@ std::string Engine::reload(config::Config next) {
   if (next.streams_per_connection != config_.streams_per_connection)
     changes.push_back("streams_per_connection " + std::to_string(next.streams_per_connection));
   if (next.bandwidth_limit != config_.bandwidth_limit)
-    changes.push_back("bandwidth_limit " + config::detail::format_rate(next.bandwidth_limit));
+    changes.push_back("bandwidth_limit " + config::detail::rate_setting(next.bandwidth_limit));
   if (next.log_level != config_.log_level) changes.emplace_back("log_level");
 
   // Mirrors by name: removed ones stop (files stay), new ones start, the rest take new settings.
@@ -578,7 +578,7 @@ protocol::Response Engine::dispatch(const protocol::Request& request) {
         return error_response(request, protocol::ErrorCode::BadRequest,
                               "limit must be 0 (none) or a positive number of bytes/s");
       const std::string rate =
-          request.value ? config::detail::format_rate(request.value) + "/s" : "no limit";
+          request.value ? config::detail::rate_setting(request.value) + "/s" : "no limit";
       if (request.mirror.empty()) {
         config_.bandwidth_limit = request.value;
       } else {

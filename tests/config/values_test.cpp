@@ -62,12 +62,12 @@ TEST_CASE("durations: minimum below a second when ms are allowed", "[config][val
 }
 
 TEST_CASE("durations: formatting picks the largest exact unit", "[config][values]") {
-  CHECK(format_duration(300'000ms) == "5m");
-  CHECK(format_duration(1'000ms) == "1s");
-  CHECK(format_duration(1'500ms) == "1500ms");
-  CHECK(format_duration(86'400'000ms) == "1d");
-  CHECK(format_duration(90'000ms) == "90s");
-  CHECK(format_duration(0ms) == "0s");
+  CHECK(duration_setting(300'000ms) == "5m");
+  CHECK(duration_setting(1'000ms) == "1s");
+  CHECK(duration_setting(1'500ms) == "1500ms");
+  CHECK(duration_setting(86'400'000ms) == "1d");
+  CHECK(duration_setting(90'000ms) == "90s");
+  CHECK(duration_setting(0ms) == "0s");
 }
 
 TEST_CASE("integers: only plain decimal digits in range", "[config][values]") {
@@ -181,7 +181,7 @@ TEST_CASE("quote keeps a message on one line", "[config][values]") {
   CHECK_THAT(quote(long_text), Catch::EndsWith("\"..."));
 }
 
-TEST_CASE("rates: binary units, read back by format_rate", "[config][values]") {
+TEST_CASE("rates: binary units, read back by rate_setting", "[config][values]") {
   auto [text, expected] = GENERATE(table<std::string, std::int64_t>({
       {"0", 0},
       {"1000", 1000},
@@ -197,7 +197,7 @@ TEST_CASE("rates: binary units, read back by format_rate", "[config][values]") {
   const auto parsed = parse_rate(text);
   REQUIRE(parsed.value);
   CHECK(*parsed.value == expected);
-  CHECK(parse_rate(format_rate(expected)).value == expected);
+  CHECK(parse_rate(rate_setting(expected)).value == expected);
 }
 
 TEST_CASE("rates: refused forms", "[config][values]") {
