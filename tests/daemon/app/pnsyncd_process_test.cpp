@@ -17,6 +17,7 @@
 
 #include "daemon/disk/local_tree.hpp"
 #include "store/sqlite.hpp"
+#include "tests/daemon/control_fixture.hpp"
 #include "tests/daemon/daemon_process.hpp"
 #include "tests/daemon/mirror_fixture.hpp"
 #include "tests/support/child_process.hpp"
@@ -636,32 +637,6 @@ TEST_CASE("daemon: a multi-GB copy on disk is hashed off the event loop",
   ::close(notify_fd);
 }
 
-namespace {
-
-// One line from the daemon's socket as an older client would ask: no hello, no limit.
-std::string raw_answer(const std::filesystem::path& socket, const std::string& request) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
-  const timeval timeout{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
-  REQUIRE(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size()));
-  std::string line;
-  char buffer[65536];
-  while (line.find('\n') == std::string::npos) {
-    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    line.append(buffer, static_cast<std::size_t>(n));
-  }
-  return line.substr(0, line.find('\n'));
-}
-
-}  // namespace
-
 TEST_CASE("pnsyncctl failures gets every failure, more than one answer could carry",
           "[process][daemon][pnsyncctl][failures]") {
   MirrorFixture fixture;
@@ -738,8 +713,11 @@ TEST_CASE("pnsyncctl failures gets every failure, more than one answer could car
   CHECK(pnsyncctl(fixture, {"status", "--limit", "3"}).status == 2);
 
   // An older client, which sends no limit, gets the first page and is told more follow.
-  const auto answer =
-      nlohmann::json::parse(raw_answer(socket, "{\"id\":3,\"method\":\"failures\"}\n"));
+  LineClient older(socket);
+  older.send("{\"id\":3,\"method\":\"failures\"}\n");
+  const auto line = older.read_line();
+  REQUIRE(line);
+  const auto answer = nlohmann::json::parse(*line);
   CHECK(answer.at("ok") == true);
   CHECK(answer.at("failures").size() == 1000);
   CHECK(answer.at("more") == true);
