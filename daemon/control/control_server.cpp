@@ -50,15 +50,15 @@ void refuse(Protocol::socket& socket, const std::string& message) {
 
 struct ControlServer::Listener : std::enable_shared_from_this<Listener> {
   Listener(asio::io_context& io, std::string socket_path, Protocol::acceptor bound,
-           ControlDispatcher dispatch, Log& log_to, SocketFile file,
-           const ControlServerSettings& limits, uid_t own_uid)
+           ControlDispatcher dispatch, Log& log_to, SocketFile file, ControlServerSettings limits,
+           uid_t own_uid)
       : path(std::move(socket_path)),
         acceptor(std::move(bound)),
         retry(io),
         dispatcher(std::move(dispatch)),
         log(log_to),
         socket_file(std::move(file)),
-        settings(limits),
+        settings(std::move(limits)),
         daemon_uid(own_uid) {}
 
   void accept_next() {

@@ -122,7 +122,7 @@ public:
   // daemon with every other mirror. Every handler this job gives the loop or a transfer runs
   // its body this way.
   template <typename Step>
-  void guarded(Step&& step) noexcept {
+  void guarded(Step&& step) {
     try {
       std::forward<Step>(step)();
     } catch (const store::StoreError& error) {

@@ -247,7 +247,7 @@ void Transfer::hash_local_copy(int fd, std::int64_t size, std::string name,
 
 void Transfer::hash_local_step(int fd, std::int64_t size, std::string name,
                                std::function<void(const Result<void>&)> done) {
-  const auto finish_check = [this](std::function<void(const Result<void>&)> done_now,
+  const auto finish_check = [this](const std::function<void(const Result<void>&)>& done_now,
                                    const Result<void>& read) {
     checking_local_ = false;
     done_now(read);
@@ -263,25 +263,27 @@ void Transfer::hash_local_step(int fd, std::int64_t size, std::string name,
   }
   const std::int64_t step = std::min(size - hashed_, kHashStep);
   hash_in_flight_ = true;
-  context_.hash_worker->hash({std::move(reader), hashed_, step, std::move(hasher_), name},
-                             [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, fd,
-                              size, step, name = std::move(name), done = std::move(done),
-                              finish_check](Sha256 hasher, const Result<void>& read) mutable {
-                               if (!alive.lock() || epoch != hash_epoch_)
-                                 return;  // cancelled, or started over
-                               hash_in_flight_ = false;
-                               hasher_ = std::move(hasher);
-                               if (!read) {
-                                 finish_check(std::move(done), read);
-                                 return;
-                               }
-                               hashed_ += step;
-                               if (hashed_ < size) {
-                                 hash_local_step(fd, size, std::move(name), std::move(done));
-                                 return;
-                               }
-                               finish_check(std::move(done), Result<void>());
-                             });
+  // The job's copy of the name is made first: the completion below takes `name` itself, and the
+  // two arguments may be evaluated in either order.
+  HashJob job{std::move(reader), hashed_, step, std::move(hasher_), name};
+  context_.hash_worker->hash(
+      std::move(job), [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, fd, size,
+                       step, name = std::move(name), done = std::move(done),
+                       finish_check](Sha256 hasher, const Result<void>& read) mutable {
+        if (!alive.lock() || epoch != hash_epoch_) return;  // cancelled, or started over
+        hash_in_flight_ = false;
+        hasher_ = std::move(hasher);
+        if (!read) {
+          finish_check(done, read);
+          return;
+        }
+        hashed_ += step;
+        if (hashed_ < size) {
+          hash_local_step(fd, size, std::move(name), std::move(done));
+          return;
+        }
+        finish_check(done, Result<void>());
+      });
 }
 
 void Transfer::learn_size(const ResponseInfo& info) {

@@ -35,7 +35,7 @@ struct TrustFixture {
   // The handshake's curl code (0: verified) with `ca_file`, the mode, and `system` as the CAs
   // the system trusts.
   int handshake(const std::filesystem::path& ca_file, bool replace_system,
-                const std::filesystem::path& system) {
+                const std::filesystem::path& system) const {
     HttpSettings settings;
     settings.user_agent = "Wget/1.21.3";
     settings.ca_file = ca_file;

@@ -167,7 +167,7 @@ TEST_CASE("each range resumes where its recorded bytes end", "[segments][engine]
     fixture.server->clear_requests();
     REQUIRE(fixture.run() == ExitCode::Ok);
     CHECK_MIRRORED(fixture);
-    const auto ranges = fixture.table_ranges();
+    auto ranges = fixture.table_ranges();
     REQUIRE(!ranges.empty());
     for (const auto& [first, last] : ranges) {
       INFO("bytes=" << first << "-" << last);
