@@ -528,5 +528,12 @@ TEST_CASE("the plan of a large mirror is counted in the store, not read into mem
   CHECK(plans.at(0).at("bytes_to_fetch").get<std::int64_t>() > std::int64_t{kPending} * 1000);
   CHECK(plans.at(0).at("sample").size() == 10);
   INFO("peak RSS grew by " << grown / 1024 << " KiB during the dry run");
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer, shadow memory and each new thread's allocator caches (the pass
+  // starts a hash worker to check the unchanged manifest) swamp what the pass itself holds; the
+  // release build, which CI runs first, measures it.
+  WARN("AddressSanitizer build: peak RSS grew by " << grown / 1024 << " KiB, not judged");
+#else
   CHECK(grown < (24u << 20));
+#endif
 }
