@@ -299,11 +299,11 @@ bool LocalTree::is_closed(const struct stat& info, bool directory) const {
 
 Result<LocalTree::Closed> LocalTree::close_adopted(std::string_view rel, int file_fd) const {
   Closed closed;
-  const auto close_one = [&](int fd, mode_t mode, const std::string& name) -> Result<void> {
+  const auto close_one = [&](int fd, bool directory, const std::string& name) -> Result<void> {
     struct stat info {};
     if (::fstat(fd, &info) != 0) return local_error("cannot stat", name, errno);
-    if (is_closed(info, S_ISDIR(info.st_mode))) return {};
-    if (apply_owner_and_mode(fd, gid_, mode) != 0)
+    if (is_closed(info, directory)) return {};
+    if (apply_owner_and_mode(fd, gid_, directory ? settings_.dir_mode : settings_.file_mode) != 0)
       return local_error("cannot set group and mode of", name, errno);
     ++closed.entries;
     if ((info.st_mode & S_IROTH) != 0) ++closed.world_readable;
@@ -318,12 +318,10 @@ Result<LocalTree::Closed> LocalTree::close_adopted(std::string_view rel, int fil
     walked += part + "/";
     UniqueFd next(::openat(current.get(), part.c_str(), kDirFlags));
     if (!next) return local_error("cannot open directory", describe(walked), errno);
-    if (auto done = close_one(next.get(), settings_.dir_mode, describe(walked)); !done)
-      return done.error();
+    if (auto done = close_one(next.get(), true, describe(walked)); !done) return done.error();
     current = std::move(next);
   }
-  if (auto done = close_one(file_fd, settings_.file_mode, describe(rel)); !done)
-    return done.error();
+  if (auto done = close_one(file_fd, false, describe(rel)); !done) return done.error();
   return closed;
 }
 

@@ -690,13 +690,10 @@ void MirrorJob::plan_known_files() {
     if (intact) close_found(file.path, **on_disk, previous_path);
     previous_path = file.path;
     if (intact || options_.verify_at_rest) continue;  // verify at rest judges the rest itself
-    {
-      if (++missing <= kNamedMissing)
-        services_.log.warning(
-            (mirror_.dest / file.path).string() +
-            ": verified earlier but missing or changed on disk; fetching it again");
-      services_.store.requeue(file.id);
-    }
+    if (++missing <= kNamedMissing)
+      services_.log.warning((mirror_.dest / file.path).string() +
+                            ": verified earlier but missing or changed on disk; fetching it again");
+    services_.store.requeue(file.id);
   }
   if (missing > kNamedMissing)
     services_.log.warning(name_ + ": " + group_digits(missing) +
