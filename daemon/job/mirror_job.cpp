@@ -954,14 +954,23 @@ int MirrorJob::ranges_wanted() const {
 
 void MirrorJob::offer_spare_slots() {
   if (status_ != JobStatus::Running) return;
-  for (auto& [path, pending] : transfers_) {
-    if (!pending.transfer) continue;
-    Transfer& transfer = *pending.transfer;
-    while (transfer.wants_range()) {
-      auto slot = services_.scheduler.try_acquire(Lane::File);
-      if (!slot) return;
-      transfer.add_range(std::move(*slot));
+  // Each slot to the file whose new range would fetch the most: at the end of a mirror, the
+  // largest ranges left decide when it ends (a file first in path order would otherwise take
+  // every slot for small splits while another's large range waits).
+  while (true) {
+    Transfer* neediest = nullptr;
+    std::int64_t most = 0;
+    for (auto& [path, pending] : transfers_) {
+      if (!pending.transfer) continue;
+      if (const std::int64_t worth = pending.transfer->spare_slot_worth(); worth > most) {
+        most = worth;
+        neediest = pending.transfer.get();
+      }
     }
+    if (!neediest) return;
+    auto slot = services_.scheduler.try_acquire(Lane::File);
+    if (!slot) return;
+    neediest->add_range(std::move(*slot));
   }
 }
 

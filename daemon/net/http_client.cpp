@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/net/http_client.hpp"
 
+#include "daemon/net/connect_deadline.hpp"
 #include "daemon/net/curl_handles.hpp"
 #include "daemon/net/http_policy.hpp"
 
@@ -281,6 +282,20 @@ struct HttpClient::Impl {
     engine.set_max_streams_per_connection(streams);
   }
 
+  // A request that made a new connection tells how long its handshake took (connect_deadline).
+  void observe_handshake(CURL* handle, const HttpOutcome& outcome) {
+    long connects = 0;
+    if (!outcome.request_sent ||
+        curl_easy_getinfo(handle, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK || connects == 0)
+      return;
+    curl_off_t handshake = 0;  // microseconds; TLS done (0 for plain http: the TCP connect)
+    if (curl_easy_getinfo(handle, CURLINFO_APPCONNECT_TIME_T, &handshake) != CURLE_OK ||
+        handshake == 0)
+      curl_easy_getinfo(handle, CURLINFO_CONNECT_TIME_T, &handshake);
+    connect_deadline.observe(std::chrono::duration_cast<ConnectDeadline::Duration>(
+        std::chrono::microseconds(handshake)));
+  }
+
   // Sockets are opened and closed through these so that the connections open at any moment
   // can be counted (curl has no such counter); every connection keeps the callbacks of the
   // handle that opened it, and all handles share these.
@@ -295,6 +310,7 @@ struct HttpClient::Impl {
   }
 
   HttpSettings settings;
+  ConnectDeadline connect_deadline{settings.connect_timeout};
   std::function<void(const HttpOutcome&)> observer;
   curl::Share share{curl_share_init()};
   // Before `engine`: its connections close into the first, and its calls end into the second,
@@ -308,6 +324,8 @@ struct HttpClient::Impl {
     if (!easy) return easy;
     CURL* handle = easy.get();
     apply_connection_policy(handle, settings, call.request.url);
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(connect_deadline.timeout().count()));
     if (settings.username) {
       // Basic only: curl then sends the credentials with the first request instead of waiting
       // for a 401, saving a round trip per file.
@@ -377,6 +395,7 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
         call->outcome.request_sent =
             curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME_T, &to_request) == CURLE_OK &&
             to_request > 0;
+        impl->observe_handshake(handle, call->outcome);
         if (result != CURLE_OK) {
           call->outcome.curl_error =
               call->error_buffer[0] ? call->error_buffer : curl_easy_strerror(result);

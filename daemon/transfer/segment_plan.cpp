@@ -67,15 +67,27 @@ std::string SegmentPlan::serialize() const {
   return text;
 }
 
-std::optional<std::size_t> SegmentPlan::split(std::int64_t min_left) {
+std::vector<ByteRange>::const_iterator SegmentPlan::widest_to_split(std::int64_t min_left) const {
   const auto widest =
       std::max_element(ranges_.begin(), ranges_.end(),
                        [](const ByteRange& a, const ByteRange& b) { return a.left() < b.left(); });
   if (widest == ranges_.end() || widest->left() < 2 * std::max<std::int64_t>(min_left, 1))
-    return std::nullopt;
-  const std::int64_t middle = widest->next + widest->left() / 2;
-  const ByteRange back{middle, widest->end, middle};
-  widest->end = middle;
+    return ranges_.end();
+  return widest;
+}
+
+std::int64_t SegmentPlan::split_gives(std::int64_t min_left) const {
+  const auto widest = widest_to_split(min_left);
+  return widest == ranges_.end() ? 0 : widest->left() - widest->left() / 2;
+}
+
+std::optional<std::size_t> SegmentPlan::split(std::int64_t min_left) {
+  const auto found = widest_to_split(min_left);
+  if (found == ranges_.end()) return std::nullopt;
+  ByteRange& widest = ranges_[static_cast<std::size_t>(found - ranges_.cbegin())];
+  const std::int64_t middle = widest.next + widest.left() / 2;
+  const ByteRange back{middle, widest.end, middle};
+  widest.end = middle;
   ranges_.push_back(back);
   return ranges_.size() - 1;
 }

@@ -59,6 +59,8 @@ public:
   // the index of the new back half (which has nothing on disk yet). Indexes of existing ranges
   // stay valid: the new range is appended, not inserted.
   std::optional<std::size_t> split(std::int64_t min_left);
+  // The bytes the back half of split(min_left) would get; 0 when it would not split.
+  std::int64_t split_gives(std::int64_t min_left) const;
 
   std::int64_t size() const { return size_; }
   const std::vector<ByteRange>& ranges() const { return ranges_; }
@@ -73,6 +75,8 @@ public:
 
 private:
   SegmentPlan() = default;
+  // The range split(min_left) would cut, or ranges_.end().
+  std::vector<ByteRange>::const_iterator widest_to_split(std::int64_t min_left) const;
   std::int64_t size_ = 0;
   std::vector<ByteRange> ranges_;  // in the order they were made; they tile [0, size)
 };

@@ -152,6 +152,9 @@ public:
   // and handing it one (the range holds the slot until it ends).
   bool wants_range() const;
   void add_range(Scheduler::Slot slot);
+  // The bytes the range a spare slot would start is to fetch (0: none wanted), so that spare
+  // slots go where they take the most off the end of the mirror.
+  std::int64_t spare_slot_worth() const;
   // Byte ranges in flight (0 for a file fetched in one stream).
   std::size_t ranges_in_flight() const { return fetches_.size(); }
 

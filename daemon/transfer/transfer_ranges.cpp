@@ -5,10 +5,11 @@
 // Why: a server that limits each request or each connection to a fixed rate (physionet.org gives
 // one connection about 0.65 MB/s) makes a 5 GB file take two hours in one stream, however idle the
 // other transfer slots are. Ranges fill those slots: the first range runs on the transfer's own
-// slot, and each spare slot the scheduler can give (Scheduler::try_acquire: nothing queued) splits
-// the range with the most left (SegmentPlan::split). So ranges never delay queued files: while the
-// queue is long a large file goes as one stream, and at the tail of a mirror it takes the slots
-// the small files leave.
+// slot, and each spare slot the scheduler can give (Scheduler::try_acquire: nothing queued) goes
+// to the file whose new range would be the largest (spare_slot_worth, MirrorJob::offer_spare_slots)
+// and splits its range with the most left (SegmentPlan::split). So ranges never delay queued
+// files: while the queue is long a large file goes as one stream, and at the tail of a mirror the
+// large files share the slots the small files leave.
 //
 // How:
 //  - Each range is a request "Range: bytes=next-(end-1)"; its bytes are written at their offset
@@ -23,7 +24,8 @@
 //    (from the page cache) in steps of at most kHashStep on the hash worker's thread, as ranges
 //    complete: on the event loop it slowed the receiving of every transfer (hash_worker.hpp).
 //  - One failed range ends the attempt: the others stop (their bytes stay), the owner backs off
-//    and retries as for any transfer, and the next attempt resumes every range.
+//    and retries as for any transfer, and the next attempt resumes every range. Except a range
+//    that got no connection while others still run: it only waits for the next slot.
 //  - A server that answers a range with 200 (ignores Range) makes the transfer fetch the file in
 //    one stream from then on.
 #include <sys/stat.h>
@@ -169,6 +171,13 @@ bool Transfer::wants_range() const {
                      [this](const ByteRange& r) { return r.left() >= 2 * min_range_left(); });
 }
 
+std::int64_t Transfer::spare_slot_worth() const {
+  if (!wants_range()) return 0;
+  if (!plan_) return (*file_.size - written_) / 2;
+  if (auto idle = idle_range()) return plan_->range(*idle).left();
+  return plan_->split_gives(min_range_left());
+}
+
 void Transfer::add_range(Scheduler::Slot slot) {
   if (!wants_range()) return;  // the slot goes back
   if (!plan_) {
@@ -227,8 +236,8 @@ void Transfer::send_ranges() {
     raw.sent_at = std::chrono::steady_clock::now();
     GetRequest request;
     request.url = url();
-    request.range_from = range.next;
-    request.range_to = range.end - 1;
+    request.range_from = raw.requested_from;
+    request.range_to = raw.requested_end - 1;
     if (context_.recv_speed) request.max_recv_speed = context_.recv_speed();
     request.on_body = [this, &raw](const ResponseInfo& info, std::string_view chunk) {
       return accept_range_body(raw, info, chunk);
@@ -349,6 +358,15 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
     const long status = outcome.info.status;
     const Verdict verdict =
         classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
+    if (verdict == Verdict::Retry && !outcome.connected() && !fetches_.empty()) {
+      // No connection (a connect that hung past connect_timeout: the host's ceiling) while the
+      // other ranges still come: nothing was asked, so nothing is lost. The range waits for the
+      // next slot a range of this file frees; the transfer's own slot asks again at once (it
+      // queues for a connection the controller's lowered bound allows). Only when no range is
+      // left running does the attempt fail as any other.
+      if (done->own_slot) launch_range(done->index, {}, true);
+      return;
+    }
     if (verdict != Verdict::Success) {
       fail_ranges(failed_attempt(verdict, outcome, context_.retry_after_max));
     } else if (status != 200 && status != 206) {

@@ -120,6 +120,34 @@ TEST_CASE("a handshake that hangs is a time-out with no request sent; a stall se
   CHECK(stall.request_sent);
 }
 
+TEST_CASE(
+    "once connections were made, a hanging connect is given up at ten times the slowest "
+    "handshake, not at connect_timeout",
+    "[curl_engine]") {
+  GlueFixture fixture;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor full(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto settings = fixture.settings();
+  settings.connect_timeout = std::chrono::seconds(30);
+  HttpClient http(io, settings);
+  std::string body, ignored;
+  HttpOutcome made, hung;
+  http.get(collect(fixture.url("f1"), body), [&](const HttpOutcome& o) { made = o; });
+  io.run();
+  REQUIRE(made.info.status == 200);  // a loopback handshake: well under a millisecond
+  const auto started = std::chrono::steady_clock::now();
+  http.get(
+      collect("https://127.0.0.1:" + std::to_string(full.local_endpoint().port()) + "/x", ignored),
+      [&](const HttpOutcome& o) { hung = o; });
+  io.restart();
+  io.run();
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(hung.curl_code == 28);  // CURLE_OPERATION_TIMEDOUT
+  CHECK_FALSE(hung.request_sent);
+  CHECK(took >= std::chrono::milliseconds(2900));  // ConnectDeadline::kLeast
+  CHECK(took < std::chrono::seconds(10));
+}
+
 TEST_CASE("requests share the connections the limit allows; lowering it closes the rest",
           "[curl_engine]") {
   GlueFixture fixture;

@@ -30,7 +30,9 @@ TEST_CASE("split halves what the widest range still lacks", "[segments]") {
   CHECK(plan.range(2) == ByteRange{400, 600, 400});
 
   SECTION("not below twice the minimum") {
+    CHECK(plan.split_gives(151) == 0);
     CHECK_FALSE(plan.split(151));  // the widest lacks 300 (range 1)
+    CHECK(plan.split_gives(150) == 150);
     CHECK(plan.split(150));
   }
 }
