@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 
 #include "config/values.hpp"
@@ -39,25 +40,44 @@ ControllerParams controller_params(const config::Config& config) {
   return params;
 }
 
-protocol::Response error_response(const protocol::Request& request, protocol::ErrorCode code,
-                                  std::string message) {
-  protocol::Response response;
-  response.id = request.id;
-  response.error = code;
-  response.message = std::move(message);
-  return response;
+// Keys a running daemon cannot take over (its connections, socket and state were made with them):
+// a reload keeps their running values and says which would need a restart.
+struct RestartOnlyKey {
+  const char* name;
+  bool (*differs)(const config::Config& next, const config::Config& running);
+  void (*keep)(config::Config& next, const config::Config& running);
+};
+
+template <auto Member>
+constexpr RestartOnlyKey restart_only(const char* name) {
+  return {
+      name,
+      [](const config::Config& next, const config::Config& running) {
+        return next.*Member != running.*Member;
+      },
+      [](config::Config& next, const config::Config& running) { next.*Member = running.*Member; }};
 }
 
-protocol::Response ok_response(const protocol::Request& request, std::string message) {
-  protocol::Response response;
-  response.id = request.id;
-  response.message = std::move(message);
-  return response;
-}
-
-std::string count_of(std::size_t n, const char* what) {
-  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
+constexpr std::array kRestartOnly = {
+    restart_only<&config::Config::server>("server"),
+    restart_only<&config::Config::state_dir>("state_dir"),
+    restart_only<&config::Config::socket>("socket"),
+    restart_only<&config::Config::ca_file>("ca_file"),
+    restart_only<&config::Config::ca_replace_system>("ca_replace_system"),
+    restart_only<&config::Config::user_agent>("user_agent"),
+    restart_only<&config::Config::metrics_listen>("metrics_listen"),
+    // Compared by user: the password was read once, at start-up, and is not read again.
+    RestartOnlyKey{"credentials",
+                   [](const config::Config& next, const config::Config& running) {
+                     const auto user = [](const config::Config& c) {
+                       return c.credentials ? std::optional(c.credentials->username) : std::nullopt;
+                     };
+                     return user(next) != user(running);
+                   },
+                   [](config::Config& next, const config::Config& running) {
+                     next.credentials = running.credentials;
+                   }},
+};
 
 }  // namespace
 
@@ -341,6 +361,13 @@ void Engine::set_fixed_transfers(int limit) {
   apply_transfer_limit(limit);
 }
 
+void Engine::set_adaptive_transfers() {
+  config_.transfers.reset();
+  controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
+  transfers_reason_ = controller_->state().reason;
+  apply_transfer_limit(controller_->limit());
+}
+
 void Engine::apply_transfer_limit(int limit) {
   scheduler_.set_limit(Lane::File, limit);
   apply_connection_plan();
@@ -371,48 +398,22 @@ void Engine::apply_connection_plan() {
 std::string Engine::reload(config::Config next) {
   std::vector<std::string> changes;
   std::vector<std::string> need_restart;
-  const auto differs = [&](bool different, const char* key) {
-    if (different) need_restart.emplace_back(key);
-  };
-  differs(next.server != config_.server, "server");
-  differs(next.state_dir != config_.state_dir, "state_dir");
-  differs(next.socket != config_.socket, "socket");
-  differs(next.ca_file != config_.ca_file, "ca_file");
-  differs(next.ca_replace_system != config_.ca_replace_system, "ca_replace_system");
-  differs(next.user_agent != config_.user_agent, "user_agent");
-  differs(next.metrics_listen != config_.metrics_listen, "metrics_listen");
-  const auto user = [](const config::Config& c) {
-    return c.credentials ? std::optional(c.credentials->username) : std::nullopt;
-  };
-  differs(user(next) != user(config_), "credentials");
-  // Those keep their running values.
-  next.server = config_.server;
-  next.state_dir = config_.state_dir;
-  next.socket = config_.socket;
-  next.ca_file = config_.ca_file;
-  next.ca_replace_system = config_.ca_replace_system;
-  next.user_agent = config_.user_agent;
-  next.credentials = config_.credentials;
-  next.metrics_listen = config_.metrics_listen;
-
-  if (next.transfers != config_.transfers || next.max_transfers != config_.max_transfers) {
-    changes.push_back("transfers " + (next.transfers ? std::to_string(*next.transfers) : "auto"));
-    if (next.transfers) {
-      controller_.reset();
-      transfers_reason_ = "fixed by configuration";
-    } else {
-      controller_.emplace(controller_params(next), std::chrono::steady_clock::now());
-      transfers_reason_ = controller_->state().reason;
-    }
+  for (const RestartOnlyKey& key : kRestartOnly) {
+    if (key.differs(next, config_)) need_restart.emplace_back(key.name);
+    key.keep(next, config_);
   }
+
+  bool new_transfers =
+      next.transfers != config_.transfers || next.max_transfers != config_.max_transfers;
+  if (new_transfers)
+    changes.push_back("transfers " + (next.transfers ? std::to_string(*next.transfers) : "auto"));
   if (next.listing_concurrency != config_.listing_concurrency) {
     scheduler_.set_limit(Lane::Listing, next.listing_concurrency);
     changes.push_back("listing_concurrency " + std::to_string(next.listing_concurrency));
   }
   if (next.max_connections != config_.max_connections) {
     changes.push_back("max_connections " + std::to_string(next.max_connections));
-    if (controller_ && !next.transfers)
-      controller_.emplace(controller_params(next), std::chrono::steady_clock::now());
+    new_transfers = new_transfers || !next.transfers;  // the controller's bound
   }
   if (next.streams_per_connection != config_.streams_per_connection)
     changes.push_back("streams_per_connection " + std::to_string(next.streams_per_connection));
@@ -444,8 +445,12 @@ std::string Engine::reload(config::Config next) {
     }
   }
   config_ = std::move(next);
-  if (config_.transfers)
-    apply_transfer_limit(*config_.transfers);
+  if (new_transfers && config_.transfers)
+    set_fixed_transfers(*config_.transfers);
+  else if (new_transfers)
+    set_adaptive_transfers();
+  else if (config_.transfers)
+    apply_transfer_limit(*config_.transfers);  // streams_per_connection may have changed
   else if (controller_)
     apply_transfer_limit(controller_->limit());
   for (const auto& mirror : added) {
@@ -461,212 +466,6 @@ std::string Engine::reload(config::Config next) {
   std::string summary;
   for (const auto& change : changes) summary += (summary.empty() ? "" : "; ") + change;
   return summary.empty() ? "no change" : summary;
-}
-
-std::optional<protocol::Response> Engine::select(const protocol::Request& request,
-                                                 std::vector<MirrorRunner*>& out) {
-  if (request.mirror.empty()) {
-    for (auto& runner : runners_) out.push_back(runner.get());
-    return std::nullopt;
-  }
-  if (auto* runner = find(request.mirror)) {
-    out.push_back(runner);
-    return std::nullopt;
-  }
-  std::string names;
-  for (const auto& runner : runners_) names += (names.empty() ? "" : ", ") + runner->name();
-  return error_response(request, protocol::ErrorCode::UnknownMirror,
-                        "no mirror named \"" + request.mirror + "\"; configured: " + names);
-}
-
-protocol::Response Engine::handle(const protocol::Request& request) {
-  // A failing state database costs the client its answer, not the daemon its life.
-  try {
-    return dispatch(request);
-  } catch (const store::StoreError& error) {
-    return error_response(request, protocol::ErrorCode::Failed, error.what());
-  }
-}
-
-protocol::Response Engine::dispatch(const protocol::Request& request) {
-  using protocol::Method;
-  std::vector<MirrorRunner*> targets;
-  switch (request.method) {
-    case Method::Hello: {
-      protocol::Response response = ok_response(request, "pnsyncd " PNSYNC_VERSION);
-      response.hello_version = protocol::kProtocolVersion;
-      return response;
-    }
-    case Method::Status: {
-      protocol::Response response = ok_response(request, "");
-      response.status = status();
-      if (!request.mirror.empty()) {
-        if (auto error = select(request, targets)) return *error;
-        std::erase_if(response.status->mirrors,
-                      [&](const auto& m) { return m.name != request.mirror; });
-      }
-      return response;
-    }
-    case Method::Failures: {
-      if (auto error = select(request, targets)) return *error;
-      return failures_page(request, std::move(targets));
-    }
-    case Method::Pause:
-    case Method::Resume:
-    case Method::Sync:
-    case Method::Retry: {
-      if (shutting_down_)
-        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
-      if (auto error = select(request, targets)) return *error;
-      const char* done = "";
-      for (auto* runner : targets) {
-        switch (request.method) {
-          case Method::Pause:
-            runner->pause("paused by pnsyncctl");
-            done = "paused";
-            break;
-          case Method::Resume:
-            runner->resume();
-            done = "resumed";
-            break;
-          case Method::Sync:
-            runner->sync_now();
-            done = "started a pass of";
-            break;
-          default:
-            runner->retry_failed();
-            done = "re-queued the failed files of";
-            break;
-        }
-      }
-      log_.info(std::string(done) + " " +
-                (request.mirror.empty() ? "every mirror" : request.mirror) + " (pnsyncctl)");
-      // The operator says go now: a server's Retry-After hold (the whole host) ends too, and
-      // requests backing off in a running pass are tried again without waiting out their delay.
-      if (request.method == Method::Resume || request.method == Method::Sync) {
-        for (auto* runner : targets) runner->retry_waiting_now();
-        if (scheduler_.release_hold())
-          log_.info("the server's Retry-After hold is released (pnsyncctl)");
-      }
-      return ok_response(request, std::string(done) + " " + count_of(targets.size(), "mirror"));
-    }
-    case Method::Refetch: {
-      if (shutting_down_)
-        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
-      if (auto error = select(request, targets)) return *error;
-      targets.front()->refetch();
-      log_.warning(request.mirror +
-                   ": refetch asked (pnsyncctl): the next pass fetches everything "
-                   "missing from " +
-                   targets.front()->mirror().dest.string() + " again");
-      return ok_response(request, "refetching " + request.mirror +
-                                      ": the next pass fetches everything missing from " +
-                                      targets.front()->mirror().dest.string());
-    }
-    case Method::Verify: {
-      if (shutting_down_)
-        return error_response(request, protocol::ErrorCode::Failed, "the daemon is shutting down");
-      if (auto error = select(request, targets)) return *error;
-      for (auto* runner : targets) runner->verify_at_rest();
-      log_.info("verify at rest of " + (request.mirror.empty() ? "every mirror" : request.mirror) +
-                " (pnsyncctl)");
-      return ok_response(request, "verifying " + count_of(targets.size(), "mirror") +
-                                      " at rest (a pass in flight finishes first)");
-    }
-    case Method::Limit: {
-      if (request.value < 0)
-        return error_response(request, protocol::ErrorCode::BadRequest,
-                              "limit must be 0 (none) or a positive number of bytes/s");
-      const std::string rate =
-          request.value ? config::detail::rate_setting(request.value) + "/s" : "no limit";
-      if (request.mirror.empty()) {
-        config_.bandwidth_limit = request.value;
-      } else {
-        if (auto error = select(request, targets)) return *error;
-        auto mirror = targets.front()->mirror();
-        mirror.bandwidth_limit = request.value;
-        targets.front()->update(mirror);
-      }
-      log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) + ": " +
-                rate + " (pnsyncctl; applies to transfers that start from now)");
-      return ok_response(request, "bandwidth limit set to " + rate);
-    }
-    case Method::Transfers: {
-      if (request.value < 0 || request.value > 256)
-        return error_response(request, protocol::ErrorCode::BadRequest,
-                              "transfers must be 1..256, or 0 for auto");
-      if (request.value == 0) {
-        config_.transfers.reset();
-        controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());
-        transfers_reason_ = controller_->state().reason;
-        apply_transfer_limit(controller_->limit());
-        log_.info("transfers: auto (pnsyncctl)");
-        return ok_response(request,
-                           "transfers: auto, starting at " + std::to_string(controller_->limit()));
-      }
-      set_fixed_transfers(static_cast<int>(request.value));
-      log_.info("transfers: " + std::to_string(request.value) + " (pnsyncctl)");
-      return ok_response(request, "transfers set to " + std::to_string(request.value));
-    }
-    case Method::Plan: {
-      if (auto error = select(request, targets)) return *error;
-      protocol::Response response = ok_response(request, "");
-      response.plans.emplace();
-      for (auto* runner : targets) {
-        if (auto plan = runner->plan()) {
-          response.plans->push_back(std::move(*plan));
-        } else {
-          protocol::Plan unknown;  // no pass has got far enough to say
-          unknown.mirror = runner->name();
-          response.plans->push_back(std::move(unknown));
-        }
-      }
-      return response;
-    }
-  }
-  return error_response(request, protocol::ErrorCode::UnknownMethod, "unknown method");
-}
-
-protocol::Response Engine::failures_page(const protocol::Request& request,
-                                         std::vector<MirrorRunner*> targets) {
-  // A page also ends at this many bytes of names and errors, whatever the limit: even escaped
-  // six-fold (\u00XX), the answer stays far below what a connection may queue (8 MiB).
-  constexpr std::size_t kPageBytes = std::size_t{1} << 20;
-  constexpr std::size_t kRowOverhead = 64;  // the field names and punctuation of one entry
-  // By mirror name, then by path: the order the cursor counts in, whatever order the
-  // configuration lists the mirrors in (and after a reload that adds one).
-  std::sort(targets.begin(), targets.end(),
-            [](const MirrorRunner* a, const MirrorRunner* b) { return a->name() < b->name(); });
-  auto wanted = static_cast<std::size_t>(request.limit.value_or(protocol::kDefaultFailuresPage));
-  std::size_t bytes = 0;
-  bool more = false;
-  protocol::Response response = ok_response(request, "");
-  response.failures.emplace();
-  for (auto* runner : targets) {
-    std::string_view after;
-    if (request.cursor) {
-      if (runner->name() < request.cursor->mirror) continue;
-      if (runner->name() == request.cursor->mirror) after = request.cursor->path;
-    }
-    // One more than fits: whether another page follows is then known without a further query.
-    for (const auto& file : runner->failures_page(after, wanted + 1)) {
-      const std::size_t size =
-          runner->name().size() + file.path.size() + file.last_error.size() + kRowOverhead;
-      if (wanted == 0 || (!response.failures->empty() && bytes + size > kPageBytes)) {
-        more = true;
-        break;
-      }
-      bytes += size;
-      --wanted;
-      response.failures->push_back({runner->name(), file.path, file.last_error, file.attempts});
-    }
-    if (more) break;
-  }
-  if (more) {
-    const protocol::FailedFile& last = response.failures->back();
-    response.next_cursor = protocol::FailuresCursor{last.mirror, last.path};
-  }
-  return response;
 }
 
 protocol::DaemonStatus Engine::status() {

@@ -65,7 +65,17 @@ public:
   double rate() const { return meter_.bytes_per_second(); }
 
 private:
+  // The control methods (engine_control.cpp): dispatch finds the handler in a table.
   protocol::Response dispatch(const protocol::Request& request);
+  protocol::Response on_hello(const protocol::Request& request);
+  protocol::Response on_status(const protocol::Request& request);
+  protocol::Response on_failures(const protocol::Request& request);
+  protocol::Response on_runner_command(const protocol::Request& request);  // pause..retry
+  protocol::Response on_refetch(const protocol::Request& request);
+  protocol::Response on_verify(const protocol::Request& request);
+  protocol::Response on_limit(const protocol::Request& request);
+  protocol::Response on_transfers(const protocol::Request& request);
+  protocol::Response on_plan(const protocol::Request& request);
   void add_runner(const config::Mirror& mirror);
   void on_pass_end(MirrorRunner& runner);
   void observe(const HttpOutcome& outcome);
@@ -76,7 +86,10 @@ private:
   // keeping the loop (and a --once process) alive for ever.
   void stop_ticking();
   void control_step();
+  // `transfers: N` or `auto`, from the configuration or pnsyncctl: the controller, its reason and
+  // the limit applied.
   void set_fixed_transfers(int limit);
+  void set_adaptive_transfers();
   // The one place the file-transfer limit is set: the scheduler's slots, and the connections
   // and streams per connection that carry them (connection_plan).
   void apply_transfer_limit(int limit);
