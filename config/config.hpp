@@ -142,9 +142,11 @@ struct Config {
   std::optional<std::string> group;  // group (name) given to every file and directory created
   std::optional<std::string> metrics_listen;  // "HOST:PORT" for Prometheus /metrics; none = off
 
-  // `auto` starts at 8: what physionet.org's users measured as a 5-7x gain, and far from where
-  // it starts to refuse (about 24); slow start doubles from there.
-  int initial_transfers() const { return transfers.value_or(std::min(8, max_transfers)); }
+  // `auto` starts at 16: what physionet.org's users measured as about a 9x gain, below where its
+  // connects start to hang (about 24), and what aria2c -j16 opens at once; slow start doubles
+  // from there. From 8, the ramp to 18 connections was a fifth of a pass of large files
+  // (docs/benchmarks.md, scenario 6).
+  int initial_transfers() const { return transfers.value_or(std::min(16, max_transfers)); }
 };
 
 // Reads and validates a config file. Throws ConfigError.

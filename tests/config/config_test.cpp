@@ -333,7 +333,7 @@ TEST_CASE("every key set: values arrive normalised", "[config]") {
 TEST_CASE("daemon and operation keys: defaults are closed and adaptive", "[config]") {
   const Config config = parse_config(M, "t.yaml");
   CHECK_FALSE(config.transfers);
-  CHECK(config.initial_transfers() == 8);
+  CHECK(config.initial_transfers() == 16);
   CHECK(config.socket == "/run/pnsync/pnsyncd.sock");
   CHECK(config.file_mode == 0640);
   CHECK(config.dir_mode == 02750);
