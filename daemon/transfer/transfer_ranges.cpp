@@ -364,6 +364,10 @@ void Transfer::on_range_response(RangeFetch& fetch, const HttpOutcome& outcome) 
       // next slot a range of this file frees; the transfer's own slot asks again at once (it
       // queues for a connection the controller's lowered bound allows). Only when no range is
       // left running does the attempt fail as any other.
+      context_.log.info(where + "no connection in time for bytes " +
+                        std::to_string(done->requested_from) + "-" +
+                        std::to_string(done->requested_end - 1) + " (" + outcome.curl_error +
+                        "); the range waits for the next slot");
       if (done->own_slot) launch_range(done->index, {}, true);
       return;
     }
