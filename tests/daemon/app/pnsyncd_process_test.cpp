@@ -371,7 +371,7 @@ TEST_CASE("pnsyncctl watches and steers a running daemon", "[process][daemon][pn
   CHECK_FALSE(std::filesystem::exists(fixture.sandbox / "pnsyncd.sock"));
 }
 
-TEST_CASE("pnsyncctl verify re-hashes at rest; an emptied dest waits for refetch",
+TEST_CASE("pnsyncctl verify re-hashes at rest, an emptied dest waits for refetch",
           "[process][daemon][pnsyncctl][dest]") {
   MirrorFixture fixture;
   const auto config = write_config(fixture);

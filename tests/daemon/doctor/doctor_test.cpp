@@ -207,7 +207,7 @@ TEST_CASE("doctor: a bad configuration is the only check, with the loader's file
   CHECK(run.out.find("1 check failed") != std::string::npos);
 }
 
-TEST_CASE("doctor: max_connections above 24 is a warning with the fix; 24 is not", "[doctor]") {
+TEST_CASE("doctor: max_connections above 24 is a warning with the fix, 24 is not", "[doctor]") {
   Sandbox sandbox;
   const auto file = sandbox / "pnsync.yaml";
   const std::string mirror = "mirrors:\n  - project: p\n    version: '1'\n    dest: /tmp/x\n";
@@ -425,7 +425,7 @@ TEST_CASE("doctor: free space is compared with what the state database says rema
   CHECK(too_much.detail.find("still to fetch") != std::string::npos);
 }
 
-TEST_CASE("doctor: a dest others can read is a warning; a closed parent keeps them out",
+TEST_CASE("doctor: a dest others can read is a warning, a closed parent keeps them out",
           "[doctor]") {
   Sandbox sandbox;
   config::Config config = physionet_config();
@@ -531,7 +531,7 @@ TEST_CASE("doctor: network file systems are recognised by their statfs magic", "
   CHECK(std::string(found.value_or("")) == name);
 }
 
-TEST_CASE("doctor: state_dir on a local file system is fine; under a file it fails", "[doctor]") {
+TEST_CASE("doctor: state_dir on a local file system is fine, under a file it fails", "[doctor]") {
   Sandbox sandbox;
   config::Config config = physionet_config();
   config.state_dir = sandbox / "state";

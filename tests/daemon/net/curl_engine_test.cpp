@@ -96,7 +96,7 @@ TEST_CASE("a stall ends with a time-out, a reset with a receive error", "[curl_e
   CHECK(reset.size() == 100000);
 }
 
-TEST_CASE("a handshake that hangs is a time-out with no request sent; a stall sent one",
+TEST_CASE("a handshake that hangs is a time-out with no request sent, a stall sent one",
           "[curl_engine]") {
   GlueFixture fixture;
   fixture.server->set_fault("/files/t/1/f1", {Fault::Kind::Stall, 10, 0, {}, -1});
@@ -148,7 +148,7 @@ TEST_CASE(
   CHECK(took < std::chrono::seconds(10));
 }
 
-TEST_CASE("requests share the connections the limit allows; lowering it closes the rest",
+TEST_CASE("requests share the connections the limit allows, lowering it closes the rest",
           "[curl_engine]") {
   GlueFixture fixture;
   boost::asio::io_context io;

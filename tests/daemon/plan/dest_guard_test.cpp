@@ -79,7 +79,7 @@ TEST_CASE("an empty dest (a mount point whose file system did not mount) stops t
   }
 }
 
-TEST_CASE("files a user deleted come back; a lost marker is written again", "[mirror][dest]") {
+TEST_CASE("files a user deleted come back, a lost marker is written again", "[mirror][dest]") {
   MirrorFixture fixture;
   REQUIRE(fixture.run() == ExitCode::Ok);
 

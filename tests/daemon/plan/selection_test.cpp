@@ -209,7 +209,7 @@ TEST_CASE_METHOD(Tables, "select: where and the path template", "[selection]") {
   }
 }
 
-TEST_CASE_METHOD(Tables, "select: a table naming too many files is refused; repeats count once",
+TEST_CASE_METHOD(Tables, "select: a table naming too many files is refused, repeats count once",
                  "[selection]") {
   SelectionSpec spec;
   spec.select = select();  // 5 images

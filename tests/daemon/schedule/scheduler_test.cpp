@@ -95,7 +95,7 @@ TEST_CASE("a host hold (Retry-After) delays every new start until it expires", "
   CHECK(started_at >= held_until);
 }
 
-TEST_CASE("release_hold ends a host hold at once; held_until tells it", "[scheduler]") {
+TEST_CASE("release_hold ends a host hold at once, held_until tells it", "[scheduler]") {
   boost::asio::io_context io;
   Scheduler scheduler(io, 4, 4);
   CHECK_FALSE(scheduler.held_until());

@@ -222,7 +222,7 @@ TEST_CASE("every retry reason has a series from the start, so rate() works at on
                Catch::Contains("pnsync_retries_total{reason=\"" + std::string(reason) + "\"} 0\n"));
 }
 
-TEST_CASE("a mirror's state is one 1 among zeros; an unknown state is kept", "[metrics]") {
+TEST_CASE("a mirror's state is one 1 among zeros, an unknown state is kept", "[metrics]") {
   DaemonStatus status;
   status.mirrors.resize(2);
   status.mirrors[0].name = "a/1";

@@ -37,7 +37,7 @@ TEST_CASE("split halves what the widest range still lacks", "[segments]") {
   }
 }
 
-TEST_CASE("contiguous stops at the first gap; complete needs every range", "[segments]") {
+TEST_CASE("contiguous stops at the first gap, complete needs every range", "[segments]") {
   SegmentPlan plan(1000, 0);
   plan.split(1);              // [0,500) [500,1000)
   plan.range(1).next = 1000;  // the back is done first
