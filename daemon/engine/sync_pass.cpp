@@ -34,14 +34,16 @@ constexpr std::size_t kFailuresShown = 20;
 }
 
 std::string progress_text(const JobProgress& progress, double rate) {
-  std::string text =
-      std::to_string(progress.files_verified) + "/" + std::to_string(progress.files_total) +
-      " files, " + format_bytes(progress.bytes_verified) + "/" + format_bytes(progress.bytes_total);
+  std::string text = std::to_string(progress.counts.files_verified) + "/" +
+                     std::to_string(progress.counts.files_total) + " files, " +
+                     format_bytes(progress.counts.bytes_verified) + "/" +
+                     format_bytes(progress.counts.bytes_total);
   if (!progress.crawl_done)
     text += " (listing: " + std::to_string(progress.dirs_pending) + " dirs to go)";
-  if (progress.files_failed > 0) text += ", " + std::to_string(progress.files_failed) + " failed";
+  if (progress.counts.files_failed > 0)
+    text += ", " + std::to_string(progress.counts.files_failed) + " failed";
   text += ", " + format_rate(rate);
-  const auto remaining = progress.bytes_total - progress.bytes_verified;
+  const auto remaining = progress.counts.bytes_total - progress.counts.bytes_verified;
   if (auto left = eta(remaining, rate); left && progress.crawl_done)
     text += ", ETA " + format_duration(*left);
   return text;
@@ -192,10 +194,10 @@ private:
       const double rate = elapsed > 0 ? static_cast<double>(progress.bytes_fetched) / elapsed : 0.0;
       appendf(out, "  %-28s %s: %lld/%lld files verified, %s of %s, fetched %s at %s\n",
               job->name().c_str(), std::string(to_string(job->last_status())).c_str(),
-              static_cast<long long>(progress.files_verified),
-              static_cast<long long>(progress.files_total),
-              format_bytes(progress.bytes_verified).c_str(),
-              format_bytes(progress.bytes_total).c_str(),
+              static_cast<long long>(progress.counts.files_verified),
+              static_cast<long long>(progress.counts.files_total),
+              format_bytes(progress.counts.bytes_verified).c_str(),
+              format_bytes(progress.counts.bytes_total).c_str(),
               format_bytes(progress.bytes_fetched).c_str(), format_rate(rate).c_str());
       if (!job->last_message().empty())
         appendf(out, "    %s\n", printable(job->last_message()).c_str());
@@ -234,7 +236,7 @@ private:
         if (failed.size() > kFailuresShown)
           appendf(out, "      ... and %zu more\n", failed.size() - kFailuresShown);
       } else if (job->last_status() == JobStatus::Done && !options_.plan_only &&
-                 progress.files_verified < progress.files_total) {
+                 progress.counts.files_verified < progress.counts.files_total) {
         worse(ExitCode::FilesFailed);
       }
     }

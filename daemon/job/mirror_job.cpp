@@ -1228,12 +1228,7 @@ void MirrorJob::store_failed(const store::StoreError& error) {
 
 JobProgress MirrorJob::progress() const {
   JobProgress progress;
-  progress.files_total = counts_.files_total;
-  progress.files_verified = counts_.files_verified;
-  progress.files_failed = counts_.files_failed;
-  progress.bytes_total = counts_.bytes_total;
-  progress.bytes_verified = counts_.bytes_verified;
-  progress.unknown_sizes = counts_.files_unknown_size;
+  progress.counts = counts_;
   progress.bytes_fetched = bytes_fetched_;
   progress.dirs_pending = static_cast<std::int64_t>(listings_in_flight_);
   progress.crawl_done = crawl_done();

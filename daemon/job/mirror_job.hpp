@@ -44,13 +44,8 @@ enum class JobStatus {
 std::string_view to_string(JobStatus status);
 
 struct JobProgress {
-  std::int64_t files_total = 0;
-  std::int64_t files_verified = 0;
-  std::int64_t files_failed = 0;
-  std::int64_t bytes_total = 0;  // known sizes only
-  std::int64_t bytes_verified = 0;
+  store::MirrorCounts counts;      // the mirror's files, as the database counts them
   std::int64_t bytes_fetched = 0;  // received over the network during this pass
-  std::int64_t unknown_sizes = 0;
   std::int64_t dirs_pending = 0;
   bool crawl_done = false;
   std::size_t in_flight = 0;

@@ -278,23 +278,16 @@ protocol::MirrorStatus MirrorRunner::status() {
     status.reason =
         std::string(to_string(last_status_)) + (last_message_.empty() ? "" : ": " + last_message_);
   }
-  if (!job_ && last_status_ == JobStatus::Running) {
-    // No pass has run yet (a paused start): the database still knows the totals.
-    const auto counts = services_.store.counts(mirror_id_);
-    status.files_total = counts.files_total;
-    status.files_verified = counts.files_verified;
-    status.files_failed = counts.files_failed;
-    status.files_unknown_size = counts.files_unknown_size;
-    status.bytes_total = counts.bytes_total;
-    status.bytes_done = counts.bytes_verified;
-  } else {
-    status.files_total = progress.files_total;
-    status.files_verified = progress.files_verified;
-    status.files_failed = progress.files_failed;
-    status.files_unknown_size = progress.unknown_sizes;
-    status.bytes_total = progress.bytes_total;
-    status.bytes_done = progress.bytes_verified;
-  }
+  // No pass has run yet (a paused start): the database still knows the totals.
+  const store::MirrorCounts counts = !job_ && last_status_ == JobStatus::Running
+                                         ? services_.store.counts(mirror_id_)
+                                         : progress.counts;
+  status.files_total = counts.files_total;
+  status.files_verified = counts.files_verified;
+  status.files_failed = counts.files_failed;
+  status.files_unknown_size = counts.files_unknown_size;
+  status.bytes_total = counts.bytes_total;
+  status.bytes_done = counts.bytes_verified;
   status.dirs_pending = job_ ? progress.dirs_pending : 0;
   status.modes_closed = job_ ? progress.modes_closed : 0;
   status.modes_closed_world_readable = job_ ? progress.modes_closed_world_readable : 0;
