@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/disk/hash_worker.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -52,6 +53,11 @@ private:
       auto& [job, done, work] = *next;
       Result<void> read =
           hash_file_range(job.file.get(), job.from, job.length, job.hasher, job.name);
+      // Only a hint: it does not make the bytes durable (the seal's fsync does, and reports any
+      // error), so a file system that refuses it changes nothing. It may block while the
+      // device's queue is full, which paces hashing to the disk rather than the event loop.
+      if (read && job.write_back)
+        (void)::sync_file_range(job.file.get(), job.from, job.length, SYNC_FILE_RANGE_WRITE);
       job.file = UniqueFd();
       boost::asio::post(
           io_, [done = std::move(done), hasher = std::move(job.hasher), read = std::move(read),

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Hashes byte ranges of files on a thread of its own, beside the event loop.
+// Hashes byte ranges of files on a thread of its own, beside the event loop, and starts the
+// writeback of the ranges it hashed.
 //
 // A large file fetched in byte ranges is hashed by reading back, in order, what its ranges have
 // written (transfer_ranges.cpp). On the event loop, which also receives, decrypts and writes the
@@ -34,6 +35,12 @@ struct HashJob {
   // runs, only the worker touches it.
   Sha256 hasher;
   std::string name;  // the file, for error messages
+  // The range was just downloaded: once hashed, the worker asks the kernel to start writing it
+  // to disk (sync_file_range). Otherwise the page cache holds a whole large file dirty until its
+  // fsync, which then waits for all of it while the disk sat idle during the download (on this
+  // machine's disk, 1 GiB of large files took about as long to fsync as to fetch: S2 in
+  // docs/benchmarks.md). Off for a copy already on disk (adoption), whose pages are clean.
+  bool write_back = false;
 };
 
 class HashWorker {

@@ -509,7 +509,7 @@ void Transfer::hash_behind() {
   }
   hash_in_flight_ = true;
   context_.hash_worker->hash(
-      {std::move(reader), hashed_, step, std::move(hasher_), std::move(name)},
+      {std::move(reader), hashed_, step, std::move(hasher_), std::move(name), /*write_back=*/true},
       [this, alive = std::weak_ptr<int>(alive_), epoch = hash_epoch_, step](
           Sha256 hasher, const Result<void>& read) {
         if (!alive.lock() || epoch != hash_epoch_) return;  // gone, or started over meanwhile
