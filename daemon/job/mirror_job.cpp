@@ -25,7 +25,6 @@ namespace pnsync {
 
 namespace {
 
-constexpr std::int64_t kManifestLimit = std::int64_t{1} << 30;  // MIMIC-CXR-JPG's is 52 MB
 // Manifest entries stored per transaction: one transaction for a 1,000,000-entry manifest
 // without a selection would hold its whole journal at once; one per entry would be slow.
 constexpr std::size_t kUpsertBatch = 10'000;
@@ -46,11 +45,6 @@ constexpr std::size_t kPlanSample = 10;
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-JobStatus storage_status(const Error& error) {
-  return error.errno_value == ENOSPC || error.errno_value == EDQUOT ? JobStatus::NoSpace
-                                                                    : JobStatus::LocalStorage;
 }
 
 // Collects manifest_dirs_: the directories on_listing must take as covered by the manifest.
@@ -110,28 +104,6 @@ private:
 
 }  // namespace
 
-std::string_view to_string(JobStatus status) {
-  switch (status) {
-    case JobStatus::Running:
-      return "running";
-    case JobStatus::Done:
-      return "done";
-    case JobStatus::AuthFailed:
-      return "authentication failed";
-    case JobStatus::AccessDenied:
-      return "access denied";
-    case JobStatus::LocalStorage:
-      return "local storage problem";
-    case JobStatus::NoSpace:
-      return "waiting for disk space";
-    case JobStatus::Stopped:
-      return "stopped";
-    case JobStatus::Failed:
-      return "failed";
-  }
-  return "?";
-}
-
 MirrorJob::MirrorJob(JobServices services, const config::Config& config,
                      const config::Mirror& mirror, const std::string& server_url,
                      std::function<void(MirrorJob&)> on_finished, JobOptions options)
@@ -179,8 +151,13 @@ void MirrorJob::begin() {
     guarded([&] { services_.store.save_segments(file, on_disk, segments); });
   };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
+  manifest_ = std::make_unique<ManifestStep>(
+      ManifestStepContext{services_.log, services_.store, mirror_id_, *tree_,
+                          *transfer_context_->publisher, *transfer_context_->hash_worker,
+                          url_for(std::string(kManifestName)), name_, mirror_.dest},
+      static_cast<PassControl&>(*this), [this] { manifest_ready(); });
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
-  fetch_manifest({});
+  manifest_->start();
 }
 
 bool MirrorJob::open_dest() {
@@ -244,72 +221,7 @@ HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
   return *id;
 }
 
-template <typename Body>
-HttpClient::RequestId MirrorJob::get_text(const std::string& url, std::size_t limit, Body on_done) {
-  auto body = std::make_shared<TextBody>();
-  GetRequest request;
-  request.url = url;
-  request.compressed = true;
-  request.on_body = [body, limit](const ResponseInfo&, std::string_view chunk) {
-    if (body->text.size() + chunk.size() > limit) {
-      body->over_limit = true;  // decompressed: a small gzip bomb stops here too
-      return false;
-    }
-    body->text.append(chunk);
-    return true;
-  };
-  return send(std::move(request),
-              [body, on_done](const HttpOutcome& outcome) { on_done(outcome, *body); });
-}
-
-std::optional<MirrorJob::PublishedManifest> MirrorJob::published_manifest() {
-  const auto record = services_.store.find_file(mirror_id_, kManifestName);
-  if (!record || record->state != store::FileState::Verified || !record->size ||
-      !record->actual_sha256 || !record->mtime)
-    return std::nullopt;
-  auto on_disk = tree_->stat_final(kManifestName);
-  if (!on_disk || !on_disk->has_value()) return std::nullopt;  // dest wiped, or unreadable
-  const struct stat& info = **on_disk;
-  if (!S_ISREG(info.st_mode) || info.st_size != *record->size || info.st_mtime != *record->mtime)
-    return std::nullopt;
-  return PublishedManifest{record->id, *record->size, *record->actual_sha256, *record->mtime};
-}
-
-void MirrorJob::fetch_manifest(Attempt attempt) {
-  services_.scheduler.submit(Lane::Listing,
-                             [this, self = shared_from_this(), attempt](Scheduler::Slot slot) {
-                               guarded([&] { send_manifest_request(attempt, std::move(slot)); });
-                             });
-}
-
-void MirrorJob::send_manifest_request(Attempt attempt, Scheduler::Slot slot) {
-  if (status_ != JobStatus::Running) return;
-  auto started = ManifestDownload::start(*tree_, kManifestLimit);
-  if (!started) {
-    stop(storage_status(started.error()), started.error().message);
-    return;
-  }
-  auto download = std::make_shared<ManifestDownload>(std::move(*started));
-  auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-  GetRequest request;
-  request.url = url_for(std::string(kManifestName));
-  request.compressed = true;
-  // The date sent is the server's own Last-Modified, so clocks never disagree; nginx
-  // answers 304 only to that exact date (if_modified_since exact).
-  auto published = published_manifest();
-  if (published) request.if_modified_since = published->mtime;
-  // Straight to the partial file: only a success's body is the manifest.
-  request.on_body = [download](const ResponseInfo& info, std::string_view chunk) {
-    return info.status < 200 || info.status > 299 || download->append(chunk);
-  };
-  send(std::move(request), [this, held, download, attempt,
-                            published = std::move(published)](const HttpOutcome& outcome) {
-    held->release();
-    on_manifest(outcome, *download, attempt, published);
-  });
-}
-
-bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
+bool MirrorJob::stop_if_refused(long status, const std::string& message) {
   if (status == 401) {
     stop(JobStatus::AuthFailed,
          message +
@@ -328,140 +240,39 @@ bool MirrorJob::handle_fatal_verdict(long status, const std::string& message) {
   return false;
 }
 
-void MirrorJob::on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
-                            const std::optional<PublishedManifest>& asked_about) {
-  if (status_ != JobStatus::Running) return;
-  const long status = outcome.info.status;
-  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  // A later attempt starts a new partial file; after a 304 the empty one is of no use.
-  if (verdict != Verdict::Success || status == 304 || download.error() || download.too_large())
-    tree_->remove_partial(kManifestName);
-  // A failed write and a body over the limit both abort the transfer, which curl then reports
-  // only as CURLE_WRITE_ERROR: say which it was.
-  if (const auto& error = download.error()) {
-    stop(storage_status(*error), error->message);
-    return;
-  }
-  if (download.too_large()) {
-    stop(JobStatus::Failed,
-         outcome.url + ": larger than " + std::to_string(kManifestLimit >> 20) + " MiB; refused");
-    return;
-  }
-  const std::string reason = describe_failure(outcome);
-  if (handle_fatal_verdict(status, reason)) return;
-  if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
-    if (!retry_request(attempt, outcome, [this](Attempt next) { fetch_manifest(next); })) {
-      stop(JobStatus::Failed,
-           reason + " (gave up after " + std::to_string(attempt.counted) + " attempts)");
-      return;
-    }
-    services_.log.warning(reason + "; retrying");
-    return;
-  }
-  if (verdict == Verdict::Fatal) {
-    stop(JobStatus::Failed, reason);
-    return;
-  }
-  // The server has answered: from here on the pass writes to dest, so dest becomes the mirror's
-  // (a pass refused by the server or its certificate leaves no file behind).
-  if (!write_pending_marker()) return;
-  if (verdict == Verdict::NotFound) {
-    services_.log.info(name_ + ": no SHA256SUMS.txt; every file will be verified by size");
-    manifest_ready();
-  } else if (status == 304) {
-    adopt_unchanged_manifest(outcome, asked_about, attempt);
-  } else {
-    publish_manifest(outcome, download);
-  }
+void MirrorJob::send_listing_request(GetRequest request,
+                                     std::function<void(const HttpOutcome&)> done) {
+  services_.scheduler.submit(
+      Lane::Listing, [this, self = shared_from_this(), request = std::move(request),
+                      done = std::move(done)](Scheduler::Slot slot) mutable {
+        if (status_ != JobStatus::Running) return;
+        auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+        send(std::move(request), [held, done = std::move(done)](const HttpOutcome& outcome) {
+          held->release();
+          done(outcome);
+        });
+      });
+}
+
+bool MirrorJob::running() const {
+  return status_ == JobStatus::Running;
+}
+
+bool MirrorJob::server_answered() {
+  return write_pending_marker();
+}
+
+void MirrorJob::record_verified(const store::VerifiedFile& file) {
+  verified_batch_.push_back(file);
+  flush_verified();
+}
+
+void MirrorJob::run_guarded(const std::function<void()>& step) {
+  guarded(step);
 }
 
 void MirrorJob::manifest_ready() {
-  manifest_done_ = true;
   prepare_selection();
-}
-
-void MirrorJob::publish_manifest(const HttpOutcome& outcome, ManifestDownload& download) {
-  // The manifest is itself a file of the tree, complete on disk: publish it now, on the
-  // publisher's threads (its fsync may take long on network storage). Its entries are read back
-  // from it once the pass knows which it wants.
-  const auto modified = imf_time(outcome.info.last_modified);
-  const std::int64_t size = download.size();
-  std::string sha256 = download.sha256_hex();
-  UniqueFd file = download.release_file();
-  UniqueFd published(::fcntl(file.get(), F_DUPFD_CLOEXEC, 0));  // the publisher closes its own
-  if (!published) {
-    stop(JobStatus::LocalStorage,
-         tree_->partial_name(kManifestName) + ": cannot duplicate: " + std::strerror(errno));
-    return;
-  }
-  manifest_file_ = std::move(file);
-  manifest_publish_ = transfer_context_->publisher->publish(
-      {std::string(kManifestName), std::move(published), modified},
-      [this, self = weak_from_this(), size, modified,
-       sha256 = std::move(sha256)](const Result<void>& done) {
-        if (self.expired() || status_ != JobStatus::Running) return;
-        if (!done) {
-          stop(storage_status(done.error()), done.error().message);
-          return;
-        }
-        guarded([&] {
-          const store::DiscoveredFile manifest{std::string(kManifestName), size, std::nullopt,
-                                               modified};
-          services_.store.upsert_files(mirror_id_, std::span(&manifest, 1));
-          if (auto record = services_.store.find_file(mirror_id_, kManifestName)) {
-            verified_batch_.push_back({record->id, size, sha256, store::VerifyKind::Size});
-            flush_verified();
-          }
-          manifest_in_dest_ = true;
-          manifest_ready();
-        });
-      });
-}
-
-void MirrorJob::adopt_unchanged_manifest(const HttpOutcome& outcome,
-                                         const std::optional<PublishedManifest>& asked_about,
-                                         Attempt attempt) {
-  if (!asked_about) {
-    stop(JobStatus::Failed, outcome.url + ": 304 Not Modified to a request without a condition");
-    return;
-  }
-  const std::string name = (mirror_.dest / kManifestName).string();
-  const auto ask_again = [this, attempt](const PublishedManifest& record, const Error& why) {
-    services_.log.warning(why.message +
-                          "; fetching SHA256SUMS.txt again without If-Modified-Since");
-    // The record no longer vouches for the copy, so published_manifest() finds nothing and the
-    // next request is plain: this cannot loop. A 200 records the new copy as verified again.
-    services_.store.requeue(record.id);
-    fetch_manifest(attempt);
-  };
-  auto copy = open_published_manifest(*tree_, asked_about->size);
-  UniqueFd reader;
-  if (copy) reader = UniqueFd(::fcntl(copy->get(), F_DUPFD_CLOEXEC, 0));
-  if (!copy || !reader) {
-    ask_again(*asked_about, copy ? local_error("cannot read", name, errno) : copy.error());
-    return;
-  }
-  // Its size and mtime alone would not show bytes edited or damaged since: the copy is hashed
-  // whole, on the hash worker (a manifest of a million files is over 100 MB).
-  manifest_file_ = std::move(*copy);
-  transfer_context_->hash_worker->hash(
-      {std::move(reader), 0, asked_about->size, Sha256(), name},
-      [this, self = weak_from_this(), record = *asked_about, name, ask_again](
-          Sha256 hasher, const Result<void>& read) {
-        if (self.expired() || status_ != JobStatus::Running) return;
-        guarded([&] {
-          if (!read || hasher.finish_hex() != record.sha256) {
-            manifest_file_ = UniqueFd();
-            ask_again(record, read ? Error{ErrorKind::Integrity,
-                                           name + ": SHA-256 differs from the one recorded"}
-                                   : read.error());
-            return;
-          }
-          manifest_unchanged_ = true;
-          manifest_in_dest_ = true;
-          manifest_ready();
-        });
-      });
 }
 
 bool MirrorJob::read_manifest(ManifestScope scope) {
@@ -490,7 +301,7 @@ bool MirrorJob::read_manifest(ManifestScope scope) {
       },
       report);
   const std::string name = (mirror_.dest / kManifestName).string();
-  if (auto read = read_manifest_file(manifest_file_.get(), parser, name); !read) {
+  if (auto read = read_manifest_file(manifest_->file().get(), parser, name); !read) {
     stop(storage_status(read.error()), read.error().message);
     return false;
   }
@@ -510,7 +321,7 @@ bool MirrorJob::read_manifest(ManifestScope scope) {
   if (tables_only) return true;
 
   std::string summary =
-      name_ + ": SHA256SUMS.txt " + (manifest_unchanged_ ? "unchanged (304); lists " : "lists ");
+      name_ + ": SHA256SUMS.txt " + (manifest_->unchanged() ? "unchanged (304); lists " : "lists ");
   if (selection_.selects_everything()) {
     summary += std::to_string(entries.size()) + " files";
   } else {
@@ -525,7 +336,7 @@ void MirrorJob::prepare_selection() {
   const auto tables = Selection::required_tables(mirror_.selection);
   // The tables `select` reads are verified against the manifest like any file, and needed
   // before the selection exists: a first read keeps their entries and nothing else.
-  if (!tables.empty() && manifest_file_ && !read_manifest(ManifestScope::Tables)) return;
+  if (!tables.empty() && manifest_->file() && !read_manifest(ManifestScope::Tables)) return;
   for (const auto& table : tables) {
     auto record = services_.store.find_file(mirror_id_, table);
     if (!record) {
@@ -590,9 +401,9 @@ void MirrorJob::selection_ready() {
     selection_ = std::move(*built);
   }
   // Only now is it known which entries are wanted: they alone are stored.
-  if (manifest_file_) {
+  if (manifest_->file()) {
     if (!read_manifest(ManifestScope::Selection)) return;
-    manifest_file_ = UniqueFd();
+    manifest_->close_file();
   }
   const std::string fingerprint = fingerprint_of(mirror_.selection, selection_);
   if (fingerprint != services_.store.selection_fingerprint(mirror_id_)) {
@@ -781,17 +592,22 @@ void MirrorJob::queue_dir(const std::string& dir) {
 }
 
 void MirrorJob::list_dir(const std::string& dir, Attempt attempt) {
-  services_.scheduler.submit(
-      Lane::Listing, [this, self = shared_from_this(), dir, attempt](Scheduler::Slot slot) {
-        if (status_ != JobStatus::Running) return;
-        auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-        // on_listing runs guarded: get_text's completion comes through send().
-        get_text(url_for(dir), options_.listing_limit,
-                 [this, held, dir, attempt](const HttpOutcome& outcome, const TextBody& body) {
-                   held->release();
-                   on_listing(dir, outcome, body, attempt);
-                 });
-      });
+  auto body = std::make_shared<TextBody>();
+  GetRequest request;
+  request.url = url_for(dir);
+  request.compressed = true;
+  request.on_body = [body, limit = options_.listing_limit](const ResponseInfo&,
+                                                           std::string_view chunk) {
+    if (body->text.size() + chunk.size() > limit) {
+      body->over_limit = true;  // decompressed: a small gzip bomb stops here too
+      return false;
+    }
+    body->text.append(chunk);
+    return true;
+  };
+  send_listing_request(std::move(request), [this, body, dir, attempt](const HttpOutcome& outcome) {
+    on_listing(dir, outcome, *body, attempt);
+  });
 }
 
 void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
@@ -808,9 +624,9 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, c
   const long status = outcome.info.status;
   const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
   const std::string reason = describe_failure(outcome);
-  if (handle_fatal_verdict(status, reason)) return;
+  if (stop_if_refused(status, reason)) return;
   if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
-    if (retry_request(attempt, outcome, [this, dir](Attempt next) { list_dir(dir, next); })) return;
+    if (retry(attempt, outcome, [this, dir](Attempt next) { list_dir(dir, next); })) return;
     services_.log.error(reason + " (listing gave up after " + std::to_string(attempt.counted) +
                         " attempts)");
     listing_finished(false);
@@ -834,8 +650,8 @@ void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, c
   std::vector<std::string> subdirs;
   for (const auto& entry : listing.entries) {
     if (dir.empty() && entry.name == kPartialDirName) continue;
-    // Its row is the manifest step's, with the exact Last-Modified (see manifest_in_dest_).
-    if (dir.empty() && entry.name == kManifestName && manifest_in_dest_) continue;
+    // Its row is the manifest step's, with the exact Last-Modified (ManifestStep::in_dest).
+    if (dir.empty() && entry.name == kManifestName && manifest_->in_dest()) continue;
     const std::string path = dir + entry.name;
     if (entry.kind == EntryKind::Dir || manifest_dirs_.contains(path + "/")) {
       // A directory that holds manifest entries is covered by the manifest: no need to list it;
@@ -1063,10 +879,10 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
       drop_later(path);
       return;
     case AttemptOutcome::AuthFailed:
-      handle_fatal_verdict(401, result.message);
+      stop_if_refused(401, result.message);
       return;
     case AttemptOutcome::AccessDenied:
-      handle_fatal_verdict(403, result.message);
+      stop_if_refused(403, result.message);
       return;
     case AttemptOutcome::LocalError:
       services_.store.record_attempt_error(id, result.message, false);
@@ -1088,8 +904,8 @@ std::optional<MirrorJob::Attempt> MirrorJob::next_attempt(Attempt failed,
   return Attempt{failed.counted + 1, failed.not_connected + (outcome.connected() ? 0 : 1)};
 }
 
-bool MirrorJob::retry_request(Attempt failed, const HttpOutcome& outcome,
-                              std::function<void(Attempt)> again) {
+bool MirrorJob::retry(Attempt failed, const HttpOutcome& outcome,
+                      std::function<void(Attempt)> again) {
   const auto next = next_attempt(failed, outcome);
   if (!next) return false;
   const bool counted = next->counted > failed.counted;
@@ -1169,8 +985,8 @@ void MirrorJob::check_finished() {
     }
     return;
   }
-  if (!manifest_done_ || !crawl_done() || !transfers_.empty() || waiting_retries_ > 0 ||
-      verifier_running_)
+  if (!manifest_ || !manifest_->done() || !crawl_done() || !transfers_.empty() ||
+      waiting_retries_ > 0 || verifier_running_)
     return;
   flush_verified();
   refresh_counts(true);

@@ -20,6 +20,8 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "daemon/disk/local_tree.hpp"
+#include "daemon/job/manifest_step.hpp"
+#include "daemon/job/pass_control.hpp"
 #include "daemon/listing/manifest_file.hpp"
 #include "daemon/net/http_client.hpp"
 #include "daemon/plan/selection.hpp"
@@ -30,18 +32,6 @@
 #include "store/store.hpp"
 
 namespace pnsync {
-
-enum class JobStatus {
-  Running,
-  Done,
-  AuthFailed,
-  AccessDenied,
-  LocalStorage,
-  NoSpace,  // the rest will not fit on dest's filesystem, or a write hit ENOSPC
-  Stopped,
-  Failed
-};
-std::string_view to_string(JobStatus status);
 
 struct JobProgress {
   store::MirrorCounts counts;      // the mirror's files, as the database counts them
@@ -99,7 +89,7 @@ struct JobServices {
 // captures shared_from_this()), so the owner may drop a finished or stopped job at any time.
 // Transfers post their completions with a plain `this`; they are owned by the job and so never
 // outlive it.
-class MirrorJob : public std::enable_shared_from_this<MirrorJob> {
+class MirrorJob : public std::enable_shared_from_this<MirrorJob>, private PassControl {
 public:
   MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
             const std::string& server_url, std::function<void(MirrorJob&)> on_finished,
@@ -110,7 +100,7 @@ public:
 
   void start();
   // Stops every request; partial files stay for the next run. on_finished follows.
-  void stop(JobStatus why, std::string message);
+  void stop(JobStatus why, std::string message) override;
   // Runs `step`, a piece of this pass that uses the state database. A StoreError in it (SQLite
   // failed: a locked, damaged or full database) ends this pass as a local-storage failure, once
   // the call stack has unwound, instead of escaping through io_context::run() and ending the
@@ -147,41 +137,23 @@ public:
 private:
   std::string url_for(const std::string& relative) const;
 
-  // SHA256SUMS.txt in dest as the store vouches for it: a verified record with size, SHA-256 and
-  // mtime (the server's Last-Modified), and a regular file of that size and mtime on disk.
-  struct PublishedManifest {
-    store::FileId id = 0;
-    std::int64_t size = 0;
-    std::string sha256;
-    std::int64_t mtime = 0;
-  };
-  std::optional<PublishedManifest> published_manifest();
-
-  // Which try a manifest or listing request is: `counted` toward max_attempts, after
-  // `not_connected` tries that never reached the server (they have a budget of their own).
-  struct Attempt {
-    int counted = 1;
-    int not_connected = 0;
-  };
+  using Attempt = RequestAttempt;
   // The try after `failed` ended so, or nullopt when none is left.
   std::optional<Attempt> next_attempt(Attempt failed, const HttpOutcome& outcome) const;
-  // Retries a manifest or listing request that ended with `outcome`; false when no try is left.
-  bool retry_request(Attempt failed, const HttpOutcome& outcome,
-                     std::function<void(Attempt)> again);
 
-  // Asks for the manifest with If-Modified-Since when published_manifest() has one, else plainly.
-  void fetch_manifest(Attempt attempt);
-  void on_manifest(const HttpOutcome& outcome, ManifestDownload& download, Attempt attempt,
-                   const std::optional<PublishedManifest>& asked_about);
-  // 200: the body becomes dest's SHA256SUMS.txt, published off the event loop and recorded as
-  // verified; then manifest_ready().
-  void publish_manifest(const HttpOutcome& outcome, ManifestDownload& download);
-  // 304: the published copy is the manifest, once hashed on the hash worker and found to be the
-  // one recorded; then manifest_ready(). Otherwise it is asked for again without the condition.
-  void adopt_unchanged_manifest(const HttpOutcome& outcome,
-                                const std::optional<PublishedManifest>& asked_about,
-                                Attempt attempt);
-  // The manifest step is over (manifest_file_ open on the manifest, or none on the server).
+  // PassControl, for the parts of the pass (ManifestStep).
+  void send_listing_request(GetRequest request,
+                            std::function<void(const HttpOutcome&)> done) override;
+  bool running() const override;
+  bool stop_if_refused(long status, const std::string& reason) override;
+  // Also for listings.
+  bool retry(Attempt failed, const HttpOutcome& outcome,
+             std::function<void(Attempt)> again) override;
+  bool server_answered() override;
+  void record_verified(const store::VerifiedFile& file) override;
+  void run_guarded(const std::function<void()>& step) override;
+
+  // The manifest step is over (its file open on the manifest, or none on the server).
   void manifest_ready();
   // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
   // exists), or every entry the selection wants.
@@ -197,7 +169,6 @@ private:
   void plan_known_files();
   void store_failed(const store::StoreError& error);
   void begin();  // start(), guarded
-  void send_manifest_request(Attempt attempt, Scheduler::Slot slot);
   void start_transfer(const std::string& path, Scheduler::Slot slot);
   void close_found(const std::string& path, const struct stat& info,
                    std::string_view previous_path);
@@ -227,7 +198,6 @@ private:
   void on_attempt_done(Transfer& transfer, const AttemptResult& result);
   void retry_later(std::function<void()> again, int attempt,
                    std::optional<std::chrono::seconds> retry_after);
-  bool handle_fatal_verdict(long status, const std::string& message);
   void flush_verified();
   void check_finished();
   void refresh_counts(bool force);
@@ -237,8 +207,6 @@ private:
   // their own).
   template <typename Done>
   HttpClient::RequestId send(GetRequest&& request, Done on_done);
-  template <typename Body>
-  HttpClient::RequestId get_text(const std::string& url, std::size_t limit, Body on_done);
 
   JobServices services_;
   const config::Config& config_;
@@ -258,18 +226,11 @@ private:
   std::optional<LocalTree> tree_;
   std::unique_ptr<TransferContext> transfer_context_;
   JobOptions options_;
-  // The manifest as published in dest, open from its download (or, after a 304, from the copy
-  // already there) until the last read of this pass (select: reads it twice); closed (-1) when
-  // the server has none.
-  UniqueFd manifest_file_;
-  PublishTicket manifest_publish_;  // while the publisher has the manifest
+  // From begin(). Its file stays open until the last read of this pass (select: reads it twice).
+  // Once it is in dest, the root listing leaves its row alone (the listing's dates have only
+  // minutes).
+  std::unique_ptr<ManifestStep> manifest_;
   std::optional<std::string> store_failure_;
-  // The server answered 304: the entries come from the copy a previous pass published.
-  bool manifest_unchanged_ = false;
-  // This pass fetched or confirmed SHA256SUMS.txt: its row belongs to the manifest step, whose
-  // mtime is the exact Last-Modified that If-Modified-Since sends back. The root listing leaves
-  // it alone (its dates have only minutes).
-  bool manifest_in_dest_ = false;
   Selection selection_;
   bool fetching_tables_ = false;  // the tables `select` reads come before everything else
   std::unique_ptr<RestVerifier> verifier_;
@@ -283,7 +244,6 @@ private:
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;
-  bool manifest_done_ = false;
   bool crawl_started_ = false;
   std::size_t listings_in_flight_ = 0;
   std::size_t waiting_retries_ = 0;
