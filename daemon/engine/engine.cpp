@@ -12,6 +12,7 @@
 #include "config/values.hpp"
 #include "daemon/net/asio_cancel.hpp"
 #include "daemon/net/http_policy.hpp"
+#include "daemon/schedule/bandwidth_share.hpp"
 
 namespace pnsync {
 
@@ -106,19 +107,17 @@ Engine::~Engine() {
 }
 
 void Engine::add_runner(const config::Mirror& mirror) {
-  JobServices services{
-      io_, log_, http_, scheduler_, store_, [this](const std::string& name) -> std::int64_t {
-        // Each transfer slot gets an even share of the tighter limit.
-        const auto slots = static_cast<std::int64_t>(std::max(1, scheduler_.limit(Lane::File)));
-        std::int64_t cap = config_.bandwidth_limit;
-        if (auto* runner = find(name); runner && runner->mirror().bandwidth_limit)
-          cap = cap ? std::min(cap, runner->mirror().bandwidth_limit)
-                    : runner->mirror().bandwidth_limit;
-        return cap ? std::max<std::int64_t>(1, cap / slots) : 0;
-      }};
+  JobServices services{io_, log_, http_, scheduler_, store_};
   runners_.push_back(std::make_unique<MirrorRunner>(
       services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); },
       job_options_));
+  push_recv_speeds();
+}
+
+void Engine::push_recv_speeds() {
+  for (auto& runner : runners_)
+    runner->set_recv_speed(per_request_recv_cap(
+        config_.bandwidth_limit, runner->mirror().bandwidth_limit, scheduler_.limit(Lane::File)));
 }
 
 void Engine::start() {
@@ -370,6 +369,7 @@ void Engine::set_adaptive_transfers() {
 
 void Engine::apply_transfer_limit(int limit) {
   scheduler_.set_limit(Lane::File, limit);
+  push_recv_speeds();  // each slot's share of bandwidth_limit
   apply_connection_plan();
 }
 

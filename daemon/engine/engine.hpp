@@ -93,8 +93,10 @@ private:
   // The one place the file-transfer limit is set: the scheduler's slots, and the connections
   // and streams per connection that carry them (connection_plan).
   void apply_transfer_limit(int limit);
+  // Gives every mirror its per-request share of bandwidth_limit (per_request_recv_cap); run
+  // whenever a limit or the number of file slots changes.
+  void push_recv_speeds();
   void apply_connection_plan();
-  void apply_bandwidth_limit();
   MirrorRunner* find(const std::string& name);
   // The runners a request addresses (all when `name` is empty), or an error response.
   std::optional<protocol::Response> select(const protocol::Request& request,

@@ -188,6 +188,7 @@ protocol::Response Engine::on_limit(const protocol::Request& request) {
     mirror.bandwidth_limit = request.value;
     targets.front()->update(mirror);
   }
+  push_recv_speeds();
   log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) + ": " +
             rate + " (pnsyncctl; applies to transfers that start from now)");
   return ok_response(request, "bandwidth limit set to " + rate);

@@ -130,10 +130,9 @@ void MirrorJob::start() {
 void MirrorJob::begin() {
   mirror_id_ = services_.store.ensure_mirror(name_, mirror_.dest.string());
   if (!open_dest()) return;
-  transfer_context_ = std::make_unique<TransferContext>(TransferContext{
-      services_.io, services_.log, services_.http, *tree_, base_url_,
-      [this](std::int64_t bytes) { bytes_fetched_ += bytes; },
-      [this]() -> std::int64_t { return services_.recv_speed ? services_.recv_speed(name_) : 0; }});
+  transfer_context_ = std::make_unique<TransferContext>(
+      TransferContext{services_.io, services_.log, services_.http, *tree_, base_url_,
+                      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }, recv_speed_});
   transfer_context_->max_segments = config_.segments;
   transfer_context_->retry_after_max = config_.retry_after_max;
   transfer_context_->segment_size = config_.segment_size;
@@ -940,6 +939,11 @@ void MirrorJob::retry_later(std::function<void()> again, int attempt,
       check_finished();
     });
   });
+}
+
+void MirrorJob::set_recv_speed(std::int64_t bytes_per_second) {
+  recv_speed_ = bytes_per_second;
+  if (transfer_context_) transfer_context_->recv_speed = bytes_per_second;
 }
 
 void MirrorJob::retry_waiting_now() {

@@ -56,9 +56,16 @@ std::shared_ptr<MirrorJob> MirrorRunner::make_job() {
   JobOptions options = job_options_;
   options.verify_at_rest = options.verify_at_rest || std::exchange(verify_requested_, false);
   options.refetch = options.refetch || std::exchange(refetch_requested_, false);
-  return std::make_shared<MirrorJob>(
+  auto job = std::make_shared<MirrorJob>(
       services_, config_, mirror_, config_.server, [this](MirrorJob& job) { on_job_finished(job); },
       options);
+  job->set_recv_speed(recv_speed_);
+  return job;
+}
+
+void MirrorRunner::set_recv_speed(std::int64_t bytes_per_second) {
+  recv_speed_ = bytes_per_second;
+  if (job_) job_->set_recv_speed(bytes_per_second);
 }
 
 void MirrorRunner::sync_now() {
