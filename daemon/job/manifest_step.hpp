@@ -50,8 +50,11 @@ public:
   // `on_ready` runs once, when the step is over: file() is then open on the manifest, or closed
   // when the server has none. It does not run when the pass stops first.
   ManifestStep(ManifestStepContext context, PassControl& pass, std::function<void()> on_ready);
+  ~ManifestStep() = default;
   ManifestStep(const ManifestStep&) = delete;
   ManifestStep& operator=(const ManifestStep&) = delete;
+  ManifestStep(ManifestStep&&) = delete;
+  ManifestStep& operator=(ManifestStep&&) = delete;
 
   void start();
   bool done() const { return done_; }

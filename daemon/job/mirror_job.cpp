@@ -220,17 +220,17 @@ HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
   return *id;
 }
 
-bool MirrorJob::stop_if_refused(long status, const std::string& message) {
+bool MirrorJob::stop_if_refused(long status, const std::string& reason) {
   if (status == 401) {
     stop(JobStatus::AuthFailed,
-         message +
+         reason +
              " — stopped at once: repeated failed logins can lock a PhysioNet account. Check "
              "credentials.username and the password source.");
     return true;
   }
   if (status == 403) {
     stop(JobStatus::AccessDenied,
-         message +
+         reason +
              " — log in at physionet.org and check that your account is credentialed, its "
              "training is current and the data use agreement for " +
              name_ + " is signed.");

@@ -92,7 +92,7 @@ public:
   MirrorJob(JobServices services, const config::Config& config, const config::Mirror& mirror,
             const std::string& server_url, std::function<void(MirrorJob&)> on_finished,
             JobOptions options = {});
-  ~MirrorJob();
+  ~MirrorJob() override;
   MirrorJob(const MirrorJob&) = delete;
   MirrorJob& operator=(const MirrorJob&) = delete;
 
