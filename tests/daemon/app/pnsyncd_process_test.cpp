@@ -431,7 +431,10 @@ TEST_CASE("pnsyncctl resume ends a server's Retry-After hold and the waits behin
     return run.status == 0 && nlohmann::json::parse(run.out).at("held_until_unix").is_number();
   };
   REQUIRE(wait_for(held, std::chrono::seconds(20)));
-  CHECK(mirror_status(fixture).at("state") == "syncing");
+  // Transfers start while the crawl goes on, so the hold may come before the listing ends; either
+  // way the mirror is still at work, not failed.
+  const std::string state = mirror_status(fixture).at("state");
+  CHECK((state == "listing" || state == "syncing"));
 
   const ProcessRun resumed = pnsyncctl(fixture, {"resume"});
   INFO(resumed.err);
