@@ -12,7 +12,6 @@
 #include "config/values.hpp"
 #include "daemon/net/asio_cancel.hpp"
 #include "daemon/net/http_policy.hpp"
-#include "daemon/schedule/bandwidth_share.hpp"
 
 namespace pnsync {
 
@@ -93,6 +92,7 @@ Engine::Engine(boost::asio::io_context& io, config::Config config,
       on_all_idle_(std::move(on_all_idle)),
       http_(io, make_http_settings(config_, password)),
       scheduler_(io, config_.initial_transfers(), config_.listing_concurrency),
+      host_budget_(std::make_shared<RateBudget>(config_.bandwidth_limit)),
       ticker_(io),
       refusal_timer_(io) {
   http_.set_observer([this](const HttpOutcome& outcome) { observe(outcome); });
@@ -107,17 +107,10 @@ Engine::~Engine() {
 }
 
 void Engine::add_runner(const config::Mirror& mirror) {
-  JobServices services{io_, log_, http_, scheduler_, store_};
+  JobServices services{io_, log_, http_, scheduler_, store_, {host_budget_}};
   runners_.push_back(std::make_unique<MirrorRunner>(
       services, config_, mirror, mode_, [this](MirrorRunner& runner) { on_pass_end(runner); },
       job_options_));
-  push_recv_speeds();
-}
-
-void Engine::push_recv_speeds() {
-  for (auto& runner : runners_)
-    runner->set_recv_speed(per_request_recv_cap(
-        config_.bandwidth_limit, runner->mirror().bandwidth_limit, scheduler_.limit(Lane::File)));
 }
 
 void Engine::start() {
@@ -369,7 +362,6 @@ void Engine::set_adaptive_transfers() {
 
 void Engine::apply_transfer_limit(int limit) {
   scheduler_.set_limit(Lane::File, limit);
-  push_recv_speeds();  // each slot's share of bandwidth_limit
   apply_connection_plan();
 }
 
@@ -445,6 +437,7 @@ std::string Engine::reload(config::Config next) {
     }
   }
   config_ = std::move(next);
+  host_budget_->set_rate(config_.bandwidth_limit);
   if (new_transfers && config_.transfers)
     set_fixed_transfers(*config_.transfers);
   else if (new_transfers)

@@ -93,9 +93,6 @@ private:
   // The one place the file-transfer limit is set: the scheduler's slots, and the connections
   // and streams per connection that carry them (connection_plan).
   void apply_transfer_limit(int limit);
-  // Gives every mirror its per-request share of bandwidth_limit (per_request_recv_cap); run
-  // whenever a limit or the number of file slots changes.
-  void push_recv_speeds();
   void apply_connection_plan();
   MirrorRunner* find(const std::string& name);
   // The runners a request addresses (all when `name` is empty), or an error response.
@@ -114,6 +111,8 @@ private:
   std::function<void()> on_all_idle_;
   HttpClient http_;
   Scheduler scheduler_;
+  // bandwidth_limit over all mirrors: every mirror's file requests count against it.
+  std::shared_ptr<RateBudget> host_budget_;
   std::vector<std::unique_ptr<MirrorRunner>> runners_;
   std::vector<std::unique_ptr<MirrorRunner>> retired_;  // removed by a reload, kept until exit
   bool shutting_down_ = false;

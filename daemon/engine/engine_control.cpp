@@ -181,6 +181,7 @@ protocol::Response Engine::on_limit(const protocol::Request& request) {
       request.value ? config::detail::rate_setting(request.value) + "/s" : "no limit";
   if (request.mirror.empty()) {
     config_.bandwidth_limit = request.value;
+    host_budget_->set_rate(request.value);
   } else {
     std::vector<MirrorRunner*> targets;
     if (auto error = select(request, targets)) return *error;
@@ -188,9 +189,8 @@ protocol::Response Engine::on_limit(const protocol::Request& request) {
     mirror.bandwidth_limit = request.value;
     targets.front()->update(mirror);
   }
-  push_recv_speeds();
   log_.info("bandwidth limit" + (request.mirror.empty() ? "" : " of " + request.mirror) + ": " +
-            rate + " (pnsyncctl; applies to transfers that start from now)");
+            rate + " (pnsyncctl)");
   return ok_response(request, "bandwidth limit set to " + rate);
 }
 

@@ -132,7 +132,7 @@ void MirrorJob::begin() {
   if (!open_dest()) return;
   transfer_context_ = std::make_unique<TransferContext>(
       TransferContext{services_.io, services_.log, services_.http, *tree_, base_url_,
-                      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }, recv_speed_});
+                      [this](std::int64_t bytes) { bytes_fetched_ += bytes; }, services_.budgets});
   transfer_context_->max_segments = config_.segments;
   transfer_context_->retry_after_max = config_.retry_after_max;
   transfer_context_->segment_size = config_.segment_size;
@@ -939,11 +939,6 @@ void MirrorJob::retry_later(std::function<void()> again, int attempt,
       check_finished();
     });
   });
-}
-
-void MirrorJob::set_recv_speed(std::int64_t bytes_per_second) {
-  recv_speed_ = bytes_per_second;
-  if (transfer_context_) transfer_context_->recv_speed = bytes_per_second;
 }
 
 void MirrorJob::retry_waiting_now() {

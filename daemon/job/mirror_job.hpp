@@ -81,6 +81,8 @@ struct JobServices {
   HttpClient& http;
   Scheduler& scheduler;
   store::Store& store;
+  // What this mirror's file bodies are paced against: the host's bandwidth_limit and its own.
+  ReceiveBudgets budgets = {};
 };
 
 // Shared ownership keeps the job alive while any of its handlers is queued on the loop (each
@@ -115,8 +117,6 @@ public:
   // Every request backing off (a failed attempt, a server's Retry-After) is tried again now: the
   // operator said go (pnsyncctl resume, sync).
   void retry_waiting_now();
-  // The receive-rate cap (bytes/s) of each request that starts from now; 0 = none.
-  void set_recv_speed(std::int64_t bytes_per_second);
   // The state database failed (guarded()): what SQLite said, once.
   const std::optional<std::string>& store_failure() const { return store_failure_; }
 
@@ -279,7 +279,6 @@ private:
   store::MirrorCounts counts_;
   LocalTree::Closed closed_{};  // adopted entries brought to file_mode/dir_mode this pass
   std::int64_t bytes_fetched_ = 0;
-  std::int64_t recv_speed_ = 0;  // until transfer_context_ exists
   bool finished_reported_ = false;
 };
 

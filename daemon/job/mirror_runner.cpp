@@ -46,7 +46,10 @@ MirrorRunner::MirrorRunner(JobServices services, const config::Config& config,
       // Once, here: status and metrics read the store by id, never by (re)registering the name.
       mirror_id_(services.store.ensure_mirror(name_, mirror_.dest.string())),
       next_pass_(services.io),
-      space_poll_(services.io) {}
+      space_poll_(services.io),
+      budget_(std::make_shared<RateBudget>(mirror_.bandwidth_limit)) {
+  services_.budgets.push_back(budget_);
+}
 
 MirrorRunner::~MirrorRunner() {
   if (job_) job_->stop(JobStatus::Stopped, "shutting down");
@@ -59,13 +62,7 @@ std::shared_ptr<MirrorJob> MirrorRunner::make_job() {
   auto job = std::make_shared<MirrorJob>(
       services_, config_, mirror_, config_.server, [this](MirrorJob& job) { on_job_finished(job); },
       options);
-  job->set_recv_speed(recv_speed_);
   return job;
-}
-
-void MirrorRunner::set_recv_speed(std::int64_t bytes_per_second) {
-  recv_speed_ = bytes_per_second;
-  if (job_) job_->set_recv_speed(bytes_per_second);
 }
 
 void MirrorRunner::sync_now() {
@@ -213,6 +210,7 @@ void MirrorRunner::update(const config::Mirror& mirror) {
   const bool schedule_changed = mirror.every != mirror_.every;
   const bool selection_changed = !(mirror.selection == mirror_.selection);
   mirror_ = mirror;
+  budget_->set_rate(mirror_.bandwidth_limit);  // requests in flight too
   if (selection_changed) {
     // A new selection is mirrored now, not at the next scheduled pass.
     services_.log.info(name_ + ": selection changed; starting a pass");

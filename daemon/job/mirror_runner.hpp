@@ -58,8 +58,6 @@ public:
   void retire(std::string why);
   // A reloaded config: the schedule and limits of this mirror may have changed.
   void update(const config::Mirror& mirror);
-  // The receive-rate cap (bytes/s) of each request this mirror starts from now; 0 = none.
-  void set_recv_speed(std::int64_t bytes_per_second);
 
   bool running() const { return job_ != nullptr; }
   bool paused() const { return paused_; }
@@ -121,7 +119,8 @@ private:
   std::string last_message_;
   JobProgress last_progress_;
   std::int64_t bytes_fetched_before_ = 0;  // by passes that ended
-  std::int64_t recv_speed_ = 0;
+  // This mirror's bandwidth_limit, shared by its requests (services_.budgets holds it too).
+  std::shared_ptr<RateBudget> budget_;
   RateMeter meter_;
   // Per-transfer rate: bytes on disk at the previous status call.
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::int64_t>> seen_;

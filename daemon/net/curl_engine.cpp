@@ -210,6 +210,20 @@ void CurlEngine::close_connection_after(CURL* easy) {
   if (impl_->active.contains(easy)) curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
 }
 
+void CurlEngine::resume(CURL* easy) {
+  if (!impl_->active.contains(easy)) return;
+  const CURLcode result = curl_easy_pause(easy, CURLPAUSE_CONT);
+  if (result == CURLE_OK) return;
+  // The write callback ran inside curl_easy_pause and may have cancelled the transfer itself.
+  auto found = impl_->active.find(easy);
+  if (found == impl_->active.end()) return;
+  Impl::Active failed = std::move(found->second);
+  impl_->active.erase(found);
+  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);  // the rest of the response is on its way
+  curl_multi_remove_handle(impl_->multi.get(), easy);
+  failed.done(easy, result);
+}
+
 std::size_t CurlEngine::active() const {
   return impl_->active.size();
 }

@@ -32,6 +32,11 @@ public:
   void cancel(CURL* easy);
   // The transfer's connection is closed when it ends (unless other transfers still share it).
   void close_connection_after(CURL* easy);
+  // Lets a transfer its write callback paused (CURL_WRITEFUNC_PAUSE) go on. curl hands over the
+  // data it held back inside this call; should the callback refuse it, curl 7.88 tells only this
+  // call, not the transfer, so the transfer is ended here with that error, through its
+  // completion. Unknown handles are ignored.
+  void resume(CURL* easy);
   std::size_t active() const;
 
   void set_max_host_connections(long limit);

@@ -4,6 +4,7 @@
 #include "daemon/net/connect_deadline.hpp"
 #include "daemon/net/curl_handles.hpp"
 #include "daemon/net/http_policy.hpp"
+#include "daemon/net/receive_pacer.hpp"
 
 #include "config/values.hpp"
 
@@ -47,6 +48,8 @@ struct Call {
   curl::Slist headers;                // request headers of our own; curl keeps only the pointer
   int* answered_in_flight = nullptr;  // the client's count, while this call is counted in it
   bool answered = false;
+  CURL* handle = nullptr;
+  ReceivePacer* pacer = nullptr;  // the client's, when request.budgets pace this call
 
   Call() = default;
   Call(const Call&) = delete;
@@ -70,6 +73,9 @@ struct Call {
   static size_t on_body(char* data, size_t size, size_t count, void* self) {
     auto* call = static_cast<Call*>(self);
     const size_t bytes = size * count;
+    if (call->pacer &&
+        !call->pacer->admit(call->handle, call->request.budgets, static_cast<std::int64_t>(bytes)))
+      return CURL_WRITEFUNC_PAUSE;  // curl keeps the chunk and hands it over again on resume
     if (call->request.on_body &&
         !call->request.on_body(call->outcome.info, std::string_view(data, bytes))) {
       return 0;  // abort: curl reports CURLE_WRITE_ERROR
@@ -263,7 +269,9 @@ void apply_header_line(ResponseInfo& info, std::string_view line) {
 
 struct HttpClient::Impl {
   Impl(boost::asio::io_context& io, HttpSettings http_settings)
-      : settings(std::move(http_settings)), engine(io) {
+      : settings(std::move(http_settings)),
+        engine(io),
+        pacer(io, [this](CURL* easy) { engine.resume(easy); }) {
     if (!share) throw std::runtime_error("curl_share_init failed");
     // One DNS cache, TLS session cache, connection pool and cookie jar for every request: the
     // server then sees one polite client, and its session cookie spares it password checks.
@@ -318,6 +326,9 @@ struct HttpClient::Impl {
   int sockets_open = 0;
   int answered_in_flight = 0;
   CurlEngine engine;
+  // Resumes the engine's transfers, so it is declared after it and goes first; a transfer that
+  // ends or is cancelled leaves it at once.
+  ReceivePacer pacer;
 
   curl::Easy make_easy(Call& call) {
     curl::Easy easy(curl_easy_init());
@@ -364,9 +375,8 @@ struct HttpClient::Impl {
       curl_easy_setopt(handle, CURLOPT_RANGE, call.range.c_str());
     }
     if (call.request.if_modified_since) add_if_modified_since(handle, call);
-    if (call.request.max_recv_speed > 0)
-      curl_easy_setopt(handle, CURLOPT_MAX_RECV_SPEED_LARGE,
-                       static_cast<curl_off_t>(call.request.max_recv_speed));
+    call.handle = handle;
+    if (!call.request.budgets.empty()) call.pacer = &pacer;
     return easy;
   }
 };
@@ -387,6 +397,7 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
   if (!easy) throw std::runtime_error("curl_easy_init failed");
   return impl_->engine.start(
       std::move(easy), [call, impl = impl_.get()](CURL* handle, CURLcode result) {
+        if (call->pacer) call->pacer->forget(handle);
         call->outcome.curl_code = static_cast<int>(result);
         curl_off_t to_headers = 0;
         if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &to_headers) == CURLE_OK)
@@ -406,6 +417,7 @@ HttpClient::RequestId HttpClient::get(GetRequest request,
 }
 
 void HttpClient::cancel(RequestId id) {
+  impl_->pacer.forget(static_cast<CURL*>(id));
   impl_->engine.cancel(static_cast<CURL*>(id));
 }
 

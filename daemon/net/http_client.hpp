@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "daemon/net/curl_engine.hpp"
+#include "daemon/net/rate_budget.hpp"
 
 namespace pnsync {
 
@@ -77,8 +78,10 @@ struct GetRequest {
   std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
   std::optional<std::int64_t> range_to;    // "Range: bytes=N-M": M, the last byte wanted
   bool compressed = false;                 // listings may come gzip'd; file bodies never
-  std::int64_t max_recv_speed = 0;         // bytes/s for this request; 0 = no limit
-  bool head = false;                       // HEAD instead of GET: status and headers only
+  // What the body is paced against (bandwidth_limit of the host and of the mirror); empty =
+  // nothing. The budgets are shared with other requests and may change rate while this one runs.
+  ReceiveBudgets budgets;
+  bool head = false;  // HEAD instead of GET: status and headers only
   // "If-Modified-Since: <IMF-fixdate>", seconds since the epoch: a server that still has that
   // modification time answers 304 with no body (outcome.info.status; classify calls it a success).
   std::optional<std::int64_t> if_modified_since;

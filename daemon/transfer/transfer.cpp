@@ -147,7 +147,7 @@ void Transfer::fetch() {
   GetRequest request;
   request.url = url();
   if (resume_from_ > 0) request.range_from = resume_from_;
-  request.max_recv_speed = context_.recv_speed;
+  request.budgets = context_.budgets;
   request.on_body = [this](const ResponseInfo& info, std::string_view chunk) {
     return accept_body(info, chunk);
   };

@@ -74,9 +74,8 @@ struct TransferContext {
   const LocalTree& tree;
   std::string base_url;                        // ".../files/<project>/<version>/"
   std::function<void(std::int64_t)> on_bytes;  // bytes received, for progress
-  // The receive-rate cap (bytes/s) for each request that starts from now: bandwidth_limit shared
-  // among the transfer slots (per_request_recv_cap), set by the owner; 0 = none.
-  std::int64_t recv_speed = 0;
+  // What every file body is paced against: the host's and the mirror's bandwidth_limit.
+  ReceiveBudgets budgets;
   // Publishes verified files off the event loop, for every transfer of this context. Built from
   // `io` and `tree` unless the owner gives its own; the owner keeps the context alive until its
   // transfers are gone, and `tree` alive until the context is gone (the publisher's threads use

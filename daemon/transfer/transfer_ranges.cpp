@@ -238,7 +238,7 @@ void Transfer::send_ranges() {
     request.url = url();
     request.range_from = raw.requested_from;
     request.range_to = raw.requested_end - 1;
-    request.max_recv_speed = context_.recv_speed;
+    request.budgets = context_.budgets;
     request.on_body = [this, &raw](const ResponseInfo& info, std::string_view chunk) {
       return accept_range_body(raw, info, chunk);
     };
