@@ -154,7 +154,7 @@ void MirrorJob::begin() {
       ManifestStepContext{services_.log, services_.store, mirror_id_, *tree_,
                           *transfer_context_->publisher, *transfer_context_->hash_worker,
                           url_for(std::string(kManifestName)), name_, mirror_.dest},
-      static_cast<PassControl&>(*this), [this] { manifest_ready(); });
+      static_cast<PassControl&>(*this), [this] { prepare_selection(); });
   // The manifest request goes alone: if the credentials are wrong, it is the only request made.
   manifest_->start();
 }
@@ -190,21 +190,6 @@ bool MirrorJob::open_dest() {
   if (dest.writes_marker())
     pending_marker_ = PendingMarker{record.marker.value_or(new_marker_name()), !record.marker,
                                     dest.verdict == DestVerdict::Unmarked};
-  return true;
-}
-
-bool MirrorJob::write_pending_marker() {
-  if (!pending_marker_) return true;
-  const PendingMarker marker = *std::exchange(pending_marker_, std::nullopt);
-  if (auto wrote = tree_->write_work_file(marker.name, marker_text(name_)); !wrote) {
-    stop(JobStatus::LocalStorage, wrote.error().message);
-    return false;
-  }
-  if (marker.is_new) services_.store.set_dest_marker(mirror_id_, marker.name);
-  if (marker.was_lost)
-    services_.log.info(name_ + ": " + mirror_.dest.string() +
-                       " holds the mirror's files; its marker (" + std::string(kWorkAreaName) +
-                       "/" + marker.name + ") is written again");
   return true;
 }
 
@@ -257,8 +242,21 @@ bool MirrorJob::running() const {
   return status_ == JobStatus::Running;
 }
 
+// The marker open_dest() found missing is written now, not before: a pass the server turns
+// away (wrong password, unreachable) leaves a dest it never wrote to as it was.
 bool MirrorJob::server_answered() {
-  return write_pending_marker();
+  if (!pending_marker_) return true;
+  const PendingMarker marker = *std::exchange(pending_marker_, std::nullopt);
+  if (auto wrote = tree_->write_work_file(marker.name, marker_text(name_)); !wrote) {
+    stop(JobStatus::LocalStorage, wrote.error().message);
+    return false;
+  }
+  if (marker.is_new) services_.store.set_dest_marker(mirror_id_, marker.name);
+  if (marker.was_lost)
+    services_.log.info(name_ + ": " + mirror_.dest.string() +
+                       " holds the mirror's files; its marker (" + std::string(kWorkAreaName) +
+                       "/" + marker.name + ") is written again");
+  return true;
 }
 
 void MirrorJob::record_verified(const store::VerifiedFile& file) {
@@ -268,10 +266,6 @@ void MirrorJob::record_verified(const store::VerifiedFile& file) {
 
 void MirrorJob::run_guarded(const std::function<void()>& step) {
   guarded(step);
-}
-
-void MirrorJob::manifest_ready() {
-  prepare_selection();
 }
 
 bool MirrorJob::read_manifest(ManifestScope scope) {

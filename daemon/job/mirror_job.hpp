@@ -153,8 +153,6 @@ private:
   void record_verified(const store::VerifiedFile& file) override;
   void run_guarded(const std::function<void()>& step) override;
 
-  // The manifest step is over (its file open on the manifest, or none on the server).
-  void manifest_ready();
   // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
   // exists), or every entry the selection wants.
   enum class ManifestScope { Tables, Selection };
@@ -162,6 +160,7 @@ private:
   // ManifestScope::Selection, fills manifest_dirs_ and logs what the manifest held. False when
   // the file could not be read (the job is stopped).
   bool read_manifest(ManifestScope scope);
+  // Once the manifest step is over (its file open on the manifest, or none on the server).
   void prepare_selection();
   void selection_ready();
   void keep_or_delete_unselected();
@@ -177,8 +176,6 @@ private:
   void start_crawl();
   // Opens dest unless it looks unmounted (daemon/plan/dest_guard.hpp); false: the job has stopped.
   bool open_dest();
-  // Writes the marker open_dest() found missing; false: the job has stopped.
-  bool write_pending_marker();
   bool crawl_due();  // no complete listing younger than relist_after
   void queue_dir(const std::string& dir);
   void list_dir(const std::string& dir, Attempt attempt);
