@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <array>
-#include <ctime>
 
+#include "common/unix_time.hpp"
 #include "config/values.hpp"
 #include "daemon/net/asio_cancel.hpp"
 #include "daemon/net/http_policy.hpp"
@@ -116,7 +116,7 @@ void Engine::add_runner(const config::Mirror& mirror) {
 void Engine::start() {
   started_ = true;
   started_at_ = std::chrono::steady_clock::now();
-  started_unix_ = static_cast<std::int64_t>(std::time(nullptr));
+  started_unix_ = unix_now();
   sample_from_ = started_at_;
   if (!config_.transfers)
     controller_.emplace(controller_params(config_), std::chrono::steady_clock::now());

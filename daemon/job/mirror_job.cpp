@@ -10,13 +10,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
 #include "common/progress.hpp"
 #include "common/text.hpp"
 #include "daemon/disk/disk_space.hpp"
 #include "daemon/disk/safe_path.hpp"
-#include "daemon/listing/listing.hpp"
 #include "daemon/net/http_policy.hpp"
 #include "daemon/plan/dest_guard.hpp"
 #include "daemon/transfer/transfer_io.hpp"
@@ -43,13 +41,10 @@ constexpr std::size_t kPublishAhead = 64;
 // Paths a plan shows as examples of what a pass would fetch.
 constexpr std::size_t kPlanSample = 10;
 
-std::int64_t unix_now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-// Collects manifest_dirs_: the directories on_listing must take as covered by the manifest.
+// Collects manifest_dirs_: the directories the crawl (CrawlStep) must take as covered by the
+// manifest.
 //
-// on_listing lists a subdirectory D of a directory it has listed unless manifest_dirs_ holds D,
+// The crawl lists a subdirectory D of a directory it has listed unless manifest_dirs_ holds D,
 // and only when selection_.may_list(D); a development-server name without its '/' that
 // manifest_dirs_ holds is taken as a directory instead of being fetched as a file. Holding the
 // parents of the kept entries alone would not do: may_list is conservative for patterns. With
@@ -150,6 +145,14 @@ void MirrorJob::begin() {
     guarded([&] { services_.store.save_segments(file, on_disk, segments); });
   };
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
+  crawl_ = std::make_unique<CrawlStep>(
+      CrawlContext{services_.log, services_.store, mirror_id_, base_url_, name_,
+                   config_.relist_after, options_.listing_limit, selection_, manifest_dirs_,
+                   [this](std::string_view path) { return wanted(path); }},
+      static_cast<PassControl&>(*this),
+      CrawlEvents{[this](const std::string& path) { on_file_listed(path); },
+                  [this](const std::string& path) { on_file_gone(path); },
+                  [this] { refresh_counts(false); }, [this] { check_finished(); }});
   manifest_ = std::make_unique<ManifestStep>(
       ManifestStepContext{services_.log, services_.store, mirror_id_, *tree_,
                           *transfer_context_->publisher, *transfer_context_->hash_worker,
@@ -410,7 +413,7 @@ void MirrorJob::selection_ready() {
   if (status_ != JobStatus::Running) return;
   if (!options_.plan_only) plan_known_files();
   if (options_.verify_at_rest && !options_.plan_only) verify_at_rest();
-  start_crawl();
+  crawl_->start(manifest_->in_dest());
 }
 
 bool MirrorJob::wanted(std::string_view path) const {
@@ -507,7 +510,7 @@ void MirrorJob::plan_known_files() {
   for (auto& file : services_.store.unfinished_files(mirror_id_)) {
     if (file.state == store::FileState::Failed) {
       // A file only a listing knows of waits for the new listing, which may show it gone.
-      if (!file.expected_sha256 && crawl_due()) continue;
+      if (!file.expected_sha256 && crawl_->due()) continue;
       services_.store.requeue(file.id);  // a new pass gives failed files a fresh start
       file.attempts = 0;
       file.checksum_mismatches = 0;
@@ -550,164 +553,26 @@ void MirrorJob::close_found(const std::string& path, const struct stat& info,
   closed_.world_readable += closed->world_readable;
 }
 
-void MirrorJob::start_crawl() {
-  if (!crawl_due()) {
-    services_.log.info(name_ + ": listing is recent (relist_after " +
-                       std::to_string(config_.relist_after.count()) + "s); not listing again");
-    crawl_started_ = true;
-    check_finished();
-    return;
+void MirrorJob::on_file_listed(const std::string& path) {
+  if (options_.plan_only) return;
+  auto record = services_.store.find_file(mirror_id_, path);
+  if (!record || record->state == store::FileState::Verified) return;
+  if (record->state == store::FileState::Failed) {
+    // Still listed: a file an earlier pass gave up on gets a fresh start; one this pass gave up
+    // on (the manifest started it before the listing came) has had its max_attempts.
+    if (transfers_.contains(path) || given_up_.contains(path)) return;
+    services_.store.requeue(record->id);
+    record = services_.store.find_file(mirror_id_, path);
   }
-  crawl_started_ = true;
-  auto pending = services_.store.pending_dirs(mirror_id_);
-  // Directories a narrower selection rules out stay pending in the store, unlisted.
-  std::erase_if(pending, [this](const std::string& dir) { return !selection_.may_list(dir); });
-  if (pending.empty()) {
-    services_.store.reset_crawl(mirror_id_);
-    const std::string root;
-    services_.store.add_pending_dirs(mirror_id_, std::span(&root, 1));
-    pending = services_.store.pending_dirs(mirror_id_);
-  } else {
-    services_.log.info(name_ + ": resuming the listing, " + std::to_string(pending.size()) +
-                       " directories still to list");
-  }
-  for (const auto& dir : pending) queue_dir(dir);
+  enqueue(*record);
 }
 
-bool MirrorJob::crawl_due() {
-  const auto completed = services_.store.crawl_completed_at(mirror_id_);
-  return !completed || unix_now() - *completed >= config_.relist_after.count();
-}
-
-void MirrorJob::queue_dir(const std::string& dir) {
-  ++listings_in_flight_;
-  list_dir(dir, {});
-}
-
-void MirrorJob::list_dir(const std::string& dir, Attempt attempt) {
-  auto body = std::make_shared<TextBody>();
-  GetRequest request;
-  request.url = url_for(dir);
-  request.compressed = true;
-  request.on_body = [body, limit = options_.listing_limit](const ResponseInfo&,
-                                                           std::string_view chunk) {
-    if (body->text.size() + chunk.size() > limit) {
-      body->over_limit = true;  // decompressed: a small gzip bomb stops here too
-      return false;
-    }
-    body->text.append(chunk);
-    return true;
-  };
-  send_listing_request(std::move(request), [this, body, dir, attempt](const HttpOutcome& outcome) {
-    on_listing(dir, outcome, *body, attempt);
-  });
-}
-
-void MirrorJob::on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
-                           Attempt attempt) {
-  if (status_ != JobStatus::Running) return;
-  if (body.over_limit) {
-    // Not retried: the same listing would be as large again. Its files stay as last listed.
-    services_.log.error(outcome.url + ": listing larger than " +
-                        format_bytes(static_cast<std::int64_t>(options_.listing_limit)) +
-                        " (decompressed); refused, this directory is not listed");
-    listing_finished(false);
-    return;
-  }
-  const long status = outcome.info.status;
-  const Verdict verdict = classify(outcome.curl_code, status, outcome.info.retry_after.has_value());
-  const std::string reason = describe_failure(outcome);
-  if (stop_if_refused(status, reason)) return;
-  if (verdict == Verdict::Retry || verdict == Verdict::RetryAfter) {
-    if (retry(attempt, outcome, [this, dir](Attempt next) { list_dir(dir, next); })) return;
-    services_.log.error(reason + " (listing gave up after " + std::to_string(attempt.counted) +
-                        " attempts)");
-    listing_finished(false);
-    return;
-  }
-  if (verdict == Verdict::NotFound) {
-    services_.log.warning(reason + ": directory no longer listed upstream");
-    services_.store.record_listing(mirror_id_, dir, {}, {}, unix_now());
-    listing_finished(true);
-    return;
-  }
-  if (verdict != Verdict::Success || status != 200) {
-    services_.log.error(reason + ": cannot list this directory");
-    listing_finished(false);
-    return;
-  }
-  const Listing listing = parse_listing(body.text);
-  for (std::size_t i = 0; i < listing.rejected.size() && i < kRejectedNamesLogged; ++i)
-    services_.log.warning(outcome.url + ": refused unsafe entry " + listing.rejected[i]);
-  std::vector<store::DiscoveredFile> files;
-  std::vector<std::string> subdirs;
-  for (const auto& entry : listing.entries) {
-    if (dir.empty() && entry.name == kPartialDirName) continue;
-    // Its row is the manifest step's, with the exact Last-Modified (ManifestStep::in_dest).
-    if (dir.empty() && entry.name == kManifestName && manifest_->in_dest()) continue;
-    const std::string path = dir + entry.name;
-    if (entry.kind == EntryKind::Dir || manifest_dirs_.contains(path + "/")) {
-      // A directory that holds manifest entries is covered by the manifest: no need to list it;
-      // nor one where the selection can find nothing.
-      if (!manifest_dirs_.contains(path + "/") && selection_.may_list(path + "/"))
-        subdirs.push_back(path + "/");
-      continue;
-    }
-    files.push_back({path, entry.size, std::nullopt, entry.mtime});
-  }
-  services_.store.record_listing(mirror_id_, dir, files, subdirs, unix_now());
-  forget_unlisted(dir, files);
-  std::vector<std::string> unselected;
-  for (const auto& file : files) {
-    if (!wanted(file.path)) {
-      unselected.push_back(file.path);
-      continue;
-    }
-    if (options_.plan_only) continue;
-    auto record = services_.store.find_file(mirror_id_, file.path);
-    if (!record || record->state == store::FileState::Verified) continue;
-    if (record->state == store::FileState::Failed) {
-      // Still listed: a file an earlier pass gave up on gets a fresh start; one this pass gave up
-      // on (the manifest started it before the listing came) has had its max_attempts.
-      if (transfers_.contains(file.path) || given_up_.contains(file.path)) continue;
-      services_.store.requeue(record->id);
-      record = services_.store.find_file(mirror_id_, file.path);
-    }
-    enqueue(*record);
-  }
-  services_.store.mark_unselected(mirror_id_, unselected);
-  for (const auto& subdir : subdirs) queue_dir(subdir);
-  refresh_counts(false);
-  listing_finished(true);
-}
-
-void MirrorJob::forget_unlisted(const std::string& dir,
-                                const std::vector<store::DiscoveredFile>& listed) {
-  std::set<std::string_view> names;
-  for (const auto& file : listed) names.insert(file.path);
-  for (const auto& gone : services_.store.unfinished_listed_in(mirror_id_, dir)) {
-    if (names.contains(gone.path)) continue;
-    services_.log.warning(url_for(gone.path) + ": no longer listed upstream; forgotten");
-    if (auto found = transfers_.find(gone.path); found != transfers_.end()) {
-      if (found->second.transfer) found->second.transfer->cancel();
-      found->second.slot.release();
-      transfers_.erase(found);
-    }
-    services_.store.forget_file(gone.id);
-  }
-}
-
-void MirrorJob::listing_finished(bool ok) {
-  if (!ok) ++listing_failures_;
-  if (listings_in_flight_ > 0) --listings_in_flight_;
-  if (!crawl_done()) return;
-  // Listings can start again after this (a development-server name that turned out to be a
-  // directory); then the crawl completes again when they are done.
-  if (listing_failures_ == 0) {
-    services_.store.set_crawl_complete(mirror_id_, unix_now());
-    services_.log.info(name_ + ": listing complete");
-  }
-  check_finished();
+void MirrorJob::on_file_gone(const std::string& path) {
+  auto found = transfers_.find(path);
+  if (found == transfers_.end()) return;
+  if (found->second.transfer) found->second.transfer->cancel();
+  found->second.slot.release();
+  transfers_.erase(found);
 }
 
 void MirrorJob::enqueue(const store::FileRecord& file) {
@@ -868,7 +733,7 @@ void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result)
     case AttemptOutcome::IsDirectory:
       services_.store.forget_file(id);
       // Queued before the transfer goes, so the job never looks finished in between.
-      queue_dir(path + "/");
+      crawl_->list(path + "/");
       drop_later(path);
       return;
     case AttemptOutcome::AuthFailed:
@@ -993,9 +858,9 @@ void MirrorJob::check_finished() {
                        std::to_string(closed_.entries) + " files and directories set to " + modes +
                        ")");
   }
-  status_ = listing_failures_ > 0 ? JobStatus::Failed : JobStatus::Done;
-  if (listing_failures_ > 0)
-    status_message_ = std::to_string(listing_failures_) + " directories could not be listed";
+  const std::size_t unlisted = crawl_->failures();
+  status_ = unlisted > 0 ? JobStatus::Failed : JobStatus::Done;
+  if (unlisted > 0) status_message_ = std::to_string(unlisted) + " directories could not be listed";
   finished_reported_ = true;
   on_finished_(*this);
 }
@@ -1039,7 +904,7 @@ JobProgress MirrorJob::progress() const {
   JobProgress progress;
   progress.counts = counts_;
   progress.bytes_fetched = bytes_fetched_;
-  progress.dirs_pending = static_cast<std::int64_t>(listings_in_flight_);
+  progress.dirs_pending = crawl_ ? static_cast<std::int64_t>(crawl_->in_flight()) : 0;
   progress.crawl_done = crawl_done();
   progress.in_flight = transfers_.size();
   progress.modes_closed = closed_.entries;
@@ -1096,7 +961,7 @@ protocol::Plan MirrorJob::plan() {
       if (plan.sample.size() < kPlanSample) plan.sample.push_back(path);
     }
   }
-  plan.listing_complete = crawl_done() && listing_failures_ == 0;
+  plan.listing_complete = crawl_done() && crawl_->failures() == 0;
   return plan;
 }
 

@@ -20,6 +20,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "daemon/disk/local_tree.hpp"
+#include "daemon/job/crawl_step.hpp"
 #include "daemon/job/manifest_step.hpp"
 #include "daemon/job/pass_control.hpp"
 #include "daemon/listing/manifest_file.hpp"
@@ -173,22 +174,11 @@ private:
                    std::string_view previous_path);
   void verify_at_rest();
   void on_rest_findings(const std::vector<RestFinding>& findings);
-  void start_crawl();
   // Opens dest unless it looks unmounted (daemon/plan/dest_guard.hpp); false: the job has stopped.
   bool open_dest();
-  bool crawl_due();  // no complete listing younger than relist_after
-  void queue_dir(const std::string& dir);
-  void list_dir(const std::string& dir, Attempt attempt);
-  void listing_finished(bool ok);
-  // Files of `dir` that its new listing no longer shows are gone upstream: their rows go.
-  void forget_unlisted(const std::string& dir, const std::vector<store::DiscoveredFile>& listed);
-  // A text answer (a listing) kept in memory up to `limit` bytes after decompression.
-  struct TextBody {
-    std::string text;
-    bool over_limit = false;  // the answer was cut off at the limit
-  };
-  void on_listing(const std::string& dir, const HttpOutcome& outcome, const TextBody& body,
-                  Attempt attempt);
+  // CrawlEvents.
+  void on_file_listed(const std::string& path);
+  void on_file_gone(const std::string& path);
   void enqueue(const store::FileRecord& file);
   void submit(const std::string& path);
   void give_up(const std::string& path, const std::string& message);
@@ -199,7 +189,7 @@ private:
   void check_finished();
   void refresh_counts(bool force);
   bool check_space();
-  bool crawl_done() const { return crawl_started_ && listings_in_flight_ == 0; }
+  bool crawl_done() const { return crawl_ && crawl_->done(); }
   // Sends a request the job cancels when it stops (manifest and listings; transfers cancel
   // their own).
   template <typename Done>
@@ -238,11 +228,11 @@ private:
   std::set<std::string> manifest_dirs_;
   // Files this pass gave up on: a listing that comes later does not start them again.
   std::set<std::string> given_up_;
+  // From begin(); lists with selection_ and manifest_dirs_ as they are when it starts.
+  std::unique_ptr<CrawlStep> crawl_;
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;
-  bool crawl_started_ = false;
-  std::size_t listings_in_flight_ = 0;
   std::size_t waiting_retries_ = 0;
   // A queued file is its path and counters; its Transfer is made when it first gets a slot
   // (make_transfer), so that a queue of 600,000 files (MIMIC-CXR) does not hold 600,000 of them
@@ -260,7 +250,6 @@ private:
   // Drops a file from transfers_ on the next turn of the loop (see give_up).
   void drop_later(const std::string& path);
   std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
-  std::size_t listing_failures_ = 0;
   std::set<HttpClient::RequestId> text_requests_;
   std::chrono::steady_clock::time_point counts_refreshed_{};
   // Requests backing off until their retry is due; `now` makes a cancelled wait retry at once.

@@ -5,19 +5,15 @@
 #include <boost/asio/post.hpp>
 
 #include <cstdio>
-#include <ctime>
 #include <utility>
 
 #include "common/progress.hpp"
+#include "common/unix_time.hpp"
 #include "daemon/disk/disk_space.hpp"
 
 namespace pnsync {
 
 namespace {
-
-std::int64_t unix_now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
 
 // Credentialed data must not be readable by people who have not signed the data use agreement:
 // say so when others may list or enter dest.
