@@ -26,12 +26,6 @@ namespace {
 // Manifest entries stored per transaction: one transaction for a 1,000,000-entry manifest
 // without a selection would hold its whole journal at once; one per entry would be slow.
 constexpr std::size_t kUpsertBatch = 10'000;
-constexpr int kMaxChecksumMismatches = 3;
-// A connect or TLS handshake that timed out or was refused is the server out of connections
-// (physionet.org lets connects beyond its limit hang), not the file failing: such attempts do
-// not count toward max_attempts, and the connection bound is lowered (concurrency_controller).
-// They have a budget of their own so that a host that stays unreachable still ends the pass.
-constexpr int kMaxNotConnected = 30;
 constexpr std::size_t kVerifiedBatch = 256;
 constexpr auto kFlushDelay = std::chrono::milliseconds(200);
 constexpr std::size_t kRejectedNamesLogged = 5;
@@ -108,9 +102,10 @@ MirrorJob::MirrorJob(JobServices services, const config::Config& config,
       name_(mirror.name()),
       base_url_(server_url + "/files/" + mirror.project + "/" + mirror.version + "/"),
       on_finished_(std::move(on_finished)),
+      retries_(services.io, services.log, services.scheduler, name_,
+               {config.retry_base, config.retry_max}),
       options_(options),
-      flush_timer_(services.io),
-      rng_(std::random_device{}()) {}
+      flush_timer_(services.io) {}
 
 MirrorJob::~MirrorJob() = default;
 
@@ -137,13 +132,20 @@ void MirrorJob::begin() {
   // 9.9 s instead of 10.7 s for 5,991 files; docs/benchmarks.md).
   transfer_context_->on_publishing = [this](Transfer& transfer) {
     if (transfer_context_->publisher->in_flight() > kPublishAhead) return;
-    if (auto found = transfers_.find(transfer.file().path); found != transfers_.end())
-      found->second.slot.release();
+    files_->release_slot(transfer.file().path);
   };
   transfer_context_->save_segments = [this](store::FileId file, std::int64_t on_disk,
                                             const std::optional<std::string>& segments) {
     guarded([&] { services_.store.save_segments(file, on_disk, segments); });
   };
+  files_ = std::make_unique<FileQueue>(
+      FileQueueContext{services_.io, services_.log, services_.scheduler, services_.store,
+                       mirror_id_, *transfer_context_, retries_, config_.max_attempts,
+                       weak_from_this()},
+      static_cast<PassControl&>(*this),
+      FileQueueEvents{[this](const AttemptResult& result) { on_file_verified(result); },
+                      [this](const std::string& dir) { crawl_->list(dir); },
+                      [this] { check_finished(); }});
   services_.log.info(name_ + ": mirroring " + base_url_ + " to " + mirror_.dest.string());
   crawl_ = std::make_unique<CrawlStep>(
       CrawlContext{services_.log, services_.store, mirror_id_, base_url_, name_,
@@ -560,7 +562,7 @@ void MirrorJob::on_file_listed(const std::string& path) {
   if (record->state == store::FileState::Failed) {
     // Still listed: a file an earlier pass gave up on gets a fresh start; one this pass gave up
     // on (the manifest started it before the listing came) has had its max_attempts.
-    if (transfers_.contains(path) || given_up_.contains(path)) return;
+    if (files_->holds(path) || files_->gave_up(path)) return;
     services_.store.requeue(record->id);
     record = services_.store.find_file(mirror_id_, path);
   }
@@ -568,188 +570,47 @@ void MirrorJob::on_file_listed(const std::string& path) {
 }
 
 void MirrorJob::on_file_gone(const std::string& path) {
-  auto found = transfers_.find(path);
-  if (found == transfers_.end()) return;
-  if (found->second.transfer) found->second.transfer->cancel();
-  found->second.slot.release();
-  transfers_.erase(found);
+  files_->forget(path);
 }
 
 void MirrorJob::enqueue(const store::FileRecord& file) {
-  if (transfers_.contains(file.path)) return;
-  Pending pending;
-  pending.attempts = file.attempts;
-  pending.mismatches = file.checksum_mismatches;
-  transfers_.emplace(file.path, std::move(pending));
-  submit(file.path);
+  files_->enqueue(file);
 }
 
-void MirrorJob::submit(const std::string& path) {
-  services_.scheduler.submit(Lane::File,
-                             [this, self = shared_from_this(), path](Scheduler::Slot slot) {
-                               guarded([&] { start_transfer(path, std::move(slot)); });
-                             });
-}
-
-void MirrorJob::start_transfer(const std::string& path, Scheduler::Slot slot) {
-  auto found = transfers_.find(path);
-  if (status_ != JobStatus::Running || found == transfers_.end()) return;
-  Pending& pending = found->second;
-  if (!pending.transfer && !make_transfer(path, pending)) return;
-  pending.slot = std::move(slot);
-  pending.transfer->start();
-}
-
-bool MirrorJob::make_transfer(const std::string& path, Pending& pending) {
-  // From the store as it is now: a listing that came after the file was queued may have given
-  // its size.
-  auto record = services_.store.find_file(mirror_id_, path);
-  if (!record) {
-    // Forgotten meanwhile (no longer listed upstream); no Transfer to call back from.
-    transfers_.erase(path);
-    check_finished();
-    return false;
+void MirrorJob::on_file_verified(const AttemptResult& result) {
+  closed_.entries += result.closed.entries;
+  closed_.world_readable += result.closed.world_readable;
+  verified_batch_.push_back(result.verified);
+  if (verified_batch_.size() >= kVerifiedBatch) {
+    flush_verified();
+    return;
   }
-  pending.transfer =
-      std::make_unique<Transfer>(*transfer_context_, std::move(*record),
-                                 [this](Transfer& transfer, const AttemptResult& result) {
-                                   guarded([&] { on_attempt_done(transfer, result); });
-                                 });
-  return true;
-}
-
-int MirrorJob::ranges_wanted() const {
-  if (status_ != JobStatus::Running) return 0;
-  return static_cast<int>(
-      std::count_if(transfers_.begin(), transfers_.end(), [](const auto& entry) {
-        return entry.second.transfer && entry.second.transfer->wants_range();
-      }));
-}
-
-void MirrorJob::offer_spare_slots() {
-  if (status_ != JobStatus::Running) return;
-  // Each slot to the file whose new range would fetch the most: at the end of a mirror, the
-  // largest ranges left decide when it ends (a file first in path order would otherwise take
-  // every slot for small splits while another's large range waits).
-  while (true) {
-    Transfer* neediest = nullptr;
-    std::int64_t most = 0;
-    for (auto& [path, pending] : transfers_) {
-      if (!pending.transfer) continue;
-      if (const std::int64_t worth = pending.transfer->spare_slot_worth(); worth > most) {
-        most = worth;
-        neediest = pending.transfer.get();
-      }
-    }
-    if (!neediest) return;
-    auto slot = services_.scheduler.try_acquire(Lane::File);
-    if (!slot) return;
-    neediest->add_range(std::move(*slot));
-  }
-}
-
-void MirrorJob::give_up(const std::string& path, const std::string& message) {
-  services_.log.error("failed: " + message);
-  given_up_.insert(path);
-  drop_later(path);
-}
-
-void MirrorJob::drop_later(const std::string& path) {
-  // Erased on the loop: we may be inside the transfer's own callback.
-  boost::asio::post(services_.io, [this, self = shared_from_this(), path] {
-    transfers_.erase(path);
-    guarded([&] { check_finished(); });
+  if (flush_armed_) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(kFlushDelay);
+  flush_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
+    flush_armed_ = false;
+    guarded([&] {
+      if (!ec) flush_verified();
+      check_finished();
+    });
   });
 }
 
-void MirrorJob::on_attempt_done(Transfer& transfer, const AttemptResult& result) {
-  const std::string path = transfer.file().path;
-  auto& pending = transfers_.at(path);
-  pending.slot.release();
-  if (status_ != JobStatus::Running) return;
-  const store::FileId id = transfer.file().id;
-  switch (result.outcome) {
-    case AttemptOutcome::Verified:
-      closed_.entries += result.closed.entries;
-      closed_.world_readable += result.closed.world_readable;
-      verified_batch_.push_back(result.verified);
-      if (verified_batch_.size() >= kVerifiedBatch) {
-        flush_verified();
-      } else if (!flush_armed_) {
-        flush_armed_ = true;
-        flush_timer_.expires_after(kFlushDelay);
-        flush_timer_.async_wait(
-            [this, self = shared_from_this()](const boost::system::error_code& ec) {
-              flush_armed_ = false;
-              guarded([&] {
-                if (!ec) flush_verified();
-                check_finished();
-              });
-            });
-      }
-      drop_later(path);
-      return;
-    case AttemptOutcome::Retry:
-      if (!result.connected && ++pending.not_connected < kMaxNotConnected) {
-        services_.log.debug(result.message + "; retrying (not connected " +
-                            std::to_string(pending.not_connected) + " times)");
-        transfer.enter(TransferState::Backoff);
-        retry_later([this, path] { submit(path); }, std::min(pending.not_connected, 3),
-                    std::nullopt);
-        return;
-      }
-      [[fallthrough]];
-    case AttemptOutcome::RetryAfter: {
-      ++pending.attempts;
-      const bool last = pending.attempts >= config_.max_attempts;
-      services_.store.record_attempt_error(id, result.message, last);
-      if (last) {
-        give_up(path,
-                result.message + " (after " + std::to_string(pending.attempts) + " attempts)");
-        return;
-      }
-      services_.log.debug(result.message + "; retrying");
-      transfer.enter(TransferState::Backoff);
-      retry_later([this, path] { submit(path); }, pending.attempts, result.retry_after);
-      return;
-    }
-    case AttemptOutcome::ChecksumMismatch: {
-      ++pending.mismatches;
-      const bool last = pending.mismatches >= kMaxChecksumMismatches;
-      services_.store.record_checksum_mismatch(id, result.message, last);
-      if (last) {
-        give_up(path, result.message + " (" + std::to_string(pending.mismatches) + " mismatches)");
-        return;
-      }
-      services_.log.warning(result.message + "; fetching it again");
-      submit(path);
-      return;
-    }
-    case AttemptOutcome::NotFound:
-    case AttemptOutcome::Fatal:
-      services_.store.record_attempt_error(id, result.message, true);
-      give_up(path, result.message);
-      return;
-    case AttemptOutcome::IsDirectory:
-      services_.store.forget_file(id);
-      // Queued before the transfer goes, so the job never looks finished in between.
-      crawl_->list(path + "/");
-      drop_later(path);
-      return;
-    case AttemptOutcome::AuthFailed:
-      stop_if_refused(401, result.message);
-      return;
-    case AttemptOutcome::AccessDenied:
-      stop_if_refused(403, result.message);
-      return;
-    case AttemptOutcome::LocalError:
-      services_.store.record_attempt_error(id, result.message, false);
-      // The partial file keeps what was written: the next pass resumes from there.
-      stop(result.errno_value == ENOSPC || result.errno_value == EDQUOT ? JobStatus::NoSpace
-                                                                        : JobStatus::LocalStorage,
-           result.message);
-      return;
-  }
+int MirrorJob::ranges_wanted() const {
+  return files_ ? files_->ranges_wanted() : 0;
+}
+
+void MirrorJob::offer_spare_slots() {
+  if (files_) files_->offer_spare_slots();
+}
+
+void MirrorJob::retry_waiting_now() {
+  if (status_ == JobStatus::Running) retries_.end_all_now();
+}
+
+std::vector<InFlightFile> MirrorJob::in_flight() const {
+  return files_ ? files_->in_flight() : std::vector<InFlightFile>{};
 }
 
 std::optional<MirrorJob::Attempt> MirrorJob::next_attempt(Attempt failed,
@@ -767,45 +628,16 @@ bool MirrorJob::retry(Attempt failed, const HttpOutcome& outcome,
   const auto next = next_attempt(failed, outcome);
   if (!next) return false;
   const bool counted = next->counted > failed.counted;
-  retry_later([again = std::move(again), next = *next] { again(next); },
-              counted ? failed.counted : std::min(next->not_connected, 3),
-              counted ? requested_wait(outcome, config_.retry_after_max) : std::nullopt);
+  retries_.wait(
+      counted ? failed.counted : std::min(next->not_connected, 3),
+      counted ? requested_wait(outcome, config_.retry_after_max) : std::nullopt,
+      [this, self = shared_from_this(), again = std::move(again), next = *next](bool due) {
+        guarded([&] {
+          if (due && status_ == JobStatus::Running) again(next);
+          check_finished();
+        });
+      });
   return true;
-}
-
-void MirrorJob::retry_later(std::function<void()> again, int attempt,
-                            std::optional<std::chrono::seconds> retry_after) {
-  if (retry_after) {
-    // The server speaks for the whole host: nothing new starts until the wait is over.
-    services_.log.warning(name_ + ": the server asked to wait " +
-                          std::to_string(retry_after->count()) + "s; holding all requests");
-    services_.scheduler.hold_until(std::chrono::steady_clock::now() + *retry_after);
-  }
-  const auto delay =
-      retry_delay(attempt, {config_.retry_base, config_.retry_max}, retry_after, rng_);
-  auto wait =
-      std::make_unique<RetryWait>(RetryWait{boost::asio::steady_timer(services_.io, delay)});
-  auto* raw = wait.get();
-  retry_waits_.push_back(std::move(wait));
-  ++waiting_retries_;
-  raw->timer.async_wait([this, self = shared_from_this(), raw,
-                         again = std::move(again)](const boost::system::error_code& ec) {
-    --waiting_retries_;
-    const bool due = !ec || raw->now;
-    std::erase_if(retry_waits_, [raw](const auto& owned) { return owned.get() == raw; });
-    guarded([&] {
-      if (due && status_ == JobStatus::Running) again();
-      check_finished();
-    });
-  });
-}
-
-void MirrorJob::retry_waiting_now() {
-  if (status_ != JobStatus::Running) return;
-  for (auto& wait : retry_waits_) {
-    wait->now = true;
-    wait->timer.cancel();
-  }
 }
 
 void MirrorJob::flush_verified() {
@@ -837,14 +669,14 @@ bool MirrorJob::check_space() {
 void MirrorJob::check_finished() {
   if (status_ != JobStatus::Running || finished_reported_) return;
   if (fetching_tables_) {
-    if (transfers_.empty() && waiting_retries_ == 0) {
+    if (files_->empty() && retries_.waiting() == 0) {
       flush_verified();
       selection_ready();
     }
     return;
   }
-  if (!manifest_ || !manifest_->done() || !crawl_done() || !transfers_.empty() ||
-      waiting_retries_ > 0 || verifier_running_)
+  if (!manifest_ || !manifest_->done() || !crawl_done() || !files_->empty() ||
+      retries_.waiting() > 0 || verifier_running_)
     return;
   flush_verified();
   refresh_counts(true);
@@ -870,13 +702,10 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   status_ = why;
   status_message_ = std::move(message);
   if (why != JobStatus::Stopped) services_.log.error(name_ + ": " + status_message_);
-  for (auto& [path, pending] : transfers_) {
-    if (pending.transfer) pending.transfer->cancel();
-    pending.slot.release();
-  }
+  if (files_) files_->cancel_all();
   for (auto id : std::set(text_requests_)) services_.http.cancel(id);
   text_requests_.clear();
-  for (auto& wait : retry_waits_) wait->timer.cancel();
+  retries_.cancel_all();
   flush_timer_.cancel();
   if (verifier_) verifier_->stop();
   // What is verified is recorded, unless the database is what failed (each write would wait out
@@ -906,7 +735,7 @@ JobProgress MirrorJob::progress() const {
   progress.bytes_fetched = bytes_fetched_;
   progress.dirs_pending = crawl_ ? static_cast<std::int64_t>(crawl_->in_flight()) : 0;
   progress.crawl_done = crawl_done();
-  progress.in_flight = transfers_.size();
+  progress.in_flight = files_ ? files_->size() : 0;
   progress.modes_closed = closed_.entries;
   progress.modes_closed_world_readable = closed_.world_readable;
   if (verifier_) {
@@ -916,23 +745,6 @@ JobProgress MirrorJob::progress() const {
     progress.verify_mismatches = verify_mismatches_;
   }
   return progress;
-}
-
-std::vector<InFlightFile> MirrorJob::in_flight() const {
-  std::vector<InFlightFile> files;
-  for (const auto& [path, pending] : transfers_) {
-    if (!pending.transfer) continue;  // queued, not started yet
-    const Transfer& transfer = *pending.transfer;
-    if (transfer.checking_local()) {
-      files.push_back({path, transfer.bytes_checked(), transfer.file().size, 1, true});
-      continue;
-    }
-    const TransferState state = transfer.state();
-    if (state != TransferState::Connecting && state != TransferState::Downloading) continue;
-    files.push_back({path, transfer.bytes_on_disk(), transfer.file().size,
-                     std::max<int>(1, static_cast<int>(transfer.ranges_in_flight()))});
-  }
-  return files;
 }
 
 protocol::Plan MirrorJob::plan() {

@@ -9,10 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,8 +19,10 @@
 #include "config/config.hpp"
 #include "daemon/disk/local_tree.hpp"
 #include "daemon/job/crawl_step.hpp"
+#include "daemon/job/file_queue.hpp"
 #include "daemon/job/manifest_step.hpp"
 #include "daemon/job/pass_control.hpp"
+#include "daemon/job/retry_waits.hpp"
 #include "daemon/listing/manifest_file.hpp"
 #include "daemon/net/http_client.hpp"
 #include "daemon/plan/selection.hpp"
@@ -49,15 +49,6 @@ struct JobProgress {
   // `wget -r` filled), and how many of those others could read.
   std::int64_t modes_closed = 0;
   std::int64_t modes_closed_world_readable = 0;
-};
-
-// A file being fetched right now, for status displays.
-struct InFlightFile {
-  std::string path;
-  std::int64_t bytes_on_disk = 0;
-  std::optional<std::int64_t> size;
-  int ranges = 1;         // byte ranges in flight (large files)
-  bool checking = false;  // hashing a copy on disk; bytes_on_disk is then the bytes hashed
 };
 
 struct JobOptions {
@@ -169,7 +160,6 @@ private:
   void plan_known_files();
   void store_failed(const store::StoreError& error);
   void begin();  // start(), guarded
-  void start_transfer(const std::string& path, Scheduler::Slot slot);
   void close_found(const std::string& path, const struct stat& info,
                    std::string_view previous_path);
   void verify_at_rest();
@@ -180,11 +170,8 @@ private:
   void on_file_listed(const std::string& path);
   void on_file_gone(const std::string& path);
   void enqueue(const store::FileRecord& file);
-  void submit(const std::string& path);
-  void give_up(const std::string& path, const std::string& message);
-  void on_attempt_done(Transfer& transfer, const AttemptResult& result);
-  void retry_later(std::function<void()> again, int attempt,
-                   std::optional<std::chrono::seconds> retry_after);
+  // FileQueueEvents::verified: batched for the store (kVerifiedBatch, or after kFlushDelay).
+  void on_file_verified(const AttemptResult& result);
   void flush_verified();
   void check_finished();
   void refresh_counts(bool force);
@@ -201,6 +188,8 @@ private:
   std::string name_;
   std::string base_url_;
   std::function<void(MirrorJob&)> on_finished_;
+  // Files and listings backing off until their next try.
+  RetryWaits retries_;
 
   store::MirrorId mirror_id_ = 0;
   // The marker dest lacks, written once the server has answered the first request.
@@ -226,42 +215,17 @@ private:
   // Directories the crawl takes as covered by the manifest, so neither lists nor fetches as a
   // file: the parents of its entries that the crawl can meet (see CoveredDirs in the .cpp).
   std::set<std::string> manifest_dirs_;
-  // Files this pass gave up on: a listing that comes later does not start them again.
-  std::set<std::string> given_up_;
   // From begin(); lists with selection_ and manifest_dirs_ as they are when it starts.
   std::unique_ptr<CrawlStep> crawl_;
+  std::unique_ptr<FileQueue> files_;  // from begin(); its transfers use transfer_context_
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;
-  std::size_t waiting_retries_ = 0;
-  // A queued file is its path and counters; its Transfer is made when it first gets a slot
-  // (make_transfer), so that a queue of 600,000 files (MIMIC-CXR) does not hold 600,000 of them
-  // (about 2 KB each: 100,000 queued files took 228 MB).
-  struct Pending {
-    std::unique_ptr<Transfer> transfer;
-    Scheduler::Slot slot;  // held while an attempt runs
-    int attempts = 0;
-    int mismatches = 0;
-    int not_connected = 0;  // attempts that never got a connection (not counted in attempts)
-  };
-  // Makes the Transfer of a queued file from the store's record; false (and the file dropped)
-  // when the store no longer has it.
-  bool make_transfer(const std::string& path, Pending& pending);
-  // Drops a file from transfers_ on the next turn of the loop (see give_up).
-  void drop_later(const std::string& path);
-  std::map<std::string, Pending> transfers_;  // queued, running or backing off, by path
   std::set<HttpClient::RequestId> text_requests_;
   std::chrono::steady_clock::time_point counts_refreshed_{};
-  // Requests backing off until their retry is due; `now` makes a cancelled wait retry at once.
-  struct RetryWait {
-    boost::asio::steady_timer timer;
-    bool now = false;
-  };
-  std::vector<std::unique_ptr<RetryWait>> retry_waits_;
   std::vector<store::VerifiedFile> verified_batch_;
   boost::asio::steady_timer flush_timer_;
   bool flush_armed_ = false;
-  std::mt19937_64 rng_;
   store::MirrorCounts counts_;
   LocalTree::Closed closed_{};  // adopted entries brought to file_mode/dir_mode this pass
   std::int64_t bytes_fetched_ = 0;

@@ -29,6 +29,12 @@ std::string_view to_string(JobStatus status);
 // is a local-storage failure.
 JobStatus storage_status(const Error& error);
 
+// A connect or TLS handshake that timed out or was refused is the server out of connections
+// (physionet.org lets connects beyond its limit hang), not the request failing: such tries do not
+// count toward max_attempts, and the connection bound is lowered (concurrency_controller). They
+// have a budget of their own so that a host that stays unreachable still ends the pass.
+inline constexpr int kMaxNotConnected = 30;
+
 // Which try a manifest or listing request is: `counted` toward max_attempts, after
 // `not_connected` tries that never reached the server (they have a budget of their own).
 struct RequestAttempt {
