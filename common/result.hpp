@@ -33,7 +33,9 @@ public:
   T&& value() && { return std::get<T>(std::move(value_)); }
   const T& value() const& { return std::get<T>(value_); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<Error>(value_); }
 
 private:

@@ -23,73 +23,13 @@ namespace pnsync {
 
 namespace {
 
-// Manifest entries stored per transaction: one transaction for a 1,000,000-entry manifest
-// without a selection would hold its whole journal at once; one per entry would be slow.
-constexpr std::size_t kUpsertBatch = 10'000;
 constexpr std::size_t kVerifiedBatch = 256;
 constexpr auto kFlushDelay = std::chrono::milliseconds(200);
-constexpr std::size_t kRejectedNamesLogged = 5;
 // Verified files that may wait for the disk (fsync, rename) without holding a transfer slot. Past
 // this many, a file keeps its slot until it is published, so a slow disk holds the network back.
 constexpr std::size_t kPublishAhead = 64;
 // Paths a plan shows as examples of what a pass would fetch.
 constexpr std::size_t kPlanSample = 10;
-
-// Collects manifest_dirs_: the directories the crawl (CrawlStep) must take as covered by the
-// manifest.
-//
-// The crawl lists a subdirectory D of a directory it has listed unless manifest_dirs_ holds D,
-// and only when selection_.may_list(D); a development-server name without its '/' that
-// manifest_dirs_ holds is taken as a directory instead of being fetched as a file. Holding the
-// parents of the kept entries alone would not do: may_list is conservative for patterns. With
-// `exclude: ["**/*.jpg"]` over MIMIC-CXR-JPG no entry below files/ is kept, yet
-// may_list("files/") is true, so files/ would be listed, and below it every study folder the
-// manifest covers: 300,000 listings instead of none. So the parents of every valid entry count,
-// kept or not, as before selections existed. Of those, only the directories the crawl can meet
-// are held: D's parent may be listed (the root always is), and D may be listed itself or, as a
-// file name, is selected. Leaving out the others changes nothing: a directory whose parent is
-// never listed is never looked at, and one that may_list refuses is never listed whatever
-// manifest_dirs_ says (and, not selected, is not fetched as a file either). With files_from or
-// select, that leaves the few parents of the selected paths instead of every directory of a
-// million-line manifest; with no selection, every directory, as before.
-//
-// Kept entries count once their duplicates are settled: a path with two checksums is dropped
-// and its directory listed (to find the file and check it by size) unless other entries cover
-// it, as before. Conflicts among entries the selection does not want are not tracked; their
-// files are not fetched either way.
-class CoveredDirs {
-public:
-  CoveredDirs(const Selection& selection, std::set<std::string>& dirs)
-      : selection_(selection), dirs_(dirs) {}
-
-  void add_parents_of(std::string_view path) {
-    std::size_t depth = 0;
-    for (std::size_t slash = path.find('/'); slash != std::string_view::npos;
-         slash = path.find('/', slash + 1), ++depth) {
-      const std::string_view dir = path.substr(0, slash + 1);
-      if (depth == last_.size()) last_.emplace_back();
-      Judged& judged = last_[depth];
-      // Consecutive lines of a sorted manifest share their directories: each is judged once.
-      // A directory's text names its parents too, so an earlier verdict stays right.
-      if (judged.dir != dir) {
-        judged.dir.assign(dir);
-        judged.listable = selection_.may_list(dir);
-        if (judged.listable || selection_.selected(dir.substr(0, dir.size() - 1)))
-          dirs_.insert(judged.dir);
-      }
-      if (!judged.listable) return;  // nothing below it is ever listed
-    }
-  }
-
-private:
-  struct Judged {
-    std::string dir;
-    bool listable = false;
-  };
-  const Selection& selection_;
-  std::set<std::string>& dirs_;
-  std::vector<Judged> last_;  // by depth: the last directory judged there
-};
 
 }  // namespace
 
@@ -274,58 +214,29 @@ void MirrorJob::run_guarded(const std::function<void()>& step) {
 }
 
 bool MirrorJob::read_manifest(ManifestScope scope) {
-  const bool tables_only = scope == ManifestScope::Tables;
-  const std::vector<std::string> tables = Selection::required_tables(mirror_.selection);
-  ManifestEntries kept;
-  CoveredDirs covered(selection_, manifest_dirs_);
-  std::size_t listed = 0;
-  std::size_t problems = 0;
-  // Both reads meet the same lines; the last one reports them.
-  const auto report = [&](const std::string& problem) {
-    if (tables_only) return;
-    if (problems++ < kRejectedNamesLogged)
-      services_.log.warning(url_for(std::string(kManifestName)) + ": " + problem);
-  };
-  ManifestParser parser(
-      [&](std::size_t line, std::string_view path, std::string_view sha256) {
-        ++listed;
-        const bool keep =
-            tables_only ? std::binary_search(tables.begin(), tables.end(), path) : wanted(path);
-        if (keep) {
-          if (auto problem = kept.add(line, path, sha256)) report(*problem);
-        } else if (!tables_only) {
-          covered.add_parents_of(path);
-        }
-      },
-      report);
-  const std::string name = (mirror_.dest / kManifestName).string();
-  if (auto read = read_manifest_file(manifest_->file().get(), parser, name); !read) {
+  const ManifestReadContext context{services_.log,
+                                    services_.store,
+                                    mirror_id_,
+                                    url_for(std::string(kManifestName)),
+                                    (mirror_.dest / kManifestName).string(),
+                                    selection_,
+                                    [this](std::string_view path) { return wanted(path); }};
+  auto read =
+      read_manifest_into_store(manifest_->file().get(), scope, context,
+                               Selection::required_tables(mirror_.selection), manifest_dirs_);
+  if (!read) {
     stop(storage_status(read.error()), read.error().message);
     return false;
   }
-
-  std::vector<ManifestEntry> entries = kept.take();
-  std::vector<store::DiscoveredFile> batch;
-  batch.reserve(std::min(entries.size(), kUpsertBatch));
-  for (auto& entry : entries) {
-    if (!tables_only) covered.add_parents_of(entry.path);
-    batch.push_back({std::move(entry.path), std::nullopt, std::move(entry.sha256), std::nullopt});
-    if (batch.size() == kUpsertBatch) {
-      services_.store.upsert_files(mirror_id_, batch);
-      batch.clear();
-    }
-  }
-  services_.store.upsert_files(mirror_id_, batch);
-  if (tables_only) return true;
-
+  if (scope == ManifestScope::Tables) return true;
   std::string summary =
       name_ + ": SHA256SUMS.txt " + (manifest_->unchanged() ? "unchanged (304); lists " : "lists ");
   if (selection_.selects_everything()) {
-    summary += std::to_string(entries.size()) + " files";
+    summary += std::to_string(read->kept) + " files";
   } else {
-    summary += std::to_string(listed) + " files; " + std::to_string(entries.size()) + " selected";
+    summary += std::to_string(read->listed) + " files; " + std::to_string(read->kept) + " selected";
   }
-  if (problems > 0) summary += "; " + std::to_string(problems) + " lines refused";
+  if (read->refused > 0) summary += "; " + std::to_string(read->refused) + " lines refused";
   services_.log.info(summary);
   return true;
 }

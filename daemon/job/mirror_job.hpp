@@ -20,6 +20,7 @@
 #include "daemon/disk/local_tree.hpp"
 #include "daemon/job/crawl_step.hpp"
 #include "daemon/job/file_queue.hpp"
+#include "daemon/job/manifest_read.hpp"
 #include "daemon/job/manifest_step.hpp"
 #include "daemon/job/pass_control.hpp"
 #include "daemon/job/retry_waits.hpp"
@@ -145,9 +146,6 @@ private:
   void record_verified(const store::VerifiedFile& file) override;
   void run_guarded(const std::function<void()>& step) override;
 
-  // Which entries a read of the manifest keeps: the tables `select` reads (before the selection
-  // exists), or every entry the selection wants.
-  enum class ManifestScope { Tables, Selection };
   // Reads manifest_file_ again from disk, stores the entries `scope` keeps (in batches) and, for
   // ManifestScope::Selection, fills manifest_dirs_ and logs what the manifest held. False when
   // the file could not be read (the job is stopped).
