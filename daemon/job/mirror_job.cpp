@@ -12,7 +12,6 @@
 #include <cstring>
 
 #include "common/progress.hpp"
-#include "common/text.hpp"
 #include "daemon/disk/disk_space.hpp"
 #include "daemon/disk/safe_path.hpp"
 #include "daemon/net/http_policy.hpp"
@@ -396,74 +395,14 @@ void MirrorJob::plan_known_files() {
   // Before anything starts: a pass that cannot fit pauses with one message.
   counts_ = services_.store.counts(mirror_id_);
   if (!check_space()) return;
-  // Verified files are trusted without the network, but not without a look at the disk (verify
-  // at rest, when asked, reads them all).
-  // Each missing file is named up to a point; a refetch into an empty dest would otherwise log
-  // every file of the mirror.
-  constexpr std::int64_t kNamedMissing = 20;
-  std::int64_t missing = 0;
-  std::string previous_path;
-  for (const auto& file : services_.store.verified_files(mirror_id_)) {
-    auto on_disk = tree_->stat_final(file.path);
-    const bool intact = on_disk && on_disk->has_value() && S_ISREG((*on_disk)->st_mode) &&
-                        (!file.size || (*on_disk)->st_size == *file.size);
-    if (intact) close_found(file.path, **on_disk, previous_path);
-    previous_path = file.path;
-    if (intact || options_.verify_at_rest) continue;  // verify at rest judges the rest itself
-    if (++missing <= kNamedMissing)
-      services_.log.warning((mirror_.dest / file.path).string() +
-                            ": verified earlier but missing or changed on disk; fetching it again");
-    services_.store.requeue(file.id);
-  }
-  if (missing > kNamedMissing)
-    services_.log.warning(name_ + ": " + group_digits(missing) +
-                          " verified files are missing or "
-                          "changed under " +
-                          mirror_.dest.string() + "; fetching them again");
-  for (auto& file : services_.store.unfinished_files(mirror_id_)) {
-    if (file.state == store::FileState::Failed) {
-      // A file only a listing knows of waits for the new listing, which may show it gone.
-      if (!file.expected_sha256 && crawl_->due()) continue;
-      services_.store.requeue(file.id);  // a new pass gives failed files a fresh start
-      file.attempts = 0;
-      file.checksum_mismatches = 0;
-    }
-    enqueue(file);
-  }
+  const KnownFilesContext context{
+      services_.log, services_.store,         mirror_id_,   *tree_, name_,
+      mirror_.dest,  options_.verify_at_rest, crawl_->due()};
+  const LocalTree::Closed closed =
+      plan_known_files_of(context, [this](const store::FileRecord& file) { enqueue(file); });
+  closed_.entries += closed.entries;
+  closed_.world_readable += closed.world_readable;
   refresh_counts(true);
-}
-
-void MirrorJob::close_found(const std::string& path, const struct stat& info,
-                            std::string_view previous_path) {
-  // A mirror found in dest is held to file_mode/dir_mode on every pass, not only when adopted: a
-  // file someone opened up later, or a mode setting tightened since, is closed without a fetch.
-  // Paths come in order, so only the directories this file does not share with the one before it
-  // are new here; each directory is looked at once.
-  bool open = !tree_->is_closed(info, false);
-  std::size_t shared = 0;
-  while (shared < path.size() && shared < previous_path.size() &&
-         path[shared] == previous_path[shared])
-    ++shared;
-  shared = path.rfind('/', shared == 0 ? 0 : shared - 1);
-  shared = shared == std::string::npos ? 0 : shared + 1;
-  for (std::size_t slash = path.find('/', shared); !open && slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
-    auto dir = tree_->stat_final(std::string_view(path).substr(0, slash));
-    open = dir && dir->has_value() && !tree_->is_closed(**dir, true);
-  }
-  if (!open) return;
-  auto fd = tree_->open_final(path);
-  if (!fd) {
-    services_.log.warning(fd.error().message);
-    return;
-  }
-  auto closed = tree_->close_adopted(path, fd->get());
-  if (!closed) {
-    services_.log.warning(closed.error().message);
-    return;
-  }
-  closed_.entries += closed->entries;
-  closed_.world_readable += closed->world_readable;
 }
 
 void MirrorJob::on_file_listed(const std::string& path) {

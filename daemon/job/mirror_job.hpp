@@ -20,6 +20,7 @@
 #include "daemon/disk/local_tree.hpp"
 #include "daemon/job/crawl_step.hpp"
 #include "daemon/job/file_queue.hpp"
+#include "daemon/job/known_files.hpp"
 #include "daemon/job/manifest_read.hpp"
 #include "daemon/job/manifest_step.hpp"
 #include "daemon/job/pass_control.hpp"
@@ -158,8 +159,6 @@ private:
   void plan_known_files();
   void store_failed(const store::StoreError& error);
   void begin();  // start(), guarded
-  void close_found(const std::string& path, const struct stat& info,
-                   std::string_view previous_path);
   void verify_at_rest();
   void on_rest_findings(const std::vector<RestFinding>& findings);
   // Opens dest unless it looks unmounted (daemon/plan/dest_guard.hpp); false: the job has stopped.
