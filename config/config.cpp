@@ -1,19 +1,17 @@
 // SPDX-License-Identifier: MIT
-// YAML -> Config. Each mapping is described by a table of keys and handlers; parse_map() walks
-// a mapping against its table (unknown and duplicate keys, did-you-mean), and each handler turns
-// one value into a field with the pure parsers of values.hpp. Every failure is a ConfigError
-// "FILE:LINE: key.path: reason".
+// YAML -> Config: the top level, server and credentials here, the mirrors list in
+// mirror_keys.cpp, both walked against tables of keys (yaml_keys.hpp). Every failure is a
+// ConfigError "FILE:LINE: key.path: reason".
 #include "config/config.hpp"
 
-#include "config/glob.hpp"
-#include "config/path_template.hpp"
+#include "config/mirror_keys.hpp"
 #include "config/values.hpp"
+#include "config/yaml_keys.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cctype>
@@ -27,157 +25,7 @@ namespace pnsync::config {
 
 namespace {
 
-using detail::quote;
-using std::chrono::milliseconds;
-
-// One node of the document with what a message needs: the file, the key path and the line.
-struct Item {
-  const std::string& file;
-  YAML::Node node;
-  std::string path;  // "transfers", "credentials.username", "mirrors[0].dest"
-  YAML::Mark mark;   // the value's own mark, or its key's when the value is empty
-};
-
-[[noreturn]] void fail_at(const std::string& file, const YAML::Mark& mark, const std::string& path,
-                          const std::string& why) {
-  std::string message = file;
-  if (!mark.is_null()) message += ":" + std::to_string(mark.line + 1);
-  message += ": ";
-  if (!path.empty()) message += path + ": ";
-  throw ConfigError(message + why);
-}
-
-[[noreturn]] void fail(const Item& item, const std::string& why) {
-  fail_at(item.file, item.mark, item.path, why);
-}
-
-std::string line_of(const YAML::Mark& mark) {
-  return std::to_string(mark.line + 1);
-}
-
-const char* kind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a single value";
-    default:
-      return "nothing";
-  }
-}
-
-// The scalar text of `item`, which must be `what` ("an integer", "a path", ...). Values of the
-// wrong shape are never echoed: they might hold a secret someone pasted in the wrong place.
-std::string scalar(const Item& item, const char* what) {
-  if (item.node.IsNull()) fail(item, std::string("missing value (expected ") + what + ")");
-  if (!item.node.IsScalar())
-    fail(item, std::string("must be ") + what + ", got " + kind(item.node));
-  return item.node.Scalar();
-}
-
-void expect_map(const Item& item) {
-  if (!item.node.IsMap())
-    fail(item, std::string("must be a mapping of keys, got ") + kind(item.node));
-}
-
-template <class T>
-T value_or_fail(const Item& item, detail::Parsed<T> parsed) {
-  if (!parsed.value) fail(item, parsed.error);
-  return std::move(*parsed.value);
-}
-
-bool has_control(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-}
-
-// ---- Walking a mapping against a table of keys ---------------------------------------------
-
-template <class T>
-struct Key {
-  std::string_view name;
-  std::function<void(const Item&, T&)> apply;
-  bool hidden = false;  // not offered in suggestions or key lists (a key that is always an error)
-};
-
-// The keys that were present, with the line of each key.
-using Seen = std::map<std::string, YAML::Mark, std::less<>>;
-
-std::string child_path(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-template <class T>
-std::string unknown_key_message(std::string_view key, const std::vector<Key<T>>& keys) {
-  std::vector<std::string_view> names;
-  for (const Key<T>& k : keys)
-    if (!k.hidden) names.push_back(k.name);
-  if (auto near = detail::suggest(key, names))
-    return "unknown key (did you mean \"" + std::string(*near) + "\"?)";
-  std::string list;
-  for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
-  return "unknown key (expected one of: " + list + ")";
-}
-
-template <class T>
-Seen parse_map(const Item& map, const std::vector<Key<T>>& keys, T& out) {
-  expect_map(map);
-  Seen seen;
-  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
-    const YAML::Node key = it->first;  // copies: the iterator hands out a temporary pair
-    if (!key.IsScalar())
-      fail_at(map.file, key.Mark(), map.path,
-              std::string("keys must be plain names, got ") + kind(key));
-    const std::string& name = key.Scalar();
-    const std::string path = child_path(map.path, name);
-    if (const auto first = seen.find(name); first != seen.end())
-      fail_at(map.file, key.Mark(), path,
-              "duplicate key (first set on line " + line_of(first->second) + ")");
-    const auto spec =
-        std::find_if(keys.begin(), keys.end(), [&](const Key<T>& k) { return k.name == name; });
-    if (spec == keys.end()) fail_at(map.file, key.Mark(), path, unknown_key_message(name, keys));
-    seen.emplace(name, key.Mark());
-    const YAML::Node value = it->second;
-    spec->apply(Item{map.file, value, path, value.IsNull() ? key.Mark() : value.Mark()}, out);
-  }
-  return seen;
-}
-
-void require(const Item& map, const Seen& seen, std::string_view name, const std::string& why) {
-  if (!seen.contains(name))
-    fail_at(map.file, map.mark, child_path(map.path, name), "required key is missing" + why);
-}
-
-// ---- Handlers for kinds of values ----------------------------------------------------------
-
-template <class T>
-auto int_in(int T::*member, int min, int max) {
-  return [=](const Item& item, T& out) {
-    out.*member = static_cast<int>(
-        value_or_fail(item, detail::parse_int(scalar(item, "an integer"), min, max)));
-  };
-}
-
-template <class T, class Rep, class Period>
-auto duration_in(std::chrono::duration<Rep, Period> T::*member, detail::DurationRule rule) {
-  return [=](const Item& item, T& out) {
-    const milliseconds value =
-        value_or_fail(item, detail::parse_duration(scalar(item, "a duration"), rule));
-    out.*member = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(value);
-  };
-}
-
-std::filesystem::path absolute_path(const Item& item) {
-  return value_or_fail(item, detail::parse_absolute_path(scalar(item, "a path")));
-}
-
-bool boolean(const Item& item) {
-  const std::string text = scalar(item, "true or false");
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  fail(item, "must be true or false, got " + quote(text));
-}
+using namespace keys;  // the walk of the document against tables of keys (yaml_keys.hpp)
 
 void parse_server(const Item& item, Config& config) {
   const std::string text = scalar(item, "a URL");
@@ -188,18 +36,6 @@ void parse_server(const Item& item, Config& config) {
          "credentials must never travel in clear; use https://, got " +
              quote(text));
   config.server = origin.text();
-}
-
-// An absolute path to a file that exists and can be read now.
-std::filesystem::path readable_file(const Item& item) {
-  std::filesystem::path path = absolute_path(item);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail(item, "cannot read " + quote(path.string()) + ": " + std::strerror(errno));
-  struct stat st {};
-  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  ::close(fd);
-  if (!regular) fail(item, quote(path.string()) + " is not a regular file");
-  return path;
 }
 
 void parse_ca_file(const Item& item, Config& config) {
@@ -257,266 +93,11 @@ void parse_credentials(const Item& item, Config& config) {
   config.credentials = std::move(credentials);
 }
 
-// ---- mirrors -------------------------------------------------------------------------------
-
-detail::DurationRule seconds_at_least(std::chrono::seconds min) {
-  return {.min = min};
-}
-
-template <class T>
-auto rate(std::int64_t T::*member) {
-  return [=](const Item& item, T& out) {
-    out.*member = value_or_fail(item, detail::parse_rate(scalar(item, "a rate")));
-  };
-}
-
-bool valid_project(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-bool valid_version(std::string_view s) {
-  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos)
-    return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
-}
-
-// ---- selection (include, exclude, files_from, select) --------------------------------------
-
-// The elements of a list, or a single value taken as a one-element list. `if_empty` says what to
-// write instead of an empty list.
-std::vector<Item> list_items(const Item& item, const char* what, const std::string& if_empty) {
-  if (item.node.IsScalar()) return {item};
-  if (!item.node.IsSequence())
-    fail(item, std::string("must be ") + what + " or a list of them, got " + kind(item.node));
-  std::vector<Item> items;
-  for (std::size_t i = 0; i < item.node.size(); ++i) {
-    const YAML::Node element = item.node[i];
-    items.push_back(Item{item.file, element, item.path + "[" + std::to_string(i) + "]",
-                         element.IsNull() ? item.mark : element.Mark()});
-  }
-  if (items.empty()) fail(item, "must not be an empty list (" + if_empty + ")");
-  return items;
-}
-
-auto patterns(std::vector<std::string> SelectionSpec::*member, const char* if_empty) {
-  return [=](const Item& item, SelectionSpec& out) {
-    for (const Item& element : list_items(item, "a glob pattern", if_empty)) {
-      const std::string text = scalar(element, "a glob pattern");
-      value_or_fail(element, Glob::compile(text));
-      (out.*member).push_back(text);
-    }
-  };
-}
-
-// A file of the project named relative to the version root: "mimic-cxr-2.0.0-split.csv.gz".
-std::string table_name(const Item& item) {
-  std::string text = scalar(item, "a table file name");
-  const auto bad = [&](const std::string& why) {
-    fail(item, why +
-                   " (a gzip CSV table of the project, relative to the version root, such as "
-                   "mimic-cxr-2.0.0-metadata.csv.gz), got " +
-                   quote(text));
-  };
-  if (has_control(text) || text.find('\\') != std::string::npos)
-    bad("must not contain control characters or '\\'");
-  if (text.starts_with('/')) bad("must be a relative path");
-  std::size_t begin = 0;
-  for (;;) {
-    const std::size_t slash = text.find('/', begin);
-    const std::string segment = text.substr(begin, slash - begin);
-    if (segment.empty() || segment == "." || segment == "..")
-      bad(R"(must not contain empty, "." or ".." segments)");
-    if (slash == std::string::npos) break;
-    begin = slash + 1;
-  }
-  if (!text.ends_with(".csv.gz") || text.size() == 7) bad("must name a *.csv.gz file");
-  return text;
-}
-
-// where: {column: [value, ...]} (a single value may stand alone).
-ColumnFilter column_filter(const Item& item) {
-  expect_map(item);
-  ColumnFilter filter;
-  Seen seen;
-  for (auto it = item.node.begin(); it != item.node.end(); ++it) {
-    const YAML::Node key = it->first;
-    if (!key.IsScalar() || key.Scalar().empty())
-      fail_at(item.file, key.Mark(), item.path,
-              std::string("keys must be column names, got ") + kind(key));
-    const std::string& column = key.Scalar();
-    const std::string path = child_path(item.path, column);
-    if (const auto first = seen.find(column); first != seen.end())
-      fail_at(item.file, key.Mark(), path,
-              "duplicate column (first set on line " + line_of(first->second) + ")");
-    seen.emplace(column, key.Mark());
-    const YAML::Node value = it->second;
-    const Item values{item.file, value, path, value.IsNull() ? key.Mark() : value.Mark()};
-    std::vector<std::string>& allowed = filter[column];
-    for (const Item& element :
-         list_items(values, "a value", "list the values to keep, or drop the column")) {
-      // Quoting keeps a value such as 01 or "" exactly as written.
-      allowed.push_back(scalar(element, "a value"));
-    }
-  }
-  if (filter.empty()) fail(item, "must name at least one column (drop the key to keep every row)");
-  return filter;
-}
-
-const std::vector<Key<JoinSpec>>& join_keys() {
-  static const std::vector<Key<JoinSpec>> keys = {
-      {"table", [](const Item& item, JoinSpec& out) { out.table = table_name(item); }},
-      {"on",
-       [](const Item& item, JoinSpec& out) {
-         out.on = scalar(item, "a column name");
-         if (out.on.empty()) fail(item, "must not be empty");
-       }},
-      {"where", [](const Item& item, JoinSpec& out) { out.where = column_filter(item); }},
-  };
-  return keys;
-}
-
-const std::vector<Key<SelectSpec>>& select_keys() {
-  static const std::vector<Key<SelectSpec>> keys = {
-      {"table", [](const Item& item, SelectSpec& out) { out.table = table_name(item); }},
-      {"where", [](const Item& item, SelectSpec& out) { out.where = column_filter(item); }},
-      {"join",
-       [](const Item& item, SelectSpec& out) {
-         JoinSpec join;
-         const Seen seen = parse_map(item, join_keys(), join);
-         require(item, seen, "table", " (the table to join with)");
-         require(item, seen, "on", " (the column both tables share, e.g. dicom_id)");
-         out.join = std::move(join);
-       }},
-      {"path",
-       [](const Item& item, SelectSpec& out) {
-         const std::string text = scalar(item, "a path template");
-         value_or_fail(item, PathTemplate::parse(text));
-         out.path = text;
-       }},
-      {"with_reports", [](const Item& item, SelectSpec& out) { out.with_reports = boolean(item); }},
-  };
-  return keys;
-}
-
-void parse_select(const Item& item, SelectionSpec& out) {
-  SelectSpec select;
-  const Seen seen = parse_map(item, select_keys(), select);
-  require(item, seen, "table", " (the table whose rows select files)");
-  require(item, seen, "path",
-          " (the file of each row, e.g. \"files/p{subject_id:0:2}/p{subject_id}/"
-          "s{study_id}/{dicom_id}.dcm\")");
-  out.select = std::move(select);
-}
-
-// Lifts a handler of one SelectionSpec field to the mirror's table.
-std::function<void(const Item&, Mirror&)> on_selection(
-    std::function<void(const Item&, SelectionSpec&)> handler) {
-  return [handler = std::move(handler)](const Item& item, Mirror& mirror) {
-    handler(item, mirror.selection);
-  };
-}
-
-const std::vector<Key<Mirror>>& mirror_keys() {
-  static const std::vector<Key<Mirror>> keys = {
-      {"project",
-       [](const Item& item, Mirror& out) {
-         out.project = scalar(item, "a project name");
-         if (!valid_project(out.project))
-           fail(item, "must be lower-case letters, digits and dashes ([a-z0-9-]+), got " +
-                          quote(out.project));
-       }},
-      {"version",
-       [](const Item& item, Mirror& out) {
-         out.version = scalar(item, "a version");
-         if (!valid_version(out.version))
-           fail(item, "must be digits separated by dots (e.g. 2.1.0), got " + quote(out.version));
-       }},
-      {"dest",
-       [](const Item& item, Mirror& out) {
-         out.dest = absolute_path(item);
-         if (out.dest == "/") fail(item, "must not be the root directory");
-       }},
-      {"include",
-       on_selection(patterns(&SelectionSpec::include, "drop the key to include everything"))},
-      {"exclude",
-       on_selection(patterns(&SelectionSpec::exclude, "drop the key to exclude nothing"))},
-      {"files_from", on_selection([](const Item& item, SelectionSpec& out) {
-         out.files_from = readable_file(item);
-       })},
-      {"select", on_selection(parse_select)},
-      {"delete_unselected", on_selection([](const Item& item, SelectionSpec& out) {
-         out.delete_unselected = boolean(item);
-       })},
-      {"every", duration_in(&Mirror::every, seconds_at_least(std::chrono::seconds(60)))},
-      {"bandwidth_limit", rate(&Mirror::bandwidth_limit)},
-  };
-  return keys;
-}
-
-struct ParsedMirror {
-  Mirror mirror;
-  YAML::Mark at;       // the entry
-  YAML::Mark dest_at;  // its dest key
-};
-
-ParsedMirror parse_mirror(const Item& item) {
-  ParsedMirror parsed;
-  parsed.at = item.mark;
-  const Seen seen = parse_map(item, mirror_keys(), parsed.mirror);
-  for (std::string_view name : {"project", "version", "dest"}) require(item, seen, name, "");
-  parsed.dest_at = seen.at("dest");
-  return parsed;
-}
-
-// Two mirrors must differ by name, and their destinations must neither coincide nor nest.
-void check_distinct(const std::string& file, const std::vector<ParsedMirror>& all, std::size_t i) {
-  const ParsedMirror& m = all[i];
-  const std::string path = "mirrors[" + std::to_string(i) + "]";
-  for (std::size_t j = 0; j < i; ++j) {
-    const ParsedMirror& earlier = all[j];
-    const std::string other =
-        "mirrors[" + std::to_string(j) + "] (line " + line_of(earlier.at) + ")";
-    if (earlier.mirror.name() == m.mirror.name())
-      fail_at(file, m.at, path,
-              "duplicate mirror " + m.mirror.name() + ", already listed as " + other);
-    if (detail::paths_overlap(earlier.mirror.dest, m.mirror.dest)) {
-      const char* how = earlier.mirror.dest == m.mirror.dest ? "is the same as"
-                        : m.mirror.dest.string().size() > earlier.mirror.dest.string().size()
-                            ? "lies inside"
-                            : "contains";
-      fail_at(file, m.dest_at, path + ".dest",
-              quote(m.mirror.dest.string()) + " " + how + " the dest of " + other +
-                  "; mirror destinations must not be equal or nested");
-    }
-  }
-}
-
 // The config under construction, plus what cross-key checks need to point at a line.
 struct Document {
   Config config;
   std::vector<YAML::Mark> dest_marks;  // per mirror, the line of its dest key
 };
-
-void parse_mirrors(const Item& item, Document& doc) {
-  if (!item.node.IsSequence())
-    fail(item, std::string("must be a list of mirrors (- project: ...), got ") + kind(item.node));
-  if (item.node.size() == 0) fail(item, "must list at least one mirror");
-  std::vector<ParsedMirror> all;
-  for (std::size_t i = 0; i < item.node.size(); ++i) {
-    const YAML::Node entry = item.node[i];
-    all.push_back(parse_mirror(Item{item.file, entry, item.path + "[" + std::to_string(i) + "]",
-                                    entry.IsNull() ? item.mark : entry.Mark()}));
-    check_distinct(item.file, all, i);
-  }
-  doc.config.mirrors.clear();
-  doc.dest_marks.clear();
-  for (ParsedMirror& m : all) {
-    doc.config.mirrors.push_back(std::move(m.mirror));
-    doc.dest_marks.push_back(m.dest_at);
-  }
-}
 
 // ---- The top level -------------------------------------------------------------------------
 
@@ -640,7 +221,8 @@ const std::vector<Key<Document>>& top_level_keys() {
       {"retry_base", on_config(duration_in(&Config::retry_base, millis_at_least(milliseconds(1))))},
       {"retry_max", on_config(duration_in(&Config::retry_max, millis_at_least(milliseconds(1))))},
       {"relist_after", on_config(duration_in(&Config::relist_after, seconds_at_least(seconds(1))))},
-      {"mirrors", parse_mirrors},
+      {"mirrors", [](const Item& item,
+                     Document& doc) { parse_mirrors(item, doc.config.mirrors, doc.dest_marks); }},
   };
   return keys;
 }
