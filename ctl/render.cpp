@@ -53,10 +53,11 @@ std::string plural(std::int64_t count, std::string_view one, std::string_view ma
 // "[####------]  39.0%  1.5 GiB of ≥4.3 TiB": the bar scales with the terminal.
 std::string bytes_line(const protocol::MirrorStatus& mirror, const RenderOptions& options) {
   const std::size_t cells = std::clamp<std::size_t>(options.width / 3, kBarCells, 40);
-  std::string line = "  " + progress_bar(mirror.bytes_done, mirror.bytes_total, cells, options.tty);
-  if (const std::string share = percent(mirror.bytes_done, mirror.bytes_total); !share.empty())
+  std::string line =
+      "  " + progress_bar(mirror.bytes_verified, mirror.bytes_total, cells, options.tty);
+  if (const std::string share = percent(mirror.bytes_verified, mirror.bytes_total); !share.empty())
     line += " " + std::string(6 - std::min<std::size_t>(share.size(), 6), ' ') + share;
-  line += "  " + format_bytes(mirror.bytes_done) + " of ";
+  line += "  " + format_bytes(mirror.bytes_verified) + " of ";
   if (mirror.bytes_total == 0 && mirror.bytes_total_estimated) return line + "? (listing…)";
   return line + (mirror.bytes_total_estimated ? "≥" : "") + format_bytes(mirror.bytes_total);
 }
@@ -105,12 +106,12 @@ std::string transfers_block(const protocol::MirrorStatus& mirror, const RenderOp
     // A large file fetched as several ranges says how many: "×4".
     const std::string ranges =
         transfer.ranges > 1 ? " \u00d7" + std::to_string(transfer.ranges) : std::string();
-    // A copy found on disk is hashed before it counts: "(checking)", bytes_done hashed so far.
+    // A copy found on disk is hashed before it counts: "(checking)", bytes_on_disk hashed so far.
     const std::string checking = transfer.checking ? " (checking)" : std::string();
     table.add_row({transfer.path + ranges + checking,
-                   progress_bar(transfer.bytes_done, size, kBarCells, options.tty),
-                   percent(transfer.bytes_done, size),
-                   format_bytes(transfer.bytes_done) + " / " +
+                   progress_bar(transfer.bytes_on_disk, size, kBarCells, options.tty),
+                   percent(transfer.bytes_on_disk, size),
+                   format_bytes(transfer.bytes_on_disk) + " / " +
                        (transfer.size ? format_bytes(*transfer.size) : std::string("?")),
                    rate_cell(transfer.rate_bytes_per_s)});
   }

@@ -35,7 +35,7 @@ OrderedJson optional_json(const std::optional<T>& value) {
 
 OrderedJson to_json(const TransferStatus& transfer) {
   return {{"path", transfer.path},
-          {"bytes_done", transfer.bytes_done},
+          {"bytes_done", transfer.bytes_on_disk},
           {"size", optional_json(transfer.size)},
           {"rate_bytes_per_s", finite(transfer.rate_bytes_per_s)},
           {"ranges", transfer.ranges},
@@ -55,7 +55,7 @@ OrderedJson to_json(const MirrorStatus& mirror) {
           {"files_failed", mirror.files_failed},
           {"files_unknown_size", mirror.files_unknown_size},
           {"bytes_total", mirror.bytes_total},
-          {"bytes_done", mirror.bytes_done},
+          {"bytes_done", mirror.bytes_verified},
           {"bytes_total_estimated", mirror.bytes_total_estimated},
           {"dirs_pending", mirror.dirs_pending},
           {"rate_bytes_per_s", finite(mirror.rate_bytes_per_s)},
@@ -315,7 +315,7 @@ std::optional<Json> parse(std::string_view line, std::string& error) {
 TransferStatus read_transfer(Reader& in) {
   TransferStatus transfer;
   transfer.path = in.string("path");
-  transfer.bytes_done = in.integer("bytes_done", 0);
+  transfer.bytes_on_disk = in.integer("bytes_done", 0);
   transfer.size = in.optional_integer("size");
   transfer.rate_bytes_per_s = in.number("rate_bytes_per_s");
   // Absent from a daemon older than the field: one stream.
@@ -336,7 +336,7 @@ MirrorStatus read_mirror(Reader& in) {
   mirror.files_failed = in.integer("files_failed", 0);
   mirror.files_unknown_size = in.integer("files_unknown_size", 0);
   mirror.bytes_total = in.integer("bytes_total", 0);
-  mirror.bytes_done = in.integer("bytes_done", 0);
+  mirror.bytes_verified = in.integer("bytes_done", 0);
   mirror.bytes_total_estimated = in.boolean("bytes_total_estimated");
   mirror.dirs_pending = in.integer("dirs_pending", 0);
   mirror.modes_closed = in.integer("modes_closed", 0);

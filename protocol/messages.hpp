@@ -19,13 +19,13 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 
 // One file being fetched right now.
 struct TransferStatus {
-  std::string path;  // relative to the mirror's dest
-  std::int64_t bytes_done = 0;
+  std::string path;                  // relative to the mirror's dest
+  std::int64_t bytes_on_disk = 0;    // wire name "bytes_done"
   std::optional<std::int64_t> size;  // unknown until the listing or the response says
   double rate_bytes_per_s = 0;
   int ranges = 1;  // byte ranges of the file fetched at once (a large file; segments:)
   // Hashing a copy already on disk (an earlier mirror's file, a complete partial) before it is
-  // adopted or published; bytes_done then counts the bytes hashed.
+  // adopted or published; bytes_on_disk then counts the bytes hashed.
   bool checking = false;
   bool operator==(const TransferStatus&) const = default;
 };
@@ -44,7 +44,7 @@ struct MirrorStatus {
   std::int64_t files_failed = 0;
   std::int64_t files_unknown_size = 0;  // counted in files_total, not in bytes_total
   std::int64_t bytes_total = 0;
-  std::int64_t bytes_done = 0;         // verified bytes
+  std::int64_t bytes_verified = 0;     // wire name "bytes_done"
   bool bytes_total_estimated = false;  // the crawl is still going, or some sizes are unknown
   std::int64_t dirs_pending = 0;       // listings still to fetch in this pass
   double rate_bytes_per_s = 0;

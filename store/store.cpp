@@ -319,7 +319,7 @@ struct Store::Impl {
     f.expected_sha256 = row.opt_text(3);
     f.actual_sha256 = row.opt_text(4);
     f.state = parse_state(row.text(5));
-    f.bytes_done = row.int64(6);
+    f.bytes_partial = row.int64(6);
     f.attempts = static_cast<int>(row.int64(7));
     f.checksum_mismatches = static_cast<int>(row.int64(8));
     f.last_error = row.text(9);
@@ -536,14 +536,14 @@ std::vector<FileRecord> Store::verified_files(MirrorId mirror) {
   return impl_->read_files(impl_->stmt.verified_files, mirror);
 }
 
-void Store::mark_partial(FileId file, std::int64_t bytes_done) {
-  impl_->stmt.mark_partial.use().bind(file).bind(bytes_done).exec();
+void Store::mark_partial(FileId file, std::int64_t bytes_partial) {
+  impl_->stmt.mark_partial.use().bind(file).bind(bytes_partial).exec();
   impl_->expect_changed("mark_partial", "file", file);
 }
 
-void Store::save_segments(FileId file, std::int64_t bytes_done,
+void Store::save_segments(FileId file, std::int64_t bytes_partial,
                           std::optional<std::string_view> segments) {
-  impl_->stmt.save_segments.use().bind(file).bind(bytes_done).bind(segments).exec();
+  impl_->stmt.save_segments.use().bind(file).bind(bytes_partial).bind(segments).exec();
   impl_->expect_changed("save_segments", "file", file);
 }
 

@@ -49,7 +49,7 @@ struct FileRecord {
   std::optional<std::string> expected_sha256;
   std::optional<std::string> actual_sha256;
   FileState state = FileState::Pending;
-  std::int64_t bytes_done = 0;
+  std::int64_t bytes_partial = 0;  // in its partial file, as last recorded (column bytes_done)
   int attempts = 0;
   int checksum_mismatches = 0;
   std::string last_error;
@@ -154,10 +154,10 @@ public:
   // lists: the ones a new listing of `dir` may show to be gone upstream.
   std::vector<FileRecord> unfinished_listed_in(MirrorId mirror, std::string_view dir);
 
-  void mark_partial(FileId file, std::int64_t bytes_done);
+  void mark_partial(FileId file, std::int64_t bytes_partial);
   // Records how far each range of a file fetched in pieces got (nullopt: no ranges any more).
   // Pending becomes Partial. Called often while a large file downloads: one small UPDATE.
-  void save_segments(FileId file, std::int64_t bytes_done,
+  void save_segments(FileId file, std::int64_t bytes_partial,
                      std::optional<std::string_view> segments);
   // Counts an attempt and keeps the error text for the user; state becomes Failed if `give_up`.
   void record_attempt_error(FileId file, std::string_view error, bool give_up);

@@ -278,7 +278,7 @@ std::string Engine::status_line() {
     if (!line.empty()) line += "; ";
     line += s.name + ": " + s.state;
     if (s.bytes_total > 0)
-      line += " " + std::to_string(s.bytes_done * 100 / s.bytes_total) + "%" +
+      line += " " + std::to_string(s.bytes_verified * 100 / s.bytes_total) + "%" +
               (s.bytes_total_estimated ? "+" : "");
     if (s.rate_bytes_per_s > 0) line += " " + format_rate(s.rate_bytes_per_s);
     if (s.eta_s) line += " ETA " + format_duration(std::chrono::seconds(*s.eta_s));

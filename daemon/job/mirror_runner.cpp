@@ -288,14 +288,15 @@ protocol::MirrorStatus MirrorRunner::status() {
   status.files_failed = counts.files_failed;
   status.files_unknown_size = counts.files_unknown_size;
   status.bytes_total = counts.bytes_total;
-  status.bytes_done = counts.bytes_verified;
+  status.bytes_verified = counts.bytes_verified;
   status.dirs_pending = job_ ? progress.dirs_pending : 0;
   status.modes_closed = job_ ? progress.modes_closed : 0;
   status.modes_closed_world_readable = job_ ? progress.modes_closed_world_readable : 0;
   status.bytes_total_estimated = (job_ && !progress.crawl_done) || status.files_unknown_size > 0;
   status.rate_bytes_per_s = job_ ? rate : 0.0;
   if (job_ && !status.bytes_total_estimated) {
-    if (auto left = eta(status.bytes_total - status.bytes_done, rate)) status.eta_s = left->count();
+    if (auto left = eta(status.bytes_total - status.bytes_verified, rate))
+      status.eta_s = left->count();
   }
   status.warning = open_to_others_warning(mirror_.dest);
   status.last_sync_unix = last_sync_unix_;
@@ -307,7 +308,7 @@ protocol::MirrorStatus MirrorRunner::status() {
     for (auto& file : job_->in_flight()) {
       protocol::TransferStatus transfer;
       transfer.path = file.path;
-      transfer.bytes_done = file.bytes_on_disk;
+      transfer.bytes_on_disk = file.bytes_on_disk;
       transfer.size = file.size;
       transfer.ranges = file.ranges;
       transfer.checking = file.checking;

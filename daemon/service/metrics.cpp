@@ -269,7 +269,7 @@ void render_mirrors(Exposition& out, const protocol::DaemonStatus& status) {
 
   out.family("pnsync_mirror_verified_bytes", "gauge", "Size of the files verified on disk.");
   for (const auto* m : mirrors)
-    out.sample("pnsync_mirror_verified_bytes", {{"mirror", m->name}}, number(m->bytes_done));
+    out.sample("pnsync_mirror_verified_bytes", {{"mirror", m->name}}, number(m->bytes_verified));
 
   out.family("pnsync_mirror_listings_pending", "gauge",
              "Directory listings still to fetch in this pass.");

@@ -38,7 +38,7 @@ inline protocol::DaemonStatus sample_status() {
   cxr.files_failed = 3;
   cxr.files_unknown_size = 12;
   cxr.bytes_total = 4'700'000'000'000;
-  cxr.bytes_done = 1'610'612'736;
+  cxr.bytes_verified = 1'610'612'736;
   cxr.bytes_total_estimated = true;
   cxr.dirs_pending = 40;
   cxr.rate_bytes_per_s = 12.5 * 1024 * 1024;
@@ -59,7 +59,7 @@ inline protocol::DaemonStatus sample_status() {
   iv.files_total = 3'000;
   iv.files_verified = 3'000;
   iv.bytes_total = 10 * 1024LL * 1024 * 1024;
-  iv.bytes_done = 10 * 1024LL * 1024 * 1024;
+  iv.bytes_verified = 10 * 1024LL * 1024 * 1024;
   iv.last_sync_unix = 1'699'990'000;
   iv.next_sync_unix = 1'700'080'000;
   iv.bandwidth_limit = 10 * 1024 * 1024;

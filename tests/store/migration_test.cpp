@@ -163,7 +163,7 @@ TEST_CASE("a schema 1 database opens with its data intact", "[store][migration][
   CHECK(records->state == FileState::Verified);
   CHECK(records->verified_by == VerifyKind::Sha256Manifest);
   CHECK(records->size == 192);
-  CHECK(records->bytes_done == 192);
+  CHECK(records->bytes_partial == 192);
   CHECK(records->expected_sha256 ==
         "408d2e9270273051bb20f7c0e344472910990595c15e26a82caf288208a8b5eb");
   CHECK(records->actual_sha256 == records->expected_sha256);
@@ -172,7 +172,7 @@ TEST_CASE("a schema 1 database opens with its data intact", "[store][migration][
   const auto partial = store.find_file(mitdb, "100.dat");
   REQUIRE(partial);
   CHECK(partial->state == FileState::Partial);
-  CHECK(partial->bytes_done == 524288);
+  CHECK(partial->bytes_partial == 524288);
   CHECK(partial->attempts == 1);
   CHECK(partial->last_error == "connection reset after 524288 bytes");
 

@@ -158,7 +158,7 @@ TEST_CASE("mark_partial records resumable progress", "[store][file]") {
   OneFile t;
   t.store.mark_partial(t.id, 512);
   CHECK(t.get().state == FileState::Partial);
-  CHECK(t.get().bytes_done == 512);
+  CHECK(t.get().bytes_partial == 512);
 }
 
 TEST_CASE("record_attempt_error counts attempts and gives up on request", "[store][file]") {
@@ -177,7 +177,7 @@ TEST_CASE("record_attempt_error counts attempts and gives up on request", "[stor
   CHECK(f.attempts == 2);
   CHECK(f.checksum_mismatches == 0);
   CHECK(f.last_error == "connection reset");
-  CHECK(f.bytes_done == (start == FileState::Partial ? 300 : 0));  // kept for the resume
+  CHECK(f.bytes_partial == (start == FileState::Partial ? 300 : 0));  // kept for the resume
 }
 
 TEST_CASE("record_checksum_mismatch discards the bytes and gives up on request", "[store][file]") {
@@ -191,7 +191,7 @@ TEST_CASE("record_checksum_mismatch discards the bytes and gives up on request",
   t.store.record_checksum_mismatch(t.id, "SHA-256 mismatch", give_up);
   const auto f = t.get();
   CHECK(f.state == end);
-  CHECK(f.bytes_done == 0);
+  CHECK(f.bytes_partial == 0);
   CHECK(f.attempts == 2);
   CHECK(f.checksum_mismatches == 1);
   CHECK(f.last_error == "SHA-256 mismatch");
@@ -211,7 +211,7 @@ TEST_CASE("requeue clears the history", "[store][file]") {
     CHECK(f.attempts == 0);
     CHECK(f.checksum_mismatches == 0);
     CHECK(f.last_error.empty());
-    CHECK(f.bytes_done == 300);  // the .part file is still there to resume
+    CHECK(f.bytes_partial == 300);  // the .part file is still there to resume
   }
   SECTION("of a verified file found damaged on disk") {
     t.store.mark_verified(Verified{{t.id, 1000, sha('a'), VerifyKind::Sha256Manifest}});
@@ -220,7 +220,7 @@ TEST_CASE("requeue clears the history", "[store][file]") {
     CHECK(f.state == FileState::Pending);
     CHECK(f.verified_by == VerifyKind::None);
     CHECK(f.actual_sha256 == std::nullopt);
-    CHECK(f.bytes_done == 0);
+    CHECK(f.bytes_partial == 0);
     CHECK(f.expected_sha256 == sha('a'));  // what upstream says is unchanged
   }
 }
@@ -241,13 +241,13 @@ TEST_CASE("mark_verified records the check and clears the error", "[store][file]
   CHECK(fa.state == FileState::Verified);
   CHECK(fa.verified_by == VerifyKind::Sha256Manifest);
   CHECK(fa.actual_sha256 == sha('a'));
-  CHECK(fa.bytes_done == 1);
+  CHECK(fa.bytes_partial == 1);
   CHECK(fa.last_error.empty());
   CHECK(fa.attempts == 1);  // history is kept
   const auto fb = store.find_file(m, "b").value();
   CHECK(fb.verified_by == VerifyKind::Size);
   CHECK(fb.size == 2);  // learnt from the download
-  CHECK(fb.bytes_done == 2);
+  CHECK(fb.bytes_partial == 2);
   CHECK(fb.actual_sha256 == sha('b'));
 
   SECTION("a batch with a bad entry changes nothing") {

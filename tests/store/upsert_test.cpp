@@ -126,11 +126,11 @@ TEST_CASE("upsert_files merges a listing into what is known", "[store][upsert]")
   CHECK(f->verified_by == c.verified_by_after);
   if (c.state_after == FileState::Verified) {
     CHECK(f->actual_sha256.has_value());
-    CHECK(f->bytes_done == f->size);
+    CHECK(f->bytes_partial == f->size);
   }
   if (c.state_after == FileState::Pending) {
     CHECK(f->actual_sha256 == std::nullopt);
-    CHECK(f->bytes_done == 0);
+    CHECK(f->bytes_partial == 0);
   }
 }
 
@@ -150,7 +150,7 @@ TEST_CASE("a new file is stored pending with what the listing knows", "[store][u
   CHECK(full->mtime == 1588000000);
   CHECK(full->state == FileState::Pending);
   CHECK(full->verified_by == VerifyKind::None);
-  CHECK(full->bytes_done == 0);
+  CHECK(full->bytes_partial == 0);
   CHECK(full->attempts == 0);
   CHECK(full->checksum_mismatches == 0);
   CHECK(full->last_error.empty());

@@ -70,14 +70,14 @@ DaemonStatus sample_status() {
   cxr.dest = "/srv/physionet/\"cxr\"\\2.0.0\nnew";
   cxr.state = "syncing";
   cxr.bytes_total = 5000000000000;
-  cxr.bytes_done = 5368709120;
+  cxr.bytes_verified = 5368709120;
   cxr.dirs_pending = 17;
   MirrorStatus demo;
   demo.name = "demo/1.0.0";
   demo.dest = "/srv/physionet/demo/1.0.0";
   demo.state = "idle";
   demo.bytes_total = 1024;
-  demo.bytes_done = 1024;
+  demo.bytes_verified = 1024;
   demo.bandwidth_limit = 1048576;
   demo.next_sync_unix = 1764201600;
   status.mirrors = {cxr, demo};  // not sorted: the renderer sorts
