@@ -11,6 +11,7 @@
 #include "daemon/disk/safe_path.hpp"
 #include "daemon/listing/listing.hpp"
 #include "daemon/listing/manifest_file.hpp"
+#include "daemon/net/http_client.hpp"
 #include "daemon/net/http_policy.hpp"
 
 namespace pnsync {

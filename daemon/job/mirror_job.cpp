@@ -138,8 +138,8 @@ bool MirrorJob::open_dest() {
 }
 
 template <typename Done>
-HttpClient::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
-  auto id = std::make_shared<HttpClient::RequestId>();
+Fetcher::RequestId MirrorJob::send(GetRequest&& request, Done on_done) {
+  auto id = std::make_shared<Fetcher::RequestId>();
   *id = services_.http.get(std::move(request), [this, self = shared_from_this(), id,
                                                 on_done](const HttpOutcome& outcome) {
     text_requests_.erase(*id);
@@ -500,10 +500,14 @@ void MirrorJob::flush_verified() {
 void MirrorJob::refresh_counts(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - counts_refreshed_ < std::chrono::seconds(1)) return;
-  counts_refreshed_ = now;
-  counts_ = services_.store.counts(mirror_id_);
+  reload_counts();
   // As the crawl finds more files, the total grows: the check follows it.
   if (status_ == JobStatus::Running && !options_.plan_only) check_space();
+}
+
+void MirrorJob::reload_counts() {
+  counts_refreshed_ = std::chrono::steady_clock::now();
+  counts_ = services_.store.counts(mirror_id_);
 }
 
 bool MirrorJob::check_space() {
@@ -529,7 +533,9 @@ void MirrorJob::check_finished() {
       retries_.waiting() > 0 || verifier_running_)
     return;
   flush_verified();
-  refresh_counts(true);
+  // Counted, not judged: what is left now is files given up on, and a shortage then is no
+  // reason to pause the mirror (nor to end the pass twice).
+  reload_counts();
   if (closed_.entries > 0) {
     char modes[64];
     std::snprintf(modes, sizeof modes, "file_mode %04o and dir_mode %04o",
@@ -562,7 +568,7 @@ void MirrorJob::stop(JobStatus why, std::string message) {
   // busy_timeout again); those files are adopted from dest by the next pass.
   guarded([&] {
     if (!store_failure_) flush_verified();
-    refresh_counts(true);
+    reload_counts();
   });
   finished_reported_ = true;
   on_finished_(*this);

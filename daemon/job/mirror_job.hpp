@@ -26,7 +26,7 @@
 #include "daemon/job/pass_control.hpp"
 #include "daemon/job/retry_waits.hpp"
 #include "daemon/listing/manifest_file.hpp"
-#include "daemon/net/http_client.hpp"
+#include "daemon/net/fetcher.hpp"
 #include "daemon/plan/selection.hpp"
 #include "daemon/schedule/scheduler.hpp"
 #include "daemon/transfer/rest_verifier.hpp"
@@ -72,7 +72,7 @@ struct JobOptions {
 struct JobServices {
   boost::asio::io_context& io;
   Log& log;
-  HttpClient& http;
+  Fetcher& http;
   Scheduler& scheduler;
   store::Store& store;
   // What this mirror's file bodies are paced against: the host's bandwidth_limit and its own.
@@ -171,13 +171,15 @@ private:
   void on_file_verified(const AttemptResult& result);
   void flush_verified();
   void check_finished();
+  // counts_ from the store (at most once a second unless `force`), then check_space().
   void refresh_counts(bool force);
+  void reload_counts();
   bool check_space();
   bool crawl_done() const { return crawl_ && crawl_->done(); }
   // Sends a request the job cancels when it stops (manifest and listings; transfers cancel
   // their own).
   template <typename Done>
-  HttpClient::RequestId send(GetRequest&& request, Done on_done);
+  Fetcher::RequestId send(GetRequest&& request, Done on_done);
 
   JobServices services_;
   const config::Config& config_;
@@ -218,7 +220,7 @@ private:
 
   JobStatus status_ = JobStatus::Running;
   std::string status_message_;
-  std::set<HttpClient::RequestId> text_requests_;
+  std::set<Fetcher::RequestId> text_requests_;
   std::chrono::steady_clock::time_point counts_refreshed_{};
   std::vector<store::VerifiedFile> verified_batch_;
   boost::asio::steady_timer flush_timer_;

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
-#include "daemon/net/http_client.hpp"
+#include "daemon/net/fetcher.hpp"
 #include "store/store.hpp"
 
 namespace pnsync {

@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "daemon/net/curl_engine.hpp"
+#include "daemon/net/fetcher.hpp"
 #include "daemon/net/rate_budget.hpp"
 
 namespace pnsync {
@@ -47,65 +48,24 @@ struct HttpSettings {
 HttpSettings make_http_settings(const config::Config& config,
                                 const std::optional<config::Secret>& password);
 
-// What the response said, as far as the engine cares.
-struct ResponseInfo {
-  long status = 0;
-  std::optional<std::int64_t> content_length;
-  std::optional<std::string> content_range;
-  std::optional<std::string> retry_after;
-  std::optional<std::string> last_modified;
-  std::optional<std::string> location;
-};
-
-struct HttpOutcome {
-  std::string url;
-  int curl_code = 0;       // CURLcode
-  std::string curl_error;  // curl's error buffer, when curl_code != 0
-  ResponseInfo info;
-  std::int64_t body_bytes = 0;    // bytes handed to the body handler
-  double seconds_to_headers = 0;  // request start to the end of the response headers (latency)
-  // The request went out on a connection: false when connecting or the TLS handshake failed or
-  // timed out (a connect time-out is then the server turning connections away, not a stall).
-  bool request_sent = false;
-
-  // The server saw the request (it was sent, or answered): a failure that did not is the host out
-  // of connections, not the request's fault.
-  bool connected() const { return request_sent || info.status != 0; }
-};
-
-struct GetRequest {
-  std::string url;
-  std::optional<std::int64_t> range_from;  // "Range: bytes=N-"
-  std::optional<std::int64_t> range_to;    // "Range: bytes=N-M": M, the last byte wanted
-  bool compressed = false;                 // listings may come gzip'd; file bodies never
-  // What the body is paced against (bandwidth_limit of the host and of the mirror); empty =
-  // nothing. The budgets are shared with other requests and may change rate while this one runs.
-  ReceiveBudgets budgets;
-  bool head = false;  // HEAD instead of GET: status and headers only
-  // "If-Modified-Since: <IMF-fixdate>", seconds since the epoch: a server that still has that
-  // modification time answers 304 with no body (outcome.info.status; classify calls it a success).
-  std::optional<std::int64_t> if_modified_since;
-  // Called for each body chunk of the final response; return false to abort the transfer
-  // (it then ends with CURLE_WRITE_ERROR).
-  std::function<bool(const ResponseInfo&, std::string_view chunk)> on_body;
-};
-
-class HttpClient {
+// The Fetcher over libcurl: a RequestId is the curl easy handle, opaque to callers.
+class HttpClient final : public Fetcher {
 public:
   HttpClient(boost::asio::io_context& io, HttpSettings settings);
-  ~HttpClient();
+  ~HttpClient() override;
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
+  HttpClient(HttpClient&&) = delete;
+  HttpClient& operator=(HttpClient&&) = delete;
 
-  using RequestId = void*;  // the curl easy handle, opaque to callers
-  RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done);
+  RequestId get(GetRequest request, std::function<void(const HttpOutcome&)> done) override;
   // Stops a request. Over HTTP/1.1 curl must close its connection; over HTTP/2 it is closed too
   // when no other stream uses it, rather than left to carry what the server already sent (on a
   // paced path with a deep queue, seconds of a connection's time).
-  void cancel(RequestId id);
+  void cancel(RequestId id) override;
   // The request will be cut short (its answer past some byte is no longer wanted, a byte range
   // was split): its connection is closed when it ends, for the same reason.
-  void close_connection_after(RequestId id);
+  void close_connection_after(RequestId id) override;
   std::size_t active() const;
   // At most `connections` open to the server (idle ones beyond it are closed), each carrying at
   // most `streams` requests at once.

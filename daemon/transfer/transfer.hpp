@@ -18,7 +18,7 @@
 #include "daemon/disk/local_tree.hpp"
 #include "daemon/disk/publisher.hpp"
 #include "daemon/disk/sha256.hpp"
-#include "daemon/net/http_client.hpp"
+#include "daemon/net/fetcher.hpp"
 #include "daemon/net/http_policy.hpp"
 #include "daemon/schedule/scheduler.hpp"
 #include "daemon/transfer/segment_plan.hpp"
@@ -70,7 +70,7 @@ class Transfer;
 struct TransferContext {
   boost::asio::io_context& io;
   Log& log;
-  HttpClient& http;
+  Fetcher& http;
   const LocalTree& tree;
   std::string base_url;                        // ".../files/<project>/<version>/"
   std::function<void(std::int64_t)> on_bytes;  // bytes received, for progress
@@ -163,7 +163,7 @@ private:
     std::size_t index = 0;  // into plan_
     std::int64_t requested_from = 0;
     std::int64_t requested_end = 0;  // one past the last byte asked for
-    std::optional<HttpClient::RequestId> request;
+    std::optional<Fetcher::RequestId> request;
     bool sent = false;  // its request is made (send_ranges): until then a split only moves its end
     std::chrono::steady_clock::time_point sent_at{};
     std::string pending;  // received, not yet written
@@ -261,7 +261,7 @@ private:
   bool checking_local_ = false;  // hash_local_copy() under way
   UniqueFd local_copy_;          // the final file being checked for adoption
   std::optional<Error> write_error_;
-  std::optional<HttpClient::RequestId> request_;
+  std::optional<Fetcher::RequestId> request_;
   store::VerifiedFile verified_;  // set by verify() for the publish that follows
   PublishTicket publishing_;      // while the publisher has the file
   // Fetching in ranges: the plan (kept across attempts) and the requests in flight. Both kinds:
