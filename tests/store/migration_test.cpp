@@ -248,7 +248,8 @@ TEST_CASE("a schema 2 database opens with its selection intact", "[store][migrat
 
 TEST_CASE("an upgraded database of every earlier schema has the schema of a new one",
           "[store][migration][fixture]") {
-  const std::string fixture = GENERATE("db-v1.sqlite", "db-v2.sqlite", "db-v3.sqlite");
+  const std::string fixture =
+      GENERATE("db-v1.sqlite", "db-v2.sqlite", "db-v3.sqlite", "db-v4.sqlite");
   INFO(fixture);
   DbSandbox tmp;
   const auto upgraded = tmp.path() / "upgraded.db";
@@ -300,4 +301,38 @@ TEST_CASE("a schema 3 database opens with its data intact and gains the dest mar
   std::size_t visited = 0;
   store.scan_verified_paths(cxr, [&](std::string_view) { return ++visited < 2; });
   CHECK(visited == 2);
+}
+
+// tests/fixtures/db-v4.sqlite was written by scripts/make-db-fixture 4 (migrations 1-4 and rows
+// using the dest marker). Frozen, like the others: the schema a later migration starts from.
+TEST_CASE("a schema 4 database opens with its marker and files intact",
+          "[store][migration][fixture]") {
+  DbSandbox tmp;
+  std::filesystem::copy_file(PNSYNC_FIXTURES_DIR "/db-v4.sqlite", tmp.db());
+  REQUIRE(RawDb(tmp.db()).integer("PRAGMA user_version") == 4);
+
+  Store store(tmp.db());
+  CHECK(RawDb(tmp.db()).integer("PRAGMA user_version") == latest_schema_version());
+  const auto jpg = store.ensure_mirror("mimic-cxr-jpg/2.1.0", "/srv/physionet/mimic-cxr-jpg/2.1.0");
+  const auto ecg = store.ensure_mirror("mimic-iv-ecg/1.0", "/srv/physionet/mimic-iv-ecg/1.0");
+  CHECK(jpg == 1);
+  CHECK(ecg == 2);
+  CHECK(store.dest_marker(jpg) == "mirror-1f2e3d4c5b6a79880123456789abcdef");
+  CHECK(store.dest_marker(ecg) == std::nullopt);
+  CHECK(store.crawl_completed_at(jpg) == 1765000000);
+  CHECK(store.pending_dirs(ecg) == std::vector<std::string>{""});
+
+  const auto c = store.counts(jpg);
+  CHECK(c.files_total == 3);
+  CHECK(c.files_verified == 2);
+  CHECK(c.bytes_partial == 65536);
+  const auto partial = store.find_file(jpg, "files/p10/p10000032/s50414267/174413ec.jpg");
+  REQUIRE(partial);
+  CHECK(partial->state == FileState::Partial);
+  CHECK(partial->bytes_partial == 65536);
+  CHECK(partial->last_error == "stalled after 65536 bytes");
+  const auto image = store.find_file(jpg, "files/p10/p10000032/s50414267/02aa804e.jpg");
+  REQUIRE(image);
+  CHECK(image->verified_by == VerifyKind::Sha256Manifest);
+  CHECK(store.unfinished_files(ecg).size() == 1);
 }
