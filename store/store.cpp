@@ -463,6 +463,14 @@ void Store::set_dest_marker(MirrorId mirror, std::string_view name) {
   impl_->expect_changed("set_dest_marker", "mirror", mirror);
 }
 
+void Store::scan_verified_files(MirrorId mirror,
+                                const std::function<bool(const FileRecord&)>& visit) {
+  auto use = impl_->stmt.verified_files.use();
+  use.bind(mirror);
+  while (use.step())
+    if (!visit(impl_->read_file(use))) return;
+}
+
 void Store::scan_verified_paths(MirrorId mirror,
                                 const std::function<bool(std::string_view)>& visit) {
   auto use = impl_->stmt.verified_paths.use();

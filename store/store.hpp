@@ -147,6 +147,10 @@ public:
   std::vector<FileRecord> failed_files_page(MirrorId mirror, std::string_view after,
                                             std::size_t limit);
   std::vector<FileRecord> verified_files(MirrorId mirror);
+  // Calls `visit` with every selected verified file, in path order, until it returns false.
+  // Streams: one record at a time, whatever the size of the mirror. `visit` must not write to
+  // the store (the scan's statement is still stepping).
+  void scan_verified_files(MirrorId mirror, const std::function<bool(const FileRecord&)>& visit);
   // Calls `visit` with the path of every verified file, selected or kept, in path order, until it
   // returns false. Streams: nothing proportional to the mirror is held.
   void scan_verified_paths(MirrorId mirror, const std::function<bool(std::string_view)>& visit);

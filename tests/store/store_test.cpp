@@ -324,6 +324,37 @@ TEST_CASE("work lists are per mirror and sorted by path", "[store][file]") {
   CHECK(store.verified_files(other).empty());
 }
 
+TEST_CASE("scan_verified_files streams the verified files by path and stops when told",
+          "[store][file]") {
+  DbSandbox tmp;
+  Store store(tmp.db());
+  const auto m = store.ensure_mirror("mitdb/1.0.0", "/srv/mitdb");
+  const auto other = store.ensure_mirror("ptb-xl/1.0.3", "/srv/ptbxl");
+  store.upsert_files(m, Files{discovered("c", 3), discovered("b", 2), discovered("a", 1),
+                              discovered("pending", 9)});
+  store.upsert_files(other, Files{discovered("x", 5)});
+  Verified verified;
+  for (const char* path : {"c", "a", "b"}) {
+    const FileRecord file = store.find_file(m, path).value();
+    verified.push_back({file.id, file.size.value_or(0), sha(path[0]), VerifyKind::Size});
+  }
+  verified.push_back({store.find_file(other, "x")->id, 5, sha('x'), VerifyKind::Size});
+  store.mark_verified(verified);
+
+  std::vector<FileRecord> seen;
+  store.scan_verified_files(m, [&](const FileRecord& file) {
+    seen.push_back(file);
+    return true;
+  });
+  CHECK(paths(seen) == Dirs{"a", "b", "c"});
+  CHECK(paths(seen) == paths(store.verified_files(m)));
+  CHECK(seen.at(1).actual_sha256 == sha('b'));
+
+  std::size_t visited = 0;
+  store.scan_verified_files(m, [&](const FileRecord&) { return ++visited < 2; });
+  CHECK(visited == 2);
+}
+
 TEST_CASE("counts sums files and bytes by state", "[store]") {
   DbSandbox tmp;
   Store store(tmp.db());
