@@ -57,7 +57,8 @@ void CrawlStep::start(bool manifest_in_dest) {
 }
 
 void CrawlStep::list(const std::string& dir) {
-  started_ = true;
+  // Not started_: a listing asked for before start() (a name the tables' fetch found to be a
+  // directory) must not let the crawl look done, or complete, before it began.
   ++in_flight_;
   request(dir, {});
 }

@@ -249,3 +249,21 @@ TEST_CASE("crawl step: list() after the crawl is done runs it again, and it comp
   CHECK(bench.crawl->done());
   CHECK(bench.listed == std::vector<std::string>{"odd", "odd/inner.txt"});
 }
+
+TEST_CASE("crawl step: a listing asked for before start() does not complete the crawl",
+          "[crawl_step]") {
+  CrawlBench bench;
+  bench.new_pass({page("odd/", {file("inner.txt")}), page("", {file("README.txt")}),
+                  page("odd/", {file("inner.txt")})});
+  bench.crawl->list("odd/");
+  bench.pass->run_until([&] { return bench.crawl->in_flight() == 0; });
+  CHECK_FALSE(bench.crawl->done());
+  CHECK_FALSE(bench.store.crawl_completed_at(bench.mirror));
+  CHECK(bench.crawl->due());
+
+  bench.crawl->start(false);
+  bench.pass->run_until([&] { return bench.crawl->done(); });
+  // A new crawl starts from the root and lists again what the store knows of (odd/ too).
+  CHECK(bench.urls() == std::vector<std::string>{"odd/", "", "odd/"});
+  CHECK(bench.store.crawl_completed_at(bench.mirror));
+}
