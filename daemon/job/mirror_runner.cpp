@@ -225,8 +225,8 @@ std::optional<protocol::Plan> MirrorRunner::plan() {
   return last_plan_;
 }
 
-std::vector<store::FileRecord> MirrorRunner::failures() {
-  return services_.store.failed_files(mirror_id_);
+std::int64_t MirrorRunner::failed_count() {
+  return services_.store.counts(mirror_id_).files_failed;
 }
 
 std::vector<store::FileRecord> MirrorRunner::failures_page(std::string_view after,

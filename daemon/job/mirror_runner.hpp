@@ -68,7 +68,8 @@ public:
   const std::string& last_message() const { return last_message_; }
   JobProgress progress() const;
   std::optional<std::int64_t> last_success_unix() const { return last_sync_unix_; }
-  std::vector<store::FileRecord> failures();
+  // Failed files among the selected ones, counted by the store.
+  std::int64_t failed_count();
   // Failed files after `after` by path, at most `limit` (Store::failed_files_page).
   std::vector<store::FileRecord> failures_page(std::string_view after, std::size_t limit);
   std::int64_t bytes_fetched() const;

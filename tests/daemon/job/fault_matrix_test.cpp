@@ -154,6 +154,7 @@ TEST_CASE("server faults over TLS: retried then verified, or failed for the righ
     CHECK(record->state == store::FileState::Failed);
     CHECK(record->last_error.find(row.reason) != std::string::npos);
     CHECK(fixture.summary.find(row.rel) != std::string::npos);
+    CHECK(fixture.summary.find("    1 failed:\n") != std::string::npos);
     CHECK_FALSE(fs::exists(fixture.dest / row.rel));  // nothing incomplete under its name
   }
   // Everything else arrived regardless.
