@@ -633,8 +633,4 @@ protocol::Plan MirrorJob::plan() {
   return plan;
 }
 
-std::vector<store::FileRecord> MirrorJob::failures() {
-  return services_.store.failed_files(mirror_id_);
-}
-
 }  // namespace pnsync

@@ -118,7 +118,6 @@ public:
   JobStatus status() const { return status_; }
   const std::string& status_message() const { return status_message_; }
   JobProgress progress() const;
-  std::vector<store::FileRecord> failures();
   std::vector<InFlightFile> in_flight() const;
   // What the selection means, from the store (and, after a plan_only pass, the full listing).
   protocol::Plan plan();

@@ -130,7 +130,7 @@ TEST_CASE("mirror pass: a 503 is retried, a 500 every time is given up after max
   CHECK(bench.fetcher.requests_for(kRoot + "files/a.dcm") == 2);
   CHECK(test::read_file(bench.dest() / "files/a.dcm") == "image");
   CHECK(bench.fetcher.requests_for(kRoot + "README.txt") == 3);
-  const auto failures = bench.job->failures();
+  const auto failures = bench.store.failed_files(bench.mirror_id());
   REQUIRE(failures.size() == 1);
   CHECK(failures[0].path == "README.txt");
   CHECK(failures[0].attempts == 3);
@@ -150,7 +150,7 @@ TEST_CASE(
   int ends = 0;
   CHECK(bench.run([&] { ++ends; }) == JobStatus::Done);
   CHECK(ends == 1);
-  CHECK(bench.job->failures().size() == 1);
+  CHECK(bench.store.failed_files(bench.mirror_id()).size() == 1);
 
   const std::size_t before = bench.fetcher.sent().size();
   CHECK(bench.run() == JobStatus::NoSpace);
